@@ -1,0 +1,1 @@
+"""Alembic migration history: the only way tables are created."""

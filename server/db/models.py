@@ -1,0 +1,232 @@
+"""Tables of the trial's records. Created only by alembic migrations (migrations/versions).
+
+Clinical records are never deleted: they carry voided_at/void_reason instead. Every change is
+also written to audit_event, which migrations protect against UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ..domain.enums import (
+    AboCompatibility,
+    AboGroup,
+    AuditAction,
+    CarTProduct,
+    Diagnosis,
+    RemissionStatus,
+    RhD,
+    Role,
+    Sex,
+    SubjectStatus,
+)
+from .types import JSONType, UTCDateTime, enum_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class VoidableMixin:
+    """A clinical record: created, maybe amended, never deleted, only voided with a reason."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Trial(Base):
+    __tablename__ = "trial"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProtocolParameterSet(Base):
+    """One version of the trial's protocol parameters; the newest effective version applies."""
+
+    __tablename__ = "protocol_parameter_set"
+    __table_args__ = (UniqueConstraint("trial_id", "version", name="uq_protocol_parameter_set_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[date] = mapped_column(Date)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class Site(Base):
+    __tablename__ = "site"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Subject(Base):
+    """A pseudonymous subject: no names, contacts or record numbers; year of birth only."""
+
+    __tablename__ = "subject"
+    __table_args__ = (Index("ix_subject_site_id_id", "site_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    sex: Mapped[Sex] = mapped_column(enum_column(Sex, "sex"))
+    year_of_birth: Mapped[int] = mapped_column(Integer)
+    age_at_consent: Mapped[int] = mapped_column(Integer)
+    diagnosis: Mapped[Diagnosis] = mapped_column(enum_column(Diagnosis, "diagnosis"))
+    remission_status: Mapped[RemissionStatus] = mapped_column(enum_column(RemissionStatus, "remission_status"))
+    remission_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    abo_group: Mapped[AboGroup | None] = mapped_column(enum_column(AboGroup, "abo_group"), nullable=True)
+    rhd: Mapped[RhD | None] = mapped_column(enum_column(RhD, "rhd"), nullable=True)
+    consent_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[SubjectStatus] = mapped_column(enum_column(SubjectStatus, "subject_status"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SubjectStatusChange(Base):
+    __tablename__ = "subject_status_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    from_status: Mapped[SubjectStatus | None] = mapped_column(
+        enum_column(SubjectStatus, "from_status"), nullable=True
+    )
+    to_status: Mapped[SubjectStatus] = mapped_column(enum_column(SubjectStatus, "to_status"))
+    effective_date: Mapped[date] = mapped_column(Date)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    actor_id: Mapped[str] = mapped_column(String(128))
+
+
+class BodyMeasurement(VoidableMixin, Base):
+    __tablename__ = "body_measurement"
+    __table_args__ = (Index("ix_body_measurement_subject_time", "subject_id", "measured_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    measured_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    height_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class LymphodepletionCourse(VoidableMixin, Base):
+    """agents: [{"agent": "fludarabine", "other_name": null, "dose_per_day": 30,
+    "dose_unit": "mg_per_m2", "days": 3}]"""
+
+    __tablename__ = "lymphodepletion_course"
+    __table_args__ = (Index("ix_lymphodepletion_course_subject_start", "subject_id", "start_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    agents: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+
+
+class CarTInfusion(VoidableMixin, Base):
+    __tablename__ = "car_t_infusion"
+    __table_args__ = (Index("ix_car_t_infusion_subject_time", "subject_id", "infused_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    product: Mapped[CarTProduct] = mapped_column(enum_column(CarTProduct, "car_t_product"))
+    infused_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    car_positive_cells_per_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    total_car_positive_cells: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lot_number: Mapped[str] = mapped_column(String(64))
+
+
+class PlateletTransfusion(VoidableMixin, Base):
+    """units: [{"kind": "apheresis", "content_e11": 3.4, "content_basis": "measured"}]; the
+    platelet content of each unit is x10^11 platelets."""
+
+    __tablename__ = "platelet_transfusion"
+    __table_args__ = (Index("ix_platelet_transfusion_subject_time", "subject_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    units: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    abo_compatibility: Mapped[AboCompatibility] = mapped_column(
+        enum_column(AboCompatibility, "abo_compatibility")
+    )
+    hla_selected: Mapped[bool] = mapped_column(Boolean)
+    crossmatched: Mapped[bool] = mapped_column(Boolean)
+    storage_age_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PlateletCount(VoidableMixin, Base):
+    """A subject-level platelet count in x10^9/L. The response engine attributes counts to
+    transfusions by time; transfusion_id only records which form carried the count in."""
+
+    __tablename__ = "platelet_count"
+    __table_args__ = (Index("ix_platelet_count_subject_time", "subject_id", "drawn_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    drawn_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    value_e9_per_l: Mapped[float] = mapped_column(Float)
+    entered_with_transfusion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("platelet_transfusion.id"), nullable=True
+    )
+
+
+class AuditEvent(Base):
+    """Append-only: triggers created by the migration refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_subject_time", "subject_id", "occurred_at"),
+        Index("ix_audit_event_entity", "entity", "entity_id"),
+        Index("ix_audit_event_site_time", "site_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor_id: Mapped[str] = mapped_column(String(128), index=True)
+    actor_role: Mapped[Role] = mapped_column(enum_column(Role, "actor_role"))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), nullable=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), nullable=True)
+    action: Mapped[AuditAction] = mapped_column(enum_column(AuditAction, "audit_action"))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

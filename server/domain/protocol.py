@@ -1,0 +1,78 @@
+"""Protocol parameters: the rules of DOMAIN.md that a protocol amendment may change.
+
+They are stored with the trial, versioned with an effective date, and every derived value names
+the version that produced it. The defaults below are DOMAIN.md's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from enum import Enum
+from typing import Any
+
+
+class BsaFormula(str, Enum):
+    MOSTELLER = "mosteller"
+    DUBOIS = "dubois"
+
+
+@dataclass(frozen=True)
+class ProtocolParameters:
+    # Per-transfusion response (CCI thresholds are per uL, strictly greater).
+    cci_early_threshold_per_ul: float = 7500.0
+    cci_late_threshold_per_ul: float = 5000.0
+    # Windows are timed from the END of the transfusion, bounds inclusive.
+    early_window_min_minutes: int = 10
+    early_window_max_minutes: int = 60
+    late_window_min_hours: int = 18
+    late_window_max_hours: int = 24
+    pre_count_lookback_hours: int = 24
+    # Baseline refractoriness: >= N consecutive ABO-compatible transfusions with early CCI below.
+    refractory_consecutive_transfusions: int = 2
+    refractory_cci_threshold_per_ul: float = 7500.0
+    # Sustained responsiveness: a run of >= N consecutive responsive transfusions (NE skipped)
+    # within the assessment window after the first CAR-T infusion.
+    sustained_consecutive_responses: int = 2
+    assessment_window_months: int = 12
+    loss_of_response_consecutive_failures: int = 2
+    bsa_formula: BsaFormula = BsaFormula.MOSTELLER
+    blood_volume_ml_per_kg: float = 70.0
+    # Sequential design: CD19 first, then BCMA.
+    allow_bcma_before_cd19: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["bsa_formula"] = self.bsa_formula.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProtocolParameters:
+        """Builds from stored JSON; keys a newer version adds fall back to their defaults."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "bsa_formula" in values:
+            values["bsa_formula"] = BsaFormula(values["bsa_formula"])
+        return cls(**values)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) for every inconsistent value; empty when the set is usable."""
+        out: list[tuple[str, str]] = []
+        if not 0 <= self.early_window_min_minutes <= self.early_window_max_minutes:
+            out.append(("earlyWindowMaxMinutes", "early window must have 0 <= min <= max"))
+        if not 0 <= self.late_window_min_hours <= self.late_window_max_hours:
+            out.append(("lateWindowMaxHours", "late window must have 0 <= min <= max"))
+        for name in (
+            "refractory_consecutive_transfusions",
+            "sustained_consecutive_responses",
+            "loss_of_response_consecutive_failures",
+            "assessment_window_months",
+            "pre_count_lookback_hours",
+        ):
+            if getattr(self, name) < 1:
+                out.append((name, "must be at least 1"))
+        if self.blood_volume_ml_per_kg <= 0:
+            out.append(("blood_volume_ml_per_kg", "must be positive"))
+        return out
+
+
+DEFAULT_PARAMETERS = ProtocolParameters()

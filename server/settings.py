@@ -1,0 +1,84 @@
+"""Settings: the only reader of the environment. Read once, typed, documented in README.md."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "ptr-trial-development-secret-change-me-0000"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PTR_", extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "production"] = "development"
+    # Unset: an embedded SQLite file under data_dir, migrated at start-up.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Path("var")
+    # Tokens: HS256 with a shared secret, or RS256 keys from an identity provider's JWKS URL.
+    jwt_secret: str = DEVELOPMENT_SECRET
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    dev_token_ttl_minutes: int = 12 * 60
+    cors_origins: list[str] = Field(default_factory=list)
+    # None: on in development, off in production.
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+    default_page_size: int = Field(default=50, ge=1, le=1000)
+    max_query_depth: int = Field(default=12, ge=2)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str | None) -> str | None:
+        """Accept the usual postgres:// and postgresql:// spellings; the service speaks asyncpg."""
+        if not url:
+            return None
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        return url
+
+    @model_validator(mode="after")
+    def _production_is_locked_down(self) -> Settings:
+        if self.is_production and not self.jwt_jwks_url and self.jwt_secret == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "production refuses the development token secret: set PTR_JWT_SECRET "
+                "or PTR_JWT_JWKS_URL"
+            )
+        if self.is_production and not self.jwt_jwks_url and len(self.jwt_secret) < 32:
+            raise ValueError("PTR_JWT_SECRET must be at least 32 characters in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else not self.is_production
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ptr-trial.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -146,11 +146,6 @@ def check_platelet_count(value_e9_per_l: float, prefix: tuple[str, ...] = ()) ->
     return []
 
 
-@dataclass(frozen=True)
-class UnitInput:
-    content_e11: float | None
-
-
 def check_transfusion(
     *,
     started_at: datetime,
@@ -178,14 +173,27 @@ def check_transfusion(
     return problems
 
 
+def bcma_follows_cd19(infusions: Sequence[tuple[CarTProduct, datetime]]) -> bool:
+    """The sequential design: every BCMA infusion comes at or after a CD19 infusion."""
+    cd19_times = [at for product, at in infusions if product is CarTProduct.CD19]
+    first_cd19 = min(cd19_times) if cd19_times else None
+    return all(
+        first_cd19 is not None and first_cd19 <= at
+        for product, at in infusions
+        if product is CarTProduct.BCMA
+    )
+
+
+BCMA_ORDER_MESSAGE = "the protocol gives BCMA CAR-T only after the subject's CD19 CAR-T infusion"
+
+
 def check_car_t_infusion(
     *,
-    product: CarTProduct,
     infused_at: datetime,
     car_positive_cells_per_kg: float | None,
     total_car_positive_cells: float | None,
     lot_number: str,
-    earlier_products: Sequence[tuple[CarTProduct, datetime]],
+    infusions_after_change: Sequence[tuple[CarTProduct, datetime]],
     parameters: ProtocolParameters,
     now: datetime,
 ) -> list[Problem]:
@@ -195,16 +203,8 @@ def check_car_t_infusion(
     if not lot_number.strip():
         problems.append(Problem(("lotNumber",), ProblemCode.REQUIRED, "the lot number is required"))
     problems += check_text(lot_number, ("lotNumber",))
-    if product is CarTProduct.BCMA and not parameters.allow_bcma_before_cd19:
-        cd19_before = any(p is CarTProduct.CD19 and at <= infused_at for p, at in earlier_products)
-        if not cd19_before:
-            problems.append(
-                Problem(
-                    ("product",),
-                    ProblemCode.NOT_ALLOWED,
-                    "the protocol gives BCMA CAR-T only after the subject's CD19 CAR-T infusion",
-                )
-            )
+    if not parameters.allow_bcma_before_cd19 and not bcma_follows_cd19(infusions_after_change):
+        problems.append(Problem(("product",), ProblemCode.NOT_ALLOWED, BCMA_ORDER_MESSAGE))
     return problems
 
 

@@ -1,0 +1,163 @@
+"""Composition root: create_app(settings) wires settings, the database and the GraphQL endpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from .auth import InvalidToken, actor_from_token
+from .db import migrate
+from .db.engine import build_engine, build_sessionmaker
+from .schema.context import Context
+from .schema.schema import build_schema
+from .settings import Settings, get_settings
+
+log = logging.getLogger("ptr_trial")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Every request gets an id (the caller's X-Request-ID when sane), echoed in the response and
+    written into logs and audit rows, so a report from a phone can be traced."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _unauthenticated(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+class TrialGraphQL(GraphQL[Context, None]):
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql_enabled else None,
+                         subscription_protocols=(), **kwargs)
+        self.settings = settings
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        actor = request.state.actor  # set by GraphQLEndpoint; never absent here
+        return Context(
+            actor=actor, sessionmaker=request.app.state.sessionmaker, settings=self.settings,
+            request_id=request.state.request_id,
+        )
+
+
+class GraphQLEndpoint:
+    """Requires a valid bearer token for every operation; only the GraphiQL page itself (a
+    browser GET without a query, development only) is served without one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.graphql = TrialGraphQL(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if self._is_ide_page(request):
+            await self.graphql(scope, receive, send)
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            await _unauthenticated("a bearer token is required")(scope, receive, send)
+            return
+        try:
+            scope.setdefault("state", {})["actor"] = actor_from_token(token.strip(), self.settings)
+        except InvalidToken:
+            await _unauthenticated("the token is invalid or expired")(scope, receive, send)
+            return
+        await self.graphql(scope, receive, send)
+
+    def _is_ide_page(self, request: Request) -> bool:
+        return (
+            self.settings.graphiql_enabled
+            and request.method == "GET"
+            and "query" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    engine = request.app.state.engine
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        current = await migrate.current_revision(engine)
+    except Exception:  # noqa: BLE001 - any failure means not ready; details go to the log only
+        log.warning("readiness check: database unreachable", exc_info=True)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    head = migrate.head_revision()
+    if current != head:
+        return JSONResponse({"status": "unavailable", "database": "ok", "migrations": {"current": current, "head": head}}, status_code=503)
+    return JSONResponse({"status": "ready", "database": "ok", "migrations": {"current": current, "head": head}})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = build_engine(settings.effective_database_url)
+        if settings.is_sqlite:
+            await migrate.upgrade(engine)  # the embedded database migrates itself (DESIGN.md rule 10)
+        app.state.engine = engine
+        app.state.sessionmaker = build_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    graphql = GraphQLEndpoint(settings)
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(
+                CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-id"], expose_headers=["x-request-id"],
+            ),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,139 @@
+"""The `ptr-trial` command: serve, migrate, seed-demo, token, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from .settings import Settings, get_settings
+
+SCHEMA_FILE = Path("schema.graphql")
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    if settings.is_sqlite and args.workers > 1:
+        print("the embedded SQLite database runs with one worker; set DATABASE_URL for more", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "server.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        reload=args.reload, log_level=settings.log_level.lower(), proxy_headers=True,
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    from .db import migrate
+    from .db.engine import build_engine
+
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = build_engine(settings.effective_database_url)
+    try:
+        await migrate.upgrade(engine)
+        print(f"database at revision {await migrate.current_revision(engine)}")
+    finally:
+        await engine.dispose()
+
+
+async def _seed_demo(settings: Settings) -> None:
+    from .db.engine import build_engine, build_sessionmaker
+    from .services.demo import seed_demo_trial
+
+    await _migrate(settings)
+    engine = build_engine(settings.effective_database_url)
+    try:
+        report = await seed_demo_trial(build_sessionmaker(engine))
+        print(report)
+    finally:
+        await engine.dispose()
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from .auth import InvalidToken, development_token
+    from .domain.enums import Role
+
+    try:
+        token = development_token(
+            settings, role=Role(args.role), sites=args.site or [], subject=args.subject, sub=args.sub,
+            ttl=timedelta(minutes=args.ttl_minutes) if args.ttl_minutes else None,
+        )
+    except InvalidToken as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 2
+    if args.role == "patient" and not args.subject:
+        print("a patient token needs --subject CODE", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def export_schema_sdl(settings: Settings | None = None) -> str:
+    from .schema.schema import build_schema
+
+    return build_schema(settings or Settings()).as_str() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ptr-trial", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API (embedded SQLite unless DATABASE_URL is set)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reload", action="store_true")
+    serve.add_argument("--seed-demo", action="store_true", help="load the demo trial first (idempotent)")
+
+    commands.add_parser("migrate", help="apply database migrations up to head")
+    commands.add_parser("seed-demo", help="load the demo trial (idempotent)")
+
+    token = commands.add_parser("token", help="print a development token (refused in production)")
+    token.add_argument("--role", required=True, choices=["patient", "investigator", "coordinator", "monitor", "analyst", "admin"])
+    token.add_argument("--site", action="append", help="a site code; repeat for several")
+    token.add_argument("--subject", help="the patient's subject code")
+    token.add_argument("--sub", help="the actor id written into the audit trail")
+    token.add_argument("--ttl-minutes", type=int)
+
+    export = commands.add_parser("export-schema", help="write the GraphQL SDL (default schema.graphql)")
+    export.add_argument("--output", "-o", type=Path, default=SCHEMA_FILE)
+    export.add_argument("--check", action="store_true", help="exit 1 when the file differs from the code")
+
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    _configure_logging(settings)
+    if args.command == "serve":
+        if args.seed_demo:
+            asyncio.run(_seed_demo(settings))
+        return _serve(args, settings)
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        return 0
+    if args.command == "seed-demo":
+        asyncio.run(_seed_demo(settings))
+        return 0
+    if args.command == "token":
+        return _token(args, settings)
+    if args.command == "export-schema":
+        sdl = export_schema_sdl()
+        if args.check:
+            same = args.output.exists() and args.output.read_text() == sdl
+            print("schema.graphql is current" if same else f"{args.output} differs: run `ptr-trial export-schema`")
+            return 0 if same else 1
+        args.output.write_text(sdl)
+        print(f"wrote {args.output}")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

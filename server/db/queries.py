@@ -1,0 +1,197 @@
+"""Read queries. Every query that can reach a subject's data is filtered in SQL by what the actor
+may see (DESIGN.md rule 7); the per-request dataloaders of the GraphQL layer call these in
+batches, so a request's statement count depends on its depth, not on its rows (rule 8)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, false, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..domain.auth import SITE_BOUND, Actor
+from ..domain.enums import Role, SubjectStatus
+from .models import AuditEvent, Base, ProtocolParameterSet, Site, Subject, SubjectStatusChange
+from .repositories import the_trial  # noqa: F401 - reads use it too
+
+M = TypeVar("M", bound=Base)
+
+# Free text that analysts never receive (pseudonymised analysis data has no notes).
+FREE_TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "platelet_transfusion": ("note",),
+    "subject_status_change": ("reason",),
+}
+
+
+def subject_visible_to(actor: Actor) -> ColumnElement[bool]:
+    if actor.sees_all_sites:
+        return true()
+    if actor.role is Role.PATIENT:
+        return Subject.code == actor.subject_code if actor.subject_code else false()
+    if actor.role in SITE_BOUND and actor.site_codes:
+        return Subject.site_id.in_(select(Site.id).where(Site.code.in_(sorted(actor.site_codes))))
+    return false()
+
+
+def site_visible_to(actor: Actor) -> ColumnElement[bool]:
+    if actor.sees_all_sites:
+        return true()
+    if actor.role is Role.PATIENT:
+        own_site = select(Subject.site_id).where(Subject.code == actor.subject_code)
+        return Site.id.in_(own_site) if actor.subject_code else false()
+    if actor.role in SITE_BOUND and actor.site_codes:
+        return Site.code.in_(sorted(actor.site_codes))
+    return false()
+
+
+def _redact_free_text(actor: Actor, session: AsyncSession, rows: Sequence[M]) -> Sequence[M]:
+    """Analysts get no free text: the values are blanked on detached copies, never saved."""
+    if actor.sees_free_text or not rows:
+        return rows
+    columns = FREE_TEXT_COLUMNS.get(rows[0].__tablename__, ())
+    if columns:
+        for row in rows:
+            session.expunge(row)
+            for column in columns:
+                setattr(row, column, None)
+    return rows
+
+
+async def parameter_versions(session: AsyncSession, trial_id: int) -> Sequence[ProtocolParameterSet]:
+    query = (
+        select(ProtocolParameterSet)
+        .where(ProtocolParameterSet.trial_id == trial_id)
+        .order_by(ProtocolParameterSet.version)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def visible_sites(session: AsyncSession, actor: Actor) -> Sequence[Site]:
+    query = select(Site).where(site_visible_to(actor)).order_by(Site.code)
+    return (await session.execute(query)).scalars().all()
+
+
+async def sites_by_ids(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> Sequence[Site]:
+    query = select(Site).where(Site.id.in_(ids), site_visible_to(actor))
+    return (await session.execute(query)).scalars().all()
+
+
+@dataclass(frozen=True)
+class SubjectFilter:
+    site_codes: Sequence[str] | None = None
+    statuses: Sequence[SubjectStatus] | None = None
+
+
+def _subjects(actor: Actor, where: SubjectFilter) -> Select[tuple[Subject]]:
+    query = select(Subject).where(subject_visible_to(actor))
+    if where.site_codes is not None:
+        query = query.where(Subject.site_id.in_(select(Site.id).where(Site.code.in_(list(where.site_codes)))))
+    if where.statuses is not None:
+        query = query.where(Subject.status.in_(list(where.statuses)))
+    return query
+
+
+async def page_of_subjects(
+    session: AsyncSession, actor: Actor, where: SubjectFilter, *, after_id: int | None, limit: int
+) -> tuple[Sequence[Subject], bool]:
+    """Keyset page in enrolment order; the extra row tells whether another page follows."""
+    query = _subjects(actor, where)
+    if after_id is not None:
+        query = query.where(Subject.id > after_id)
+    rows = (await session.execute(query.order_by(Subject.id).limit(limit + 1))).scalars().all()
+    return rows[:limit], len(rows) > limit
+
+
+async def count_subjects(session: AsyncSession, actor: Actor, where: SubjectFilter) -> int:
+    query = select(func.count()).select_from(_subjects(actor, where).subquery())
+    return int((await session.execute(query)).scalar_one())
+
+
+async def subjects_by_ids(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> Sequence[Subject]:
+    query = select(Subject).where(Subject.id.in_(ids), subject_visible_to(actor))
+    return (await session.execute(query)).scalars().all()
+
+
+async def subjects_by_codes(session: AsyncSession, actor: Actor, codes: Sequence[str]) -> Sequence[Subject]:
+    query = select(Subject).where(Subject.code.in_(codes), subject_visible_to(actor))
+    return (await session.execute(query)).scalars().all()
+
+
+async def records_of_subjects(
+    session: AsyncSession, actor: Actor, model: type[M], subject_ids: Sequence[int], order_by: Any
+) -> Sequence[M]:
+    """The live (not voided) records of subjects; callers pass subject ids already read through
+    a visibility-filtered query, and the filter is applied again here all the same."""
+    query = (
+        select(model)
+        .join(Subject, Subject.id == model.subject_id)  # type: ignore[attr-defined]
+        .where(model.subject_id.in_(subject_ids), subject_visible_to(actor))  # type: ignore[attr-defined]
+        .order_by(model.subject_id, order_by, model.id)  # type: ignore[attr-defined]
+    )
+    if hasattr(model, "voided_at"):
+        query = query.where(model.voided_at.is_(None))  # type: ignore[attr-defined]
+    rows = (await session.execute(query)).scalars().all()
+    return _redact_free_text(actor, session, rows)
+
+
+async def records_by_ids(session: AsyncSession, actor: Actor, model: type[M], ids: Sequence[int]) -> Sequence[M]:
+    query = (
+        select(model)
+        .join(Subject, Subject.id == model.subject_id)  # type: ignore[attr-defined]
+        .where(model.id.in_(ids), subject_visible_to(actor))  # type: ignore[attr-defined]
+    )
+    rows = (await session.execute(query)).scalars().all()
+    return _redact_free_text(actor, session, rows)
+
+
+async def status_history(session: AsyncSession, actor: Actor, subject_ids: Sequence[int]) -> Sequence[SubjectStatusChange]:
+    return await records_of_subjects(session, actor, SubjectStatusChange, subject_ids, SubjectStatusChange.changed_at)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    subject_code: str | None = None
+    entity: str | None = None
+    entity_id: int | None = None
+    actor_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def audit_visible_to(actor: Actor) -> ColumnElement[bool]:
+    if actor.role is Role.ADMIN:
+        return true()
+    if actor.role is Role.MONITOR and actor.site_codes:
+        return AuditEvent.site_id.in_(select(Site.id).where(Site.code.in_(sorted(actor.site_codes))))
+    return false()
+
+
+async def page_of_audit_events(
+    session: AsyncSession, actor: Actor, where: AuditFilter, *, after_id: int | None, limit: int
+) -> tuple[Sequence[AuditEvent], bool]:
+    query = select(AuditEvent).where(audit_visible_to(actor))
+    if where.subject_code is not None:
+        query = query.where(AuditEvent.subject_id.in_(select(Subject.id).where(Subject.code == where.subject_code)))
+    if where.entity is not None:
+        query = query.where(AuditEvent.entity == where.entity)
+    if where.entity_id is not None:
+        query = query.where(AuditEvent.entity_id == where.entity_id)
+    if where.actor_id is not None:
+        query = query.where(AuditEvent.actor_id == where.actor_id)
+    if where.since is not None:
+        query = query.where(AuditEvent.occurred_at >= where.since)
+    if where.until is not None:
+        query = query.where(AuditEvent.occurred_at <= where.until)
+    if after_id is not None:
+        query = query.where(AuditEvent.id > after_id)
+    rows = (await session.execute(query.order_by(AuditEvent.id).limit(limit + 1))).scalars().all()
+    return rows[:limit], len(rows) > limit
+
+
+async def subject_codes_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
+    """Codes for audit rows the actor is already allowed to read."""
+    rows = await session.execute(select(Subject.id, Subject.code).where(Subject.id.in_(ids)))
+    return {row.id: row.code for row in rows}

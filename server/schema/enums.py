@@ -1,0 +1,26 @@
+"""The domain's vocabularies as GraphQL enums (names are the Python member names)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from ..domain import enums as d
+from ..domain.protocol import BsaFormula as _BsaFormula
+from ..services.errors import ErrorCode as _ErrorCode
+
+Role = strawberry.enum(d.Role, description="What the caller may do; see README 'Roles'.")
+Sex = strawberry.enum(d.Sex)
+Diagnosis = strawberry.enum(d.Diagnosis, description="AML, ALL, mixed phenotype (MPAL) or other acute leukemia.")
+RemissionStatus = strawberry.enum(d.RemissionStatus, description="Complete remission: first, second, third or later; CRi.")
+AboGroup = strawberry.enum(d.AboGroup)
+RhD = strawberry.enum(d.RhD)
+SubjectStatus = strawberry.enum(d.SubjectStatus, description="Where the subject is on the trial's path.")
+CarTProduct = strawberry.enum(d.CarTProduct, description="CD19 CAR-T is given first, then BCMA CAR-T.")
+DoseBasis = strawberry.enum(d.DoseBasis, description="Whether a platelet content was measured or assumed.")
+PlateletUnitKind = strawberry.enum(d.PlateletUnitKind)
+AboCompatibility = strawberry.enum(d.AboCompatibility, description="ABO match of the platelets to the recipient.")
+LymphodepletionAgent = strawberry.enum(d.LymphodepletionAgent)
+DoseUnit = strawberry.enum(d.DoseUnit, description="mg/m^2, mg/kg or mg.")
+AuditAction = strawberry.enum(d.AuditAction)
+BsaFormula = strawberry.enum(_BsaFormula, description="Body surface area formula: Mosteller (default) or DuBois.")
+ErrorCode = strawberry.enum(_ErrorCode, description="Stable machine-readable code of an expected error.")

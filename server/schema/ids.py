@@ -1,0 +1,35 @@
+"""Global object ids ("Type:pk", base64) and opaque page cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import strawberry
+
+
+def encode_id(type_name: str, pk: int) -> strawberry.ID:
+    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("="))
+
+
+def decode_id(global_id: str) -> tuple[str, int] | None:
+    """(type name, primary key), or None when the id is not one of ours."""
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        type_name, _, pk = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        return (type_name, int(pk)) if type_name and pk.isdigit() else None
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def encode_cursor(pk: int) -> str:
+    return encode_id("cursor", pk)
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    decoded = decode_id(cursor)
+    if decoded is None or decoded[0] != "cursor":
+        raise ValueError("not a cursor from this API")
+    return decoded[1]

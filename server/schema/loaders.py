@@ -1,0 +1,87 @@
+"""Per-request dataloaders: each relation is fetched once per request for all the parents that
+ask for it, through the visibility-filtered read queries of server.db.queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from ..db import queries as q
+from ..db.models import (
+    BodyMeasurement,
+    CarTInfusion,
+    LymphodepletionCourse,
+    PlateletCount,
+    PlateletTransfusion,
+    Site,
+    Subject,
+    SubjectStatusChange,
+)
+
+if TYPE_CHECKING:
+    from .context import Context
+
+K = TypeVar("K")
+R = TypeVar("R")
+
+
+def _group(rows: Sequence[R], keys: Sequence[K], key_of: Callable[[R], K]) -> list[list[R]]:
+    groups: dict[K, list[R]] = defaultdict(list)
+    for row in rows:
+        groups[key_of(row)].append(row)
+    return [groups.get(key, []) for key in keys]
+
+
+def _index(rows: Sequence[R], keys: Sequence[K], key_of: Callable[[R], K]) -> list[R | None]:
+    by_key = {key_of(row): row for row in rows}
+    return [by_key.get(key) for key in keys]
+
+
+class Loaders:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self.subject = DataLoader(self._subjects)
+        self.subject_by_code = DataLoader(self._subjects_by_code)
+        self.site = DataLoader(self._sites)
+        self.status_history = DataLoader(self._children(SubjectStatusChange, SubjectStatusChange.changed_at))
+        self.measurements = DataLoader(self._children(BodyMeasurement, BodyMeasurement.measured_at))
+        self.lymphodepletions = DataLoader(self._children(LymphodepletionCourse, LymphodepletionCourse.start_date))
+        self.infusions = DataLoader(self._children(CarTInfusion, CarTInfusion.infused_at))
+        self.transfusions = DataLoader(self._children(PlateletTransfusion, PlateletTransfusion.started_at))
+        self.platelet_counts = DataLoader(self._children(PlateletCount, PlateletCount.drawn_at))
+        self.first_infusion_at = DataLoader(self._first_infusions)
+        self._by_id: dict[type[Any], DataLoader[int, Any]] = {}
+
+    async def _subjects(self, ids: list[int]) -> list[Subject | None]:
+        return _index(await self._ctx.read(q.subjects_by_ids, ids), ids, lambda s: s.id)
+
+    async def _subjects_by_code(self, codes: list[str]) -> list[Subject | None]:
+        return _index(await self._ctx.read(q.subjects_by_codes, codes), codes, lambda s: s.code)
+
+    async def _sites(self, ids: list[int]) -> list[Site | None]:
+        return _index(await self._ctx.read(q.sites_by_ids, ids), ids, lambda s: s.id)
+
+    def _children(self, model: type[Any], order_by: Any) -> Callable[[list[int]], Any]:
+        async def load(subject_ids: list[int]) -> list[list[Any]]:
+            rows = await self._ctx.read(q.records_of_subjects, model, subject_ids, order_by)
+            return _group(rows, subject_ids, lambda r: r.subject_id)
+
+        return load
+
+    async def _first_infusions(self, subject_ids: list[int]) -> list[datetime | None]:
+        """Study day 0 of each subject: the first live CAR-T infusion (any product)."""
+        per_subject = await self.infusions.load_many(subject_ids)
+        return [min((i.infused_at for i in infusions), default=None) for infusions in per_subject]
+
+    def record_by_id(self, model: type[Any]) -> DataLoader[int, Any]:
+        if model not in self._by_id:
+
+            async def load(ids: list[int]) -> list[Any]:
+                return _index(await self._ctx.read(q.records_by_ids, model, ids), ids, lambda r: r.id)
+
+            self._by_id[model] = DataLoader(load)
+        return self._by_id[model]

@@ -1,0 +1,250 @@
+"""Write operations. Each runs one use case of server.services in one transaction and returns
+its success type or a typed error (never a partial write)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import strawberry
+
+from ..domain.validation import Problem, ProblemCode
+from ..services import records, subjects
+from ..services.errors import InvalidInput, NotFound
+from ..services.unit_of_work import UnitOfWork
+from . import inputs as i
+from . import types as t
+from .context import Info
+from .errors import result_union, run_use_case
+from .ids import decode_id
+
+
+@strawberry.type
+class SubjectSuccess:
+    subject: t.Subject
+
+
+@strawberry.type
+class SiteSuccess:
+    site: t.Site
+
+
+@strawberry.type
+class BodyMeasurementSuccess:
+    body_measurement: t.BodyMeasurement
+
+
+@strawberry.type
+class LymphodepletionSuccess:
+    lymphodepletion_course: t.LymphodepletionCourse
+
+
+@strawberry.type
+class CarTInfusionSuccess:
+    infusion: t.CarTInfusion
+
+
+@strawberry.type
+class PlateletTransfusionSuccess:
+    transfusion: t.PlateletTransfusion
+    counts: list[t.PlateletCount] = strawberry.field(description="Counts recorded with it, in the order given (pre-count first).")
+
+
+@strawberry.type
+class PlateletCountSuccess:
+    platelet_count: t.PlateletCount
+
+
+@strawberry.type
+class VoidRecordSuccess:
+    id: strawberry.ID
+    voided_at: dt.datetime = strawberry.field(description="UTC time of the void.")
+
+
+EnrollSubjectResult = result_union("EnrollSubjectResult", SubjectSuccess)
+AmendSubjectResult = result_union("AmendSubjectResult", SubjectSuccess)
+ChangeSubjectStatusResult = result_union("ChangeSubjectStatusResult", SubjectSuccess)
+CreateSiteResult = result_union("CreateSiteResult", SiteSuccess)
+BodyMeasurementResult = result_union("BodyMeasurementResult", BodyMeasurementSuccess)
+LymphodepletionResult = result_union("LymphodepletionResult", LymphodepletionSuccess)
+CarTInfusionResult = result_union("CarTInfusionResult", CarTInfusionSuccess)
+PlateletTransfusionResult = result_union("PlateletTransfusionResult", PlateletTransfusionSuccess)
+PlateletCountResult = result_union("PlateletCountResult", PlateletCountSuccess)
+VoidRecordResult = result_union("VoidRecordResult", VoidRecordSuccess)
+
+REQUIRED_SUBJECT = frozenset({"sex", "year_of_birth", "age_at_consent", "diagnosis", "remission_status", "consent_date"})
+
+
+def _record_pk(global_id: str, kind: records.RecordKind) -> int:
+    decoded = decode_id(global_id)
+    if decoded is None or decoded[0] != kind.entity:
+        raise NotFound(kind.entity, ("id",))
+    return decoded[1]
+
+
+def _required(kind: records.RecordKind, nullable: tuple[str, ...] = ()) -> frozenset[str]:
+    return frozenset(name for name in kind.fields if name not in nullable)
+
+
+async def _amend(info: Info, kind: records.RecordKind, data: Any, converters: dict[str, Any], nullable: tuple[str, ...], present: Any) -> Any:
+    async def use_case(uow: UnitOfWork) -> Any:
+        patch = i.patch_of(data, converters, _required(kind, nullable))
+        return await records.amend_record(uow, kind, _record_pk(data.id, kind), patch, data.reason)
+
+    return await run_use_case(info, use_case, present)
+
+
+def _subject_details(data: i.EnrollSubjectInput) -> subjects.SubjectDetails:
+    return subjects.SubjectDetails(
+        sex=data.sex, year_of_birth=data.year_of_birth, age_at_consent=data.age_at_consent,
+        diagnosis=data.diagnosis, remission_status=data.remission_status, remission_date=data.remission_date,
+        abo_group=data.abo_group, rhd=data.rhd, consent_date=data.consent_date,
+    )
+
+
+def _subject(row: Any) -> SubjectSuccess:
+    return SubjectSuccess(subject=t.Subject.of(row))
+
+
+def _measurement(row: Any) -> BodyMeasurementSuccess:
+    return BodyMeasurementSuccess(body_measurement=t.BodyMeasurement.of(row))
+
+
+def _lymphodepletion(row: Any) -> LymphodepletionSuccess:
+    return LymphodepletionSuccess(lymphodepletion_course=t.LymphodepletionCourse.of(row))
+
+
+def _infusion(row: Any) -> CarTInfusionSuccess:
+    return CarTInfusionSuccess(infusion=t.CarTInfusion.of(row))
+
+
+def _count(row: Any) -> PlateletCountSuccess:
+    return PlateletCountSuccess(platelet_count=t.PlateletCount.of(row))
+
+
+def _transfusion(saved: Any) -> PlateletTransfusionSuccess:
+    transfusion, counts = saved if isinstance(saved, tuple) else (saved, [])
+    return PlateletTransfusionSuccess(
+        transfusion=t.PlateletTransfusion.of(transfusion), counts=[t.PlateletCount.of(c) for c in counts]
+    )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Register a subject at a site (coordinators, investigators, admins).")
+    async def enroll_subject(self, info: Info, input: i.EnrollSubjectInput) -> EnrollSubjectResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await subjects.enroll_subject(
+                uow, code=input.code, site_code=input.site_code, details=_subject_details(input), status=input.status
+            )
+
+        return await run_use_case(info, use_case, _subject)
+
+    @strawberry.mutation(description="Correct a subject's details, with a reason (audited).")
+    async def amend_subject(self, info: Info, input: i.AmendSubjectInput) -> AmendSubjectResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            patch = i.patch_of(input, i.AMEND_SUBJECT, REQUIRED_SUBJECT)
+            return await subjects.amend_subject(uow, code=input.code, patch=patch, reason=input.reason)
+
+        return await run_use_case(info, use_case, _subject)
+
+    @strawberry.mutation(description="Move a subject along the trial's path, with a reason.")
+    async def change_subject_status(self, info: Info, input: i.ChangeSubjectStatusInput) -> ChangeSubjectStatusResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await subjects.change_subject_status(
+                uow, code=input.code, status=input.status, effective_date=input.effective_date, reason=input.reason
+            )
+
+        return await run_use_case(info, use_case, _subject)
+
+    @strawberry.mutation(description="Open a site (admins).")
+    async def create_site(self, info: Info, input: i.CreateSiteInput) -> CreateSiteResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await subjects.create_site(uow, code=input.code, name=input.name)
+
+        return await run_use_case(info, use_case, lambda row: SiteSuccess(site=t.Site.of(row)))
+
+    @strawberry.mutation(description="Record height and/or weight.")
+    async def record_body_measurement(self, info: Info, input: i.RecordBodyMeasurementInput) -> BodyMeasurementResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            values = {"measured_at": i.aware(input.measured_at, ("measuredAt",)), "height_cm": input.height_cm, "weight_kg": input.weight_kg}
+            return await records.create_record(uow, records.BODY_MEASUREMENT, input.subject_code, values)
+
+        return await run_use_case(info, use_case, _measurement)
+
+    @strawberry.mutation(description="Correct a body measurement, with a reason.")
+    async def amend_body_measurement(self, info: Info, input: i.AmendBodyMeasurementInput) -> BodyMeasurementResult:
+        return await _amend(info, records.BODY_MEASUREMENT, input, i.AMEND_MEASUREMENT, ("height_cm", "weight_kg"), _measurement)
+
+    @strawberry.mutation(description="Record a lymphodepletion course.")
+    async def record_lymphodepletion(self, info: Info, input: i.RecordLymphodepletionInput) -> LymphodepletionResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            values = {"start_date": input.start_date, "end_date": input.end_date, "agents": i.agents_value(input.agents)}
+            return await records.create_record(uow, records.LYMPHODEPLETION, input.subject_code, values)
+
+        return await run_use_case(info, use_case, _lymphodepletion)
+
+    @strawberry.mutation(description="Correct a lymphodepletion course, with a reason.")
+    async def amend_lymphodepletion(self, info: Info, input: i.AmendLymphodepletionInput) -> LymphodepletionResult:
+        return await _amend(info, records.LYMPHODEPLETION, input, i.AMEND_LYMPHODEPLETION, (), _lymphodepletion)
+
+    @strawberry.mutation(description="Record a CAR-T infusion. BCMA before the subject's CD19 infusion is refused unless the protocol parameters allow it.")
+    async def record_car_t_infusion(self, info: Info, input: i.RecordCarTInfusionInput) -> CarTInfusionResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            values = {
+                "product": input.product, "infused_at": i.aware(input.infused_at, ("infusedAt",)),
+                "lot_number": input.lot_number, "car_positive_cells_per_kg": input.car_positive_cells_per_kg,
+                "total_car_positive_cells": input.total_car_positive_cells,
+            }
+            return await records.create_record(uow, records.CAR_T_INFUSION, input.subject_code, values)
+
+        return await run_use_case(info, use_case, _infusion)
+
+    @strawberry.mutation(description="Correct a CAR-T infusion, with a reason.")
+    async def amend_car_t_infusion(self, info: Info, input: i.AmendCarTInfusionInput) -> CarTInfusionResult:
+        nullable = ("car_positive_cells_per_kg", "total_car_positive_cells")
+        return await _amend(info, records.CAR_T_INFUSION, input, i.AMEND_INFUSION, nullable, _infusion)
+
+    @strawberry.mutation(description="Record a platelet transfusion, optionally with its pre- and post-transfusion counts (one transaction).")
+    async def record_platelet_transfusion(self, info: Info, input: i.RecordPlateletTransfusionInput) -> PlateletTransfusionResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            values = {
+                "started_at": i.aware(input.started_at, ("startedAt",)), "ended_at": i.aware(input.ended_at, ("endedAt",)),
+                "units": i.units_value(input.units), "abo_compatibility": input.abo_compatibility,
+                "hla_selected": input.hla_selected, "crossmatched": input.crossmatched,
+                "storage_age_days": input.storage_age_days, "note": input.note,
+            }
+            pre = i.count_value(input.pre_count, ("preCount",)) if input.pre_count else None
+            if len(input.post_counts) > 10:
+                raise InvalidInput([Problem(("postCounts",), ProblemCode.OUT_OF_RANGE, "at most 10 post-transfusion counts")])
+            post = [i.count_value(c, ("postCounts", str(n))) for n, c in enumerate(input.post_counts)]
+            return await records.record_platelet_transfusion(uow, input.subject_code, values, pre, post)
+
+        return await run_use_case(info, use_case, _transfusion)
+
+    @strawberry.mutation(description="Correct a platelet transfusion, with a reason.")
+    async def amend_platelet_transfusion(self, info: Info, input: i.AmendPlateletTransfusionInput) -> PlateletTransfusionResult:
+        return await _amend(info, records.PLATELET_TRANSFUSION, input, i.AMEND_TRANSFUSION, ("storage_age_days", "note"), _transfusion)
+
+    @strawberry.mutation(description="Record a platelet count (x10^9/L).")
+    async def record_platelet_count(self, info: Info, input: i.RecordPlateletCountInput) -> PlateletCountResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            values = {"value_e9_per_l": input.value_e9_per_l, "drawn_at": i.aware(input.drawn_at, ("drawnAt",))}
+            return await records.create_record(uow, records.PLATELET_COUNT, input.subject_code, values)
+
+        return await run_use_case(info, use_case, _count)
+
+    @strawberry.mutation(description="Correct a platelet count, with a reason.")
+    async def amend_platelet_count(self, info: Info, input: i.AmendPlateletCountInput) -> PlateletCountResult:
+        return await _amend(info, records.PLATELET_COUNT, input, i.AMEND_COUNT, (), _count)
+
+    @strawberry.mutation(description="Void a measurement, lymphodepletion course, infusion, transfusion or count, with a reason. Voided records are kept and audited, never deleted.")
+    async def void_record(self, info: Info, input: i.VoidRecordInput) -> VoidRecordResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            decoded = decode_id(input.id)
+            kind = records.KINDS.get(decoded[0]) if decoded else None
+            if decoded is None or kind is None:
+                raise NotFound("record", ("id",))
+            return await records.void_record(uow, kind, decoded[1], input.reason)
+
+        return await run_use_case(info, use_case, lambda row: VoidRecordSuccess(id=input.id, voided_at=row.voided_at))

@@ -1,0 +1,149 @@
+"""Read operations. Every one is scoped to the caller by the read queries (server.db.queries)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+
+from ..db import queries as q
+from . import types as t
+from .context import Info
+from .enums import SubjectStatus
+from .ids import decode_cursor, decode_id, encode_cursor
+
+
+def _page_size(info: Info, first: int | None) -> int:
+    settings = info.context.settings
+    size = settings.default_page_size if first is None else first
+    if not 1 <= size <= settings.max_page_size:
+        raise GraphQLError(
+            f"first must be between 1 and {settings.max_page_size}",
+            extensions={"code": "BAD_USER_INPUT", "field": ["first"]},
+        )
+    return size
+
+
+def _after(after: str | None) -> int | None:
+    try:
+        return decode_cursor(after)
+    except ValueError as error:
+        raise GraphQLError(str(error), extensions={"code": "BAD_USER_INPUT", "field": ["after"]}) from error
+
+
+def _require_audit_reader(info: Info) -> None:
+    if not info.context.actor.may_read_audit_trail:
+        raise GraphQLError("only monitors and admins read the audit trail", extensions={"code": "PERMISSION_DENIED"})
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Who is calling.")
+    def viewer(self, info: Info) -> t.Viewer:
+        actor = info.context.actor
+        return t.Viewer(
+            actor_id=actor.actor_id, role=actor.role, sites=sorted(actor.site_codes), subject_code=actor.subject_code
+        )
+
+    @strawberry.field(description="The trial, with its protocol parameters.")
+    async def trial(self, info: Info) -> Trial:
+        row = await info.context.read(lambda session, _actor: q.the_trial(session))
+        return Trial(code=row.code, title=row.title, db_id=row.id)
+
+    @strawberry.field(description="Sites you may see, by code.")
+    async def sites(self, info: Info) -> list[t.Site]:
+        return [t.Site.of(row) for row in await info.context.read(q.visible_sites)]
+
+    @strawberry.field(description="Subjects you may see, in enrolment order, a page at a time.")
+    async def subjects(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size (default and maximum are settings).")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+        site_codes: Annotated[list[str] | None, strawberry.argument(description="Only these sites.")] = None,
+        statuses: Annotated[list[SubjectStatus] | None, strawberry.argument(description="Only these statuses.")] = None,
+    ) -> t.SubjectConnection:
+        where = q.SubjectFilter(site_codes=site_codes, statuses=statuses)
+        rows, has_next = await info.context.read(q.page_of_subjects, where, after_id=_after(after), limit=_page_size(info, first))
+        total = await info.context.read(q.count_subjects, where)
+        edges = [t.SubjectEdge(cursor=encode_cursor(r.id), node=t.Subject.of(r)) for r in rows]
+        return t.SubjectConnection(
+            edges=edges,
+            page_info=t.PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+            total_count=total,
+        )
+
+    @strawberry.field(description="One subject by its pseudonymous code; null when unknown or not yours to see.")
+    async def subject(self, info: Info, code: str) -> t.Subject | None:
+        row = await info.context.loaders.subject_by_code.load(code)
+        return t.Subject.of(row) if row else None
+
+    @strawberry.field(description="Any object by its global id; null when unknown or not yours to see.")
+    async def node(self, info: Info, id: strawberry.ID) -> t.Node | None:
+        decoded = decode_id(id)
+        if decoded is None:
+            return None
+        type_name, pk = decoded
+        loaders = info.context.loaders
+        if type_name == "Subject":
+            subject = await loaders.subject.load(pk)
+            return t.Subject.of(subject) if subject else None
+        if type_name == "Site":
+            site = await loaders.site.load(pk)
+            return t.Site.of(site) if site else None
+        if type_name in t.NODE_TYPES:
+            model, graphql_type = t.NODE_TYPES[type_name]
+            row = await loaders.record_by_id(model).load(pk)
+            return graphql_type.of(row) if row else None
+        return None
+
+    @strawberry.field(description="The audit trail (monitors: their sites; admins: all), oldest first.")
+    async def audit_events(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        subject_code: str | None = None,
+        entity: Annotated[str | None, strawberry.argument(description="A type name, e.g. PlateletTransfusion.")] = None,
+        record_id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id of one record.")] = None,
+        actor_id: str | None = None,
+        since: Annotated[dt.datetime | None, strawberry.argument(description="From this UTC time (inclusive).")] = None,
+        until: Annotated[dt.datetime | None, strawberry.argument(description="Up to this UTC time (inclusive).")] = None,
+    ) -> t.AuditEventConnection:
+        _require_audit_reader(info)
+        entity_id = None
+        if record_id is not None:
+            decoded = decode_id(record_id)
+            if decoded is None:
+                raise GraphQLError("not an id of this API", extensions={"code": "BAD_USER_INPUT", "field": ["recordId"]})
+            entity, entity_id = decoded
+        where = q.AuditFilter(subject_code=subject_code, entity=entity, entity_id=entity_id, actor_id=actor_id, since=since, until=until)
+        rows, has_next = await info.context.read(q.page_of_audit_events, where, after_id=_after(after), limit=_page_size(info, first))
+        subject_ids = sorted({r.subject_id for r in rows if r.subject_id is not None})
+        codes = await info.context.read(lambda session, _actor: q.subject_codes_by_ids(session, subject_ids))
+        edges = [
+            t.AuditEventEdge(cursor=encode_cursor(r.id), node=t.AuditEvent.of(r, codes.get(r.subject_id) if r.subject_id else None))
+            for r in rows
+        ]
+        return t.AuditEventConnection(
+            edges=edges, page_info=t.PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
+        )
+
+
+@strawberry.type(description="The trial this service holds.")
+class Trial:
+    db_id: strawberry.Private[int]
+    code: str
+    title: str
+
+    @strawberry.field(description="The protocol parameters in force (the newest version).")
+    async def protocol_parameters(self, info: Info) -> t.ProtocolParameters:
+        versions = await info.context.read(lambda session, _a: q.parameter_versions(session, self.db_id))
+        return t.ProtocolParameters.of(versions[-1], info.context.actor.sees_free_text)
+
+    @strawberry.field(description="Every version of the protocol parameters, oldest first.")
+    async def protocol_parameter_history(self, info: Info) -> list[t.ProtocolParameters]:
+        versions = await info.context.read(lambda session, _a: q.parameter_versions(session, self.db_id))
+        return [t.ProtocolParameters.of(v, info.context.actor.sees_free_text) for v in versions]

@@ -1,0 +1,80 @@
+"""The assembled GraphQL schema with its protective extensions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.types import ExecutionContext
+
+from ..settings import Settings
+from .mutation import Mutation
+from .query import Query
+from .types import (
+    BodyMeasurement,
+    CarTInfusion,
+    LymphodepletionCourse,
+    PlateletCount,
+    PlateletTransfusion,
+    Site,
+    Subject,
+)
+
+log = logging.getLogger("ptr_trial.graphql")
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Our own GraphQLErrors and GraphQL's validation errors are meant for the client; anything
+    else is a bug whose details (stack, SQL) must not reach it."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class CloseReadSession(SchemaExtension):
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+        yield
+        context = self.execution_context.context
+        if hasattr(context, "close"):
+            await context.close()
+
+
+class TrialSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        request_id = getattr(getattr(execution_context, "context", None), "request_id", None)
+        for error in errors:
+            if is_unexpected(error):
+                log.error(
+                    "unexpected error in %s (request %s)", ".".join(map(str, error.path or [])), request_id,
+                    exc_info=error.original_error,
+                )
+            else:
+                log.info("request %s: %s", request_id, error.message)
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    extensions: list[Any] = [
+        CloseReadSession,
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxAliasesLimiter(max_alias_count=30),
+        MaxTokensLimiter(max_token_count=4000),
+        MaskErrors(should_mask_error=is_unexpected, error_message="Internal error; quote the X-Request-ID response header when reporting it."),
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection)
+    return TrialSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Subject, Site, BodyMeasurement, LymphodepletionCourse, CarTInfusion, PlateletTransfusion, PlateletCount],
+        extensions=extensions,
+    )

@@ -1,0 +1,369 @@
+"""Output types. Each wraps a stored row; relations resolve through the request's dataloaders.
+Every field with a unit names it in its description; every dated record gives its study day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from ..db import models as m
+from ..domain.study_time import STUDY_DAY_RULE, study_day
+from ..domain.units import PER_UL_PER_E9_PER_L, platelets_per_ul
+from . import enums as e
+from .context import Info
+from .ids import encode_id
+
+STUDY_DAY = (
+    "Days from the subject's first CAR-T infusion (day 0), by rule "
+    f"'{STUDY_DAY_RULE}'; null before any infusion."
+)
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID
+
+
+async def _study_day(info: Info, subject_id: int, moment: dt.datetime | dt.date) -> int | None:
+    return study_day(moment, await info.context.loaders.first_infusion_at.load(subject_id))
+
+
+@strawberry.type(description="A trial site. Its staff see only its subjects.")
+class Site(Node):
+    code: str
+    name: str
+
+    @classmethod
+    def of(cls, row: m.Site) -> Site:
+        return cls(id=encode_id("Site", row.id), code=row.code, name=row.name)
+
+
+@strawberry.type(description="One version of the protocol parameters; the newest effective version is applied.")
+class ProtocolParameters:
+    version: int
+    effective_from: dt.date
+    reason: str | None = strawberry.field(description="Why this version was made; null for analysts.")
+    cci_early_threshold_per_ul: float = strawberry.field(description="Early CCI must be strictly greater than this (per uL).")
+    cci_late_threshold_per_ul: float = strawberry.field(description="Late CCI must be strictly greater than this (per uL).")
+    early_window_min_minutes: int = strawberry.field(description="Early window start, minutes after the transfusion ends (inclusive).")
+    early_window_max_minutes: int = strawberry.field(description="Early window end, minutes after the transfusion ends (inclusive).")
+    late_window_min_hours: int = strawberry.field(description="Late window start, hours after the transfusion ends (inclusive).")
+    late_window_max_hours: int = strawberry.field(description="Late window end, hours after the transfusion ends (inclusive).")
+    pre_count_lookback_hours: int = strawberry.field(description="A pre-count is at most this many hours before the transfusion starts.")
+    refractory_consecutive_transfusions: int = strawberry.field(description="Consecutive ABO-compatible transfusions with a low early CCI that show refractoriness.")
+    refractory_cci_threshold_per_ul: float = strawberry.field(description="Early CCI below this (per uL) counts towards refractoriness.")
+    sustained_consecutive_responses: int = strawberry.field(description="Consecutive responsive transfusions (not-evaluable skipped) that make a sustained response.")
+    assessment_window_months: int = strawberry.field(description="Months after the first CAR-T infusion in which response is assessed.")
+    loss_of_response_consecutive_failures: int = strawberry.field(description="Consecutive non-responsive transfusions that mark a loss of response.")
+    bsa_formula: e.BsaFormula
+    blood_volume_ml_per_kg: float = strawberry.field(description="Blood volume per kg body weight (mL/kg) for percent platelet recovery.")
+    allow_bcma_before_cd19: bool = strawberry.field(description="Whether a BCMA infusion may precede the subject's CD19 infusion.")
+
+    @classmethod
+    def of(cls, row: m.ProtocolParameterSet, sees_free_text: bool) -> ProtocolParameters:
+        from ..domain.protocol import ProtocolParameters as Domain
+
+        values = Domain.from_dict(row.parameters)
+        return cls(
+            version=row.version, effective_from=row.effective_from,
+            reason=row.reason if sees_free_text else None, **vars(values),
+        )
+
+
+@strawberry.type(description="A subject's status and when it took effect.")
+class StatusChange:
+    from_status: e.SubjectStatus | None
+    to_status: e.SubjectStatus
+    effective_date: dt.date
+    changed_at: dt.datetime = strawberry.field(description="When it was recorded (UTC).")
+    reason: str | None = strawberry.field(description="Reason given; null for analysts.")
+
+
+@strawberry.type(description="Height and weight; the body surface area of a transfusion uses the latest on or before it.")
+class BodyMeasurement(Node):
+    subject_id: strawberry.Private[int]
+    measured_at: dt.datetime = strawberry.field(description="When measured (UTC).")
+    height_cm: float | None = strawberry.field(description="Height in cm.")
+    weight_kg: float | None = strawberry.field(description="Weight in kg.")
+
+    @strawberry.field(description=STUDY_DAY)
+    async def study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.measured_at)
+
+    @classmethod
+    def of(cls, row: m.BodyMeasurement) -> BodyMeasurement:
+        return cls(
+            id=encode_id("BodyMeasurement", row.id), subject_id=row.subject_id, measured_at=row.measured_at,
+            height_cm=row.height_cm, weight_kg=row.weight_kg,
+        )
+
+
+@strawberry.type(description="One agent of a lymphodepletion course.")
+class LymphodepletionDose:
+    agent: e.LymphodepletionAgent
+    other_name: str | None = strawberry.field(description="The agent's name when agent is OTHER.")
+    dose_per_day: float = strawberry.field(description="Dose per day, in `doseUnit`.")
+    dose_unit: e.DoseUnit
+    days: int = strawberry.field(description="Number of days given.")
+
+
+@strawberry.type(description="A lymphodepleting chemotherapy course before CAR-T (typically fludarabine + cyclophosphamide).")
+class LymphodepletionCourse(Node):
+    subject_id: strawberry.Private[int]
+    start_date: dt.date
+    end_date: dt.date
+    agents: list[LymphodepletionDose]
+
+    @strawberry.field(description=STUDY_DAY + " Of the start date.")
+    async def study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.start_date)
+
+    @classmethod
+    def of(cls, row: m.LymphodepletionCourse) -> LymphodepletionCourse:
+        agents = [
+            LymphodepletionDose(
+                agent=e.LymphodepletionAgent(a["agent"]), other_name=a.get("other_name"),
+                dose_per_day=a["dose_per_day"], dose_unit=e.DoseUnit(a["dose_unit"]), days=a["days"],
+            )
+            for a in row.agents
+        ]
+        return cls(
+            id=encode_id("LymphodepletionCourse", row.id), subject_id=row.subject_id,
+            start_date=row.start_date, end_date=row.end_date, agents=agents,
+        )
+
+
+@strawberry.type(description="A CAR-T cell infusion.")
+class CarTInfusion(Node):
+    subject_id: strawberry.Private[int]
+    product: e.CarTProduct
+    infused_at: dt.datetime = strawberry.field(description="When infused (UTC).")
+    car_positive_cells_per_kg: float | None = strawberry.field(description="Dose in CAR+ cells per kg body weight.")
+    total_car_positive_cells: float | None = strawberry.field(description="Total CAR+ cells infused (cells).")
+    lot_number: str
+
+    @strawberry.field(description=STUDY_DAY)
+    async def study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.infused_at)
+
+    @classmethod
+    def of(cls, row: m.CarTInfusion) -> CarTInfusion:
+        return cls(
+            id=encode_id("CarTInfusion", row.id), subject_id=row.subject_id, product=row.product,
+            infused_at=row.infused_at, car_positive_cells_per_kg=row.car_positive_cells_per_kg,
+            total_car_positive_cells=row.total_car_positive_cells, lot_number=row.lot_number,
+        )
+
+
+@strawberry.type(description="One platelet unit given in a transfusion.")
+class PlateletUnit:
+    kind: e.PlateletUnitKind
+    content_e11: float | None = strawberry.field(description="Platelet content in x10^11 platelets; null when unknown.")
+    content_basis: e.DoseBasis
+
+
+@strawberry.type(description="A platelet count (a subject-level lab value).")
+class PlateletCount(Node):
+    subject_id: strawberry.Private[int]
+    drawn_at: dt.datetime = strawberry.field(description="When the sample was drawn (UTC).")
+    value_e9_per_l: float = strawberry.field(description="Platelet count in x10^9/L, as the lab reports it.")
+
+    @strawberry.field(description=f"Platelet count per uL (x10^9/L x {PER_UL_PER_E9_PER_L}).")
+    def value_per_ul(self) -> float:
+        return platelets_per_ul(self.value_e9_per_l)
+
+    @strawberry.field(description=STUDY_DAY)
+    async def study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.drawn_at)
+
+    @classmethod
+    def of(cls, row: m.PlateletCount) -> PlateletCount:
+        return cls(
+            id=encode_id("PlateletCount", row.id), subject_id=row.subject_id, drawn_at=row.drawn_at,
+            value_e9_per_l=row.value_e9_per_l,
+        )
+
+
+@strawberry.type(description="A platelet transfusion. Its counts are the subject's counts, attributed by time.")
+class PlateletTransfusion(Node):
+    subject_id: strawberry.Private[int]
+    started_at: dt.datetime = strawberry.field(description="Start of the transfusion (UTC).")
+    ended_at: dt.datetime = strawberry.field(description="End of the transfusion (UTC); response windows are timed from it.")
+    units: list[PlateletUnit]
+    abo_compatibility: e.AboCompatibility
+    hla_selected: bool
+    crossmatched: bool
+    storage_age_days: int | None = strawberry.field(description="Age of the platelets at transfusion, in days.")
+    note: str | None = strawberry.field(description="Free-text note; null for analysts.")
+
+    @strawberry.field(description="Total platelet dose in x10^11 platelets; null when any unit's content is unknown.")
+    def dose_e11(self) -> float | None:
+        contents = [u.content_e11 for u in self.units]
+        return None if not contents or any(c is None for c in contents) else sum(c for c in contents if c is not None)
+
+    @strawberry.field(description="MEASURED when every unit's content was measured, else NOMINAL.")
+    def dose_basis(self) -> e.DoseBasis:
+        measured = all(u.content_basis is e.DoseBasis.MEASURED for u in self.units)
+        return e.DoseBasis.MEASURED if measured else e.DoseBasis.NOMINAL
+
+    @strawberry.field(description=STUDY_DAY)
+    async def study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.started_at)
+
+    @classmethod
+    def of(cls, row: m.PlateletTransfusion) -> PlateletTransfusion:
+        units = [
+            PlateletUnit(
+                kind=e.PlateletUnitKind(u["kind"]), content_e11=u.get("content_e11"),
+                content_basis=e.DoseBasis(u["content_basis"]),
+            )
+            for u in row.units
+        ]
+        return cls(
+            id=encode_id("PlateletTransfusion", row.id), subject_id=row.subject_id, started_at=row.started_at,
+            ended_at=row.ended_at, units=units, abo_compatibility=row.abo_compatibility,
+            hla_selected=row.hla_selected, crossmatched=row.crossmatched,
+            storage_age_days=row.storage_age_days, note=row.note,
+        )
+
+
+@strawberry.type(description="A pseudonymous trial subject. No names, contacts or record numbers are held.")
+class Subject(Node):
+    db_id: strawberry.Private[int]
+    site_id: strawberry.Private[int]
+    code: str = strawberry.field(description="Pseudonymous subject code; the key to identity stays at the site.")
+    sex: e.Sex
+    year_of_birth: int
+    age_at_consent: int = strawberry.field(description="Age in whole years at consent.")
+    diagnosis: e.Diagnosis
+    remission_status: e.RemissionStatus
+    remission_date: dt.date | None
+    abo_group: e.AboGroup | None
+    rhd: e.RhD | None
+    consent_date: dt.date
+    status: e.SubjectStatus
+
+    @classmethod
+    def of(cls, row: m.Subject) -> Subject:
+        return cls(
+            id=encode_id("Subject", row.id), db_id=row.id, site_id=row.site_id, code=row.code, sex=row.sex,
+            year_of_birth=row.year_of_birth, age_at_consent=row.age_at_consent, diagnosis=row.diagnosis,
+            remission_status=row.remission_status, remission_date=row.remission_date,
+            abo_group=row.abo_group, rhd=row.rhd, consent_date=row.consent_date, status=row.status,
+        )
+
+    @strawberry.field
+    async def site(self, info: Info) -> Site:
+        row = await info.context.loaders.site.load(self.site_id)
+        assert row is not None  # a visible subject's site is visible
+        return Site.of(row)
+
+    @strawberry.field(description="Every status the subject has had, oldest first.")
+    async def status_history(self, info: Info) -> list[StatusChange]:
+        rows = await info.context.loaders.status_history.load(self.db_id)
+        return [
+            StatusChange(
+                from_status=r.from_status, to_status=r.to_status, effective_date=r.effective_date,
+                changed_at=r.changed_at, reason=r.reason,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="Time of the first CAR-T infusion (UTC): study day 0.")
+    async def first_infusion_at(self, info: Info) -> dt.datetime | None:
+        return await info.context.loaders.first_infusion_at.load(self.db_id)
+
+    @strawberry.field(description="Body measurements, oldest first (voided ones omitted).")
+    async def measurements(self, info: Info) -> list[BodyMeasurement]:
+        return [BodyMeasurement.of(r) for r in await info.context.loaders.measurements.load(self.db_id)]
+
+    @strawberry.field(description="Lymphodepletion courses, oldest first.")
+    async def lymphodepletions(self, info: Info) -> list[LymphodepletionCourse]:
+        return [LymphodepletionCourse.of(r) for r in await info.context.loaders.lymphodepletions.load(self.db_id)]
+
+    @strawberry.field(description="CAR-T infusions, oldest first.")
+    async def infusions(self, info: Info) -> list[CarTInfusion]:
+        return [CarTInfusion.of(r) for r in await info.context.loaders.infusions.load(self.db_id)]
+
+    @strawberry.field(description="Platelet transfusions, oldest first.")
+    async def transfusions(self, info: Info) -> list[PlateletTransfusion]:
+        return [PlateletTransfusion.of(r) for r in await info.context.loaders.transfusions.load(self.db_id)]
+
+    @strawberry.field(description="Platelet counts, oldest first.")
+    async def platelet_counts(self, info: Info) -> list[PlateletCount]:
+        return [PlateletCount.of(r) for r in await info.context.loaders.platelet_counts.load(self.db_id)]
+
+
+@strawberry.type
+class SubjectEdge:
+    cursor: str
+    node: Subject
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A page of subjects in enrolment order (Relay cursor connection).")
+class SubjectConnection:
+    edges: list[SubjectEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Subjects matching the filters, over all pages.")
+
+
+@strawberry.type(description="One append-only audit record: who changed what, when and why.")
+class AuditEvent:
+    id: strawberry.ID
+    occurred_at: dt.datetime = strawberry.field(description="UTC time of the change.")
+    actor_id: str
+    actor_role: e.Role
+    entity: str = strawberry.field(description="GraphQL type name of the changed record.")
+    entity_id: strawberry.ID = strawberry.field(description="Global id of the changed record.")
+    subject_code: str | None
+    action: e.AuditAction
+    changes: JSON = strawberry.field(description='Per field: {"old": value, "new": value}.')
+    reason: str | None
+    request_id: str | None
+
+    @classmethod
+    def of(cls, row: m.AuditEvent, subject_code: str | None) -> AuditEvent:
+        return cls(
+            id=encode_id("AuditEvent", row.id), occurred_at=row.occurred_at, actor_id=row.actor_id,
+            actor_role=row.actor_role, entity=row.entity, entity_id=encode_id(row.entity, row.entity_id),
+            subject_code=subject_code, action=row.action, changes=row.changes, reason=row.reason,
+            request_id=row.request_id,
+        )
+
+
+@strawberry.type
+class AuditEventEdge:
+    cursor: str
+    node: AuditEvent
+
+
+@strawberry.type(description="A page of audit events, oldest first.")
+class AuditEventConnection:
+    edges: list[AuditEventEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="Who is calling, as the token says.")
+class Viewer:
+    actor_id: str
+    role: e.Role
+    sites: list[str] = strawberry.field(description="Site codes the token grants (empty for all-site roles).")
+    subject_code: str | None = strawberry.field(description="The patient's own subject code.")
+
+
+NODE_TYPES: dict[str, tuple[type[Any], Any]] = {
+    "BodyMeasurement": (m.BodyMeasurement, BodyMeasurement),
+    "LymphodepletionCourse": (m.LymphodepletionCourse, LymphodepletionCourse),
+    "CarTInfusion": (m.CarTInfusion, CarTInfusion),
+    "PlateletTransfusion": (m.PlateletTransfusion, PlateletTransfusion),
+    "PlateletCount": (m.PlateletCount, PlateletCount),
+}

@@ -1,0 +1,1 @@
+"""Use cases. Each write is one transaction: authorize, validate, change, audit, commit."""

@@ -64,14 +64,20 @@ def _unauthenticated(message: str) -> JSONResponse:
 
 class TrialGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql_enabled else None,
-                         subscription_protocols=(), **kwargs)
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            subscription_protocols=(),
+            **kwargs,
+        )
         self.settings = settings
 
     async def get_context(self, request: Any, response: Any) -> Context:
         actor = request.state.actor  # set by GraphQLEndpoint; never absent here
         return Context(
-            actor=actor, sessionmaker=request.app.state.sessionmaker, settings=self.settings,
+            actor=actor,
+            sessionmaker=request.app.state.sessionmaker,
+            settings=self.settings,
             request_id=request.state.request_id,
         )
 
@@ -124,7 +130,10 @@ async def readyz(request: Request) -> Response:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     head = migrate.head_revision()
     if current != head:
-        return JSONResponse({"status": "unavailable", "database": "ok", "migrations": {"current": current, "head": head}}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "database": "ok", "migrations": {"current": current, "head": head}},
+            status_code=503,
+        )
     return JSONResponse({"status": "ready", "database": "ok", "migrations": {"current": current, "head": head}})
 
 
@@ -155,8 +164,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(
-                CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-request-id"], expose_headers=["x-request-id"],
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id"],
             ),
         ],
         lifespan=lifespan,

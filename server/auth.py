@@ -32,8 +32,12 @@ def actor_from_token(token: str, settings: Settings) -> Actor:
         else:
             key, algorithms = settings.jwt_secret, ["HS256"]
         claims = jwt.decode(
-            token, key, algorithms=algorithms, issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience, options=options,
+            token,
+            key,
+            algorithms=algorithms,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            options=options,
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(str(error)) from error
@@ -60,7 +64,12 @@ def actor_from_claims(claims: dict[str, Any]) -> Actor:
 
 
 def development_token(
-    settings: Settings, *, role: Role, sites: list[str], subject: str | None, sub: str | None = None,
+    settings: Settings,
+    *,
+    role: Role,
+    sites: list[str],
+    subject: str | None,
+    sub: str | None = None,
     ttl: timedelta | None = None,
 ) -> str:
     if settings.is_production:

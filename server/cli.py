@@ -25,8 +25,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print("the embedded SQLite database runs with one worker; set DATABASE_URL for more", file=sys.stderr)
         return 2
     uvicorn.run(
-        "server.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-        reload=args.reload, log_level=settings.log_level.lower(), proxy_headers=True,
+        "server.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        reload=args.reload,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
     )
     return 0
 
@@ -64,7 +70,11 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         token = development_token(
-            settings, role=Role(args.role), sites=args.site or [], subject=args.subject, sub=args.sub,
+            settings,
+            role=Role(args.role),
+            sites=args.site or [],
+            subject=args.subject,
+            sub=args.sub,
             ttl=timedelta(minutes=args.ttl_minutes) if args.ttl_minutes else None,
         )
     except InvalidToken as error:
@@ -98,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("seed-demo", help="load the demo trial (idempotent)")
 
     token = commands.add_parser("token", help="print a development token (refused in production)")
-    token.add_argument("--role", required=True, choices=["patient", "investigator", "coordinator", "monitor", "analyst", "admin"])
+    token.add_argument(
+        "--role", required=True, choices=["patient", "investigator", "coordinator", "monitor", "analyst", "admin"]
+    )
     token.add_argument("--site", action="append", help="a site code; repeat for several")
     token.add_argument("--subject", help="the patient's subject code")
     token.add_argument("--sub", help="the actor id written into the audit trail")

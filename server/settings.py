@@ -48,10 +48,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _production_is_locked_down(self) -> Settings:
         if self.is_production and not self.jwt_jwks_url and self.jwt_secret == DEVELOPMENT_SECRET:
-            raise ValueError(
-                "production refuses the development token secret: set PTR_JWT_SECRET "
-                "or PTR_JWT_JWKS_URL"
-            )
+            raise ValueError("production refuses the development token secret: set PTR_JWT_SECRET or PTR_JWT_JWKS_URL")
         if self.is_production and not self.jwt_jwks_url and len(self.jwt_secret) < 32:
             raise ValueError("PTR_JWT_SECRET must be at least 32 characters in production")
         return self

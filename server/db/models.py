@@ -123,9 +123,7 @@ class SubjectStatusChange(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    from_status: Mapped[SubjectStatus | None] = mapped_column(
-        enum_column(SubjectStatus, "from_status"), nullable=True
-    )
+    from_status: Mapped[SubjectStatus | None] = mapped_column(enum_column(SubjectStatus, "from_status"), nullable=True)
     to_status: Mapped[SubjectStatus] = mapped_column(enum_column(SubjectStatus, "to_status"))
     effective_date: Mapped[date] = mapped_column(Date)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -183,9 +181,7 @@ class PlateletTransfusion(VoidableMixin, Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
     units: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
-    abo_compatibility: Mapped[AboCompatibility] = mapped_column(
-        enum_column(AboCompatibility, "abo_compatibility")
-    )
+    abo_compatibility: Mapped[AboCompatibility] = mapped_column(enum_column(AboCompatibility, "abo_compatibility"))
     hla_selected: Mapped[bool] = mapped_column(Boolean)
     crossmatched: Mapped[bool] = mapped_column(Boolean)
     storage_age_days: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -147,7 +147,9 @@ async def records_by_ids(session: AsyncSession, actor: Actor, model: type[M], id
     return _redact_free_text(actor, session, rows)
 
 
-async def status_history(session: AsyncSession, actor: Actor, subject_ids: Sequence[int]) -> Sequence[SubjectStatusChange]:
+async def status_history(
+    session: AsyncSession, actor: Actor, subject_ids: Sequence[int]
+) -> Sequence[SubjectStatusChange]:
     return await records_of_subjects(session, actor, SubjectStatusChange, subject_ids, SubjectStatusChange.changed_at)
 
 

@@ -27,9 +27,7 @@ async def parameters_in_force(
     query = select(ProtocolParameterSet).where(ProtocolParameterSet.trial_id == trial_id)
     if on is not None:
         query = query.where(ProtocolParameterSet.effective_from <= on)
-    row = (
-        await session.execute(query.order_by(ProtocolParameterSet.version.desc()).limit(1))
-    ).scalar_one_or_none()
+    row = (await session.execute(query.order_by(ProtocolParameterSet.version.desc()).limit(1))).scalar_one_or_none()
     if row is None:  # a date before the first version: the first version applies
         row = (
             await session.execute(

@@ -44,9 +44,7 @@ def _path(prefix: tuple[str, ...], name: str) -> tuple[str, ...]:
     return (*prefix, name)
 
 
-def check_range(
-    value: float | None, lo: float, hi: float, field: tuple[str, ...], what: str
-) -> list[Problem]:
+def check_range(value: float | None, lo: float, hi: float, field: tuple[str, ...], what: str) -> list[Problem]:
     if value is None:
         return []
     if value != value or not lo <= value <= hi:  # value != value catches NaN
@@ -70,10 +68,7 @@ def check_reason(reason: str | None, field: tuple[str, ...] = ("reason",)) -> li
 def check_not_future(moment: datetime | date | None, now: datetime, field: tuple[str, ...]) -> list[Problem]:
     if moment is None:
         return []
-    if isinstance(moment, datetime):
-        late = moment > now + MAX_CLOCK_SKEW
-    else:
-        late = moment > now.date()
+    late = moment > now + MAX_CLOCK_SKEW if isinstance(moment, datetime) else moment > now.date()
     return [Problem(field, ProblemCode.IN_FUTURE, "cannot be in the future")] if late else []
 
 
@@ -110,9 +105,7 @@ def check_subject(
     problems += check_not_future(consent_date, now, ("consentDate",))
     problems += check_not_future(remission_date, now, ("remissionDate",))
     if initial_status not in INITIAL_STATUSES:
-        problems.append(
-            Problem(("status",), ProblemCode.NOT_ALLOWED, "a new subject starts in screening or enrolled")
-        )
+        problems.append(Problem(("status",), ProblemCode.NOT_ALLOWED, "a new subject starts in screening or enrolled"))
     return problems
 
 
@@ -156,9 +149,13 @@ def check_transfusion(
 ) -> list[Problem]:
     problems: list[Problem] = []
     if ended_at < started_at:
-        problems.append(Problem(("endedAt",), ProblemCode.INVALID_ORDER, "the transfusion cannot end before it started"))
+        problems.append(
+            Problem(("endedAt",), ProblemCode.INVALID_ORDER, "the transfusion cannot end before it started")
+        )
     elif ended_at - started_at > MAX_TRANSFUSION_DURATION:
-        problems.append(Problem(("endedAt",), ProblemCode.OUT_OF_RANGE, "a platelet transfusion lasts at most 12 hours"))
+        problems.append(
+            Problem(("endedAt",), ProblemCode.OUT_OF_RANGE, "a platelet transfusion lasts at most 12 hours")
+        )
     problems += check_not_future(ended_at, now, ("endedAt",))
     if not unit_contents_e11:
         problems.append(Problem(("units",), ProblemCode.REQUIRED, "at least one platelet unit is required"))
@@ -168,7 +165,9 @@ def check_transfusion(
         field = ("units", str(i), "contentE11")
         if content is not None and (content != content or not 0 < content <= 15):
             hint = " (x10^11 platelets: an apheresis unit holds about 3-4.4)" if content and content > 15 else ""
-            problems.append(Problem(field, ProblemCode.OUT_OF_RANGE, f"platelet content must be > 0 and <= 15 x10^11{hint}"))
+            problems.append(
+                Problem(field, ProblemCode.OUT_OF_RANGE, f"platelet content must be > 0 and <= 15 x10^11{hint}")
+            )
     problems += check_range(storage_age_days, 0, 10, ("storageAgeDays",), "storage age (days)")
     return problems
 
@@ -177,11 +176,7 @@ def bcma_follows_cd19(infusions: Sequence[tuple[CarTProduct, datetime]]) -> bool
     """The sequential design: every BCMA infusion comes at or after a CD19 infusion."""
     cd19_times = [at for product, at in infusions if product is CarTProduct.CD19]
     first_cd19 = min(cd19_times) if cd19_times else None
-    return all(
-        first_cd19 is not None and first_cd19 <= at
-        for product, at in infusions
-        if product is CarTProduct.BCMA
-    )
+    return all(first_cd19 is not None and first_cd19 <= at for product, at in infusions if product is CarTProduct.BCMA)
 
 
 BCMA_ORDER_MESSAGE = "the protocol gives BCMA CAR-T only after the subject's CD19 CAR-T infusion"
@@ -216,7 +211,9 @@ def check_lymphodepletion(
     if end_date < start_date:
         problems.append(Problem(("endDate",), ProblemCode.INVALID_ORDER, "the course cannot end before it started"))
     elif (end_date - start_date).days > 14:
-        problems.append(Problem(("endDate",), ProblemCode.OUT_OF_RANGE, "a lymphodepletion course lasts at most 14 days"))
+        problems.append(
+            Problem(("endDate",), ProblemCode.OUT_OF_RANGE, "a lymphodepletion course lasts at most 14 days")
+        )
     problems += check_not_future(start_date, now, ("startDate",))
     if not agents:
         problems.append(Problem(("agents",), ProblemCode.REQUIRED, "at least one agent is required"))

@@ -19,7 +19,11 @@ T = TypeVar("T")
 
 class Context:
     def __init__(
-        self, *, actor: Actor, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
+        self,
+        *,
+        actor: Actor,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
         request_id: str,
     ) -> None:
         from .loaders import Loaders  # loaders read through this context

@@ -11,7 +11,9 @@ from ..services.errors import ErrorCode as _ErrorCode
 Role = strawberry.enum(d.Role, description="What the caller may do; see README 'Roles'.")
 Sex = strawberry.enum(d.Sex)
 Diagnosis = strawberry.enum(d.Diagnosis, description="AML, ALL, mixed phenotype (MPAL) or other acute leukemia.")
-RemissionStatus = strawberry.enum(d.RemissionStatus, description="Complete remission: first, second, third or later; CRi.")
+RemissionStatus = strawberry.enum(
+    d.RemissionStatus, description="Complete remission: first, second, third or later; CRi."
+)
 AboGroup = strawberry.enum(d.AboGroup)
 RhD = strawberry.enum(d.RhD)
 SubjectStatus = strawberry.enum(d.SubjectStatus, description="Where the subject is on the trial's path.")

@@ -19,7 +19,7 @@ class UserError:
     code: ErrorCode
     message: str
     field: list[str] = strawberry.field(
-        description="Path of the offending input field, e.g. [\"postCounts\", \"0\", \"valueE9PerL\"]; empty when the error concerns the whole request."
+        description='Path of the offending input field, e.g. ["postCounts", "0", "valueE9PerL"]; empty when the error concerns the whole request.'
     )
 
 
@@ -53,7 +53,9 @@ class ConflictError(UserError):
 def to_user_error(error: ServiceError) -> UserError:
     code, message, field = ErrorCode(error.code), error.message, list(error.field)
     if isinstance(error, InvalidInput):
-        problems = [FieldProblem(code=ErrorCode(p.code.value), message=p.message, field=list(p.field)) for p in error.problems]
+        problems = [
+            FieldProblem(code=ErrorCode(p.code.value), message=p.message, field=list(p.field)) for p in error.problems
+        ]
         return InputError(code=code, message=message, field=field, problems=problems)
     if isinstance(error, NotFound):
         return NotFoundError(code=code, message=message, field=field)

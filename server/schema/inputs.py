@@ -20,11 +20,15 @@ Path = tuple[str, ...]
 
 def aware(value: dt.datetime, field: Path) -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput([Problem(field, ProblemCode.INVALID_FORMAT, "include the UTC offset, e.g. 2026-03-01T08:30:00Z")])
+        raise InvalidInput(
+            [Problem(field, ProblemCode.INVALID_FORMAT, "include the UTC offset, e.g. 2026-03-01T08:30:00Z")]
+        )
     return value.astimezone(dt.timezone.utc)
 
 
-def patch_of(data: Any, converters: dict[str, tuple[str, Callable[[Any, Path], Any]]], required: frozenset[str]) -> dict[str, Any]:
+def patch_of(
+    data: Any, converters: dict[str, tuple[str, Callable[[Any, Path], Any]]], required: frozenset[str]
+) -> dict[str, Any]:
     """{model field: value} for the amend input's given fields. converters: graphql attribute ->
     (model field, convert(value, path)); a required field given as null is refused."""
     patch: dict[str, Any] = {}
@@ -154,14 +158,18 @@ class AmendCarTInfusionInput:
     product: e.CarTProduct | None = strawberry.UNSET
     infused_at: dt.datetime | None = strawberry.UNSET
     lot_number: str | None = strawberry.UNSET
-    car_positive_cells_per_kg: float | None = strawberry.field(default=strawberry.UNSET, description="CAR+ cells per kg.")
+    car_positive_cells_per_kg: float | None = strawberry.field(
+        default=strawberry.UNSET, description="CAR+ cells per kg."
+    )
     total_car_positive_cells: float | None = strawberry.field(default=strawberry.UNSET, description="Total CAR+ cells.")
 
 
 @strawberry.input
 class PlateletUnitInput:
     kind: e.PlateletUnitKind = e.PlateletUnitKind.APHERESIS
-    content_e11: float | None = strawberry.field(default=None, description="Platelet content in x10^11 (an apheresis unit: about 3-4.4).")
+    content_e11: float | None = strawberry.field(
+        default=None, description="Platelet content in x10^11 (an apheresis unit: about 3-4.4)."
+    )
     content_basis: e.DoseBasis = e.DoseBasis.MEASURED
 
 
@@ -182,8 +190,12 @@ class RecordPlateletTransfusionInput:
     crossmatched: bool = False
     storage_age_days: int | None = strawberry.field(default=None, description="Age of the platelets in days.")
     note: str | None = None
-    pre_count: PlateletCountValueInput | None = strawberry.field(default=None, description="The count drawn before the transfusion, if the form carries it.")
-    post_counts: list[PlateletCountValueInput] = strawberry.field(default_factory=list, description="Counts drawn after it (e.g. at 1 h and 24 h).")
+    pre_count: PlateletCountValueInput | None = strawberry.field(
+        default=None, description="The count drawn before the transfusion, if the form carries it."
+    )
+    post_counts: list[PlateletCountValueInput] = strawberry.field(
+        default_factory=list, description="Counts drawn after it (e.g. at 1 h and 24 h)."
+    )
 
 
 @strawberry.input
@@ -217,7 +229,9 @@ class AmendPlateletCountInput:
 
 @strawberry.input
 class VoidRecordInput:
-    id: strawberry.ID = strawberry.field(description="Global id of a measurement, lymphodepletion course, infusion, transfusion or count.")
+    id: strawberry.ID = strawberry.field(
+        description="Global id of a measurement, lymphodepletion course, infusion, transfusion or count."
+    )
     reason: str
 
 
@@ -229,8 +243,13 @@ class CreateSiteInput:
 
 def agents_value(agents: list[LymphodepletionDoseInput], _path: Path = ()) -> list[dict[str, Any]]:
     return [
-        {"agent": a.agent.value, "other_name": a.other_name, "dose_per_day": a.dose_per_day,
-         "dose_unit": a.dose_unit.value, "days": a.days}
+        {
+            "agent": a.agent.value,
+            "other_name": a.other_name,
+            "dose_per_day": a.dose_per_day,
+            "dose_unit": a.dose_unit.value,
+            "days": a.days,
+        }
         for a in agents
     ]
 
@@ -243,20 +262,45 @@ def count_value(count: PlateletCountValueInput, path: Path) -> dict[str, Any]:
     return {"value_e9_per_l": count.value_e9_per_l, "drawn_at": aware(count.drawn_at, (*path, "drawnAt"))}
 
 
-AMEND_SUBJECT = {name: (name, as_is) for name in (
-    "sex", "year_of_birth", "age_at_consent", "diagnosis", "remission_status", "remission_date",
-    "abo_group", "rhd", "consent_date",
-)}
-AMEND_MEASUREMENT = {"measured_at": ("measured_at", aware), "height_cm": ("height_cm", as_is), "weight_kg": ("weight_kg", as_is)}
-AMEND_LYMPHODEPLETION = {"start_date": ("start_date", as_is), "end_date": ("end_date", as_is), "agents": ("agents", agents_value)}
+AMEND_SUBJECT = {
+    name: (name, as_is)
+    for name in (
+        "sex",
+        "year_of_birth",
+        "age_at_consent",
+        "diagnosis",
+        "remission_status",
+        "remission_date",
+        "abo_group",
+        "rhd",
+        "consent_date",
+    )
+}
+AMEND_MEASUREMENT = {
+    "measured_at": ("measured_at", aware),
+    "height_cm": ("height_cm", as_is),
+    "weight_kg": ("weight_kg", as_is),
+}
+AMEND_LYMPHODEPLETION = {
+    "start_date": ("start_date", as_is),
+    "end_date": ("end_date", as_is),
+    "agents": ("agents", agents_value),
+}
 AMEND_INFUSION = {
-    "product": ("product", as_is), "infused_at": ("infused_at", aware), "lot_number": ("lot_number", as_is),
+    "product": ("product", as_is),
+    "infused_at": ("infused_at", aware),
+    "lot_number": ("lot_number", as_is),
     "car_positive_cells_per_kg": ("car_positive_cells_per_kg", as_is),
     "total_car_positive_cells": ("total_car_positive_cells", as_is),
 }
 AMEND_TRANSFUSION = {
-    "started_at": ("started_at", aware), "ended_at": ("ended_at", aware), "units": ("units", units_value),
-    "abo_compatibility": ("abo_compatibility", as_is), "hla_selected": ("hla_selected", as_is),
-    "crossmatched": ("crossmatched", as_is), "storage_age_days": ("storage_age_days", as_is), "note": ("note", as_is),
+    "started_at": ("started_at", aware),
+    "ended_at": ("ended_at", aware),
+    "units": ("units", units_value),
+    "abo_compatibility": ("abo_compatibility", as_is),
+    "hla_selected": ("hla_selected", as_is),
+    "crossmatched": ("crossmatched", as_is),
+    "storage_age_days": ("storage_age_days", as_is),
+    "note": ("note", as_is),
 }
 AMEND_COUNT = {"value_e9_per_l": ("value_e9_per_l", as_is), "drawn_at": ("drawn_at", aware)}

@@ -47,7 +47,9 @@ class CarTInfusionSuccess:
 @strawberry.type
 class PlateletTransfusionSuccess:
     transfusion: t.PlateletTransfusion
-    counts: list[t.PlateletCount] = strawberry.field(description="Counts recorded with it, in the order given (pre-count first).")
+    counts: list[t.PlateletCount] = strawberry.field(
+        description="Counts recorded with it, in the order given (pre-count first)."
+    )
 
 
 @strawberry.type
@@ -72,7 +74,9 @@ PlateletTransfusionResult = result_union("PlateletTransfusionResult", PlateletTr
 PlateletCountResult = result_union("PlateletCountResult", PlateletCountSuccess)
 VoidRecordResult = result_union("VoidRecordResult", VoidRecordSuccess)
 
-REQUIRED_SUBJECT = frozenset({"sex", "year_of_birth", "age_at_consent", "diagnosis", "remission_status", "consent_date"})
+REQUIRED_SUBJECT = frozenset(
+    {"sex", "year_of_birth", "age_at_consent", "diagnosis", "remission_status", "consent_date"}
+)
 
 
 def _record_pk(global_id: str, kind: records.RecordKind) -> int:
@@ -86,7 +90,9 @@ def _required(kind: records.RecordKind, nullable: tuple[str, ...] = ()) -> froze
     return frozenset(name for name in kind.fields if name not in nullable)
 
 
-async def _amend(info: Info, kind: records.RecordKind, data: Any, converters: dict[str, Any], nullable: tuple[str, ...], present: Any) -> Any:
+async def _amend(
+    info: Info, kind: records.RecordKind, data: Any, converters: dict[str, Any], nullable: tuple[str, ...], present: Any
+) -> Any:
     async def use_case(uow: UnitOfWork) -> Any:
         patch = i.patch_of(data, converters, _required(kind, nullable))
         return await records.amend_record(uow, kind, _record_pk(data.id, kind), patch, data.reason)
@@ -96,9 +102,15 @@ async def _amend(info: Info, kind: records.RecordKind, data: Any, converters: di
 
 def _subject_details(data: i.EnrollSubjectInput) -> subjects.SubjectDetails:
     return subjects.SubjectDetails(
-        sex=data.sex, year_of_birth=data.year_of_birth, age_at_consent=data.age_at_consent,
-        diagnosis=data.diagnosis, remission_status=data.remission_status, remission_date=data.remission_date,
-        abo_group=data.abo_group, rhd=data.rhd, consent_date=data.consent_date,
+        sex=data.sex,
+        year_of_birth=data.year_of_birth,
+        age_at_consent=data.age_at_consent,
+        diagnosis=data.diagnosis,
+        remission_status=data.remission_status,
+        remission_date=data.remission_date,
+        abo_group=data.abo_group,
+        rhd=data.rhd,
+        consent_date=data.consent_date,
     )
 
 
@@ -167,19 +179,29 @@ class Mutation:
     @strawberry.mutation(description="Record height and/or weight.")
     async def record_body_measurement(self, info: Info, input: i.RecordBodyMeasurementInput) -> BodyMeasurementResult:
         async def use_case(uow: UnitOfWork) -> Any:
-            values = {"measured_at": i.aware(input.measured_at, ("measuredAt",)), "height_cm": input.height_cm, "weight_kg": input.weight_kg}
+            values = {
+                "measured_at": i.aware(input.measured_at, ("measuredAt",)),
+                "height_cm": input.height_cm,
+                "weight_kg": input.weight_kg,
+            }
             return await records.create_record(uow, records.BODY_MEASUREMENT, input.subject_code, values)
 
         return await run_use_case(info, use_case, _measurement)
 
     @strawberry.mutation(description="Correct a body measurement, with a reason.")
     async def amend_body_measurement(self, info: Info, input: i.AmendBodyMeasurementInput) -> BodyMeasurementResult:
-        return await _amend(info, records.BODY_MEASUREMENT, input, i.AMEND_MEASUREMENT, ("height_cm", "weight_kg"), _measurement)
+        return await _amend(
+            info, records.BODY_MEASUREMENT, input, i.AMEND_MEASUREMENT, ("height_cm", "weight_kg"), _measurement
+        )
 
     @strawberry.mutation(description="Record a lymphodepletion course.")
     async def record_lymphodepletion(self, info: Info, input: i.RecordLymphodepletionInput) -> LymphodepletionResult:
         async def use_case(uow: UnitOfWork) -> Any:
-            values = {"start_date": input.start_date, "end_date": input.end_date, "agents": i.agents_value(input.agents)}
+            values = {
+                "start_date": input.start_date,
+                "end_date": input.end_date,
+                "agents": i.agents_value(input.agents),
+            }
             return await records.create_record(uow, records.LYMPHODEPLETION, input.subject_code, values)
 
         return await run_use_case(info, use_case, _lymphodepletion)
@@ -188,12 +210,16 @@ class Mutation:
     async def amend_lymphodepletion(self, info: Info, input: i.AmendLymphodepletionInput) -> LymphodepletionResult:
         return await _amend(info, records.LYMPHODEPLETION, input, i.AMEND_LYMPHODEPLETION, (), _lymphodepletion)
 
-    @strawberry.mutation(description="Record a CAR-T infusion. BCMA before the subject's CD19 infusion is refused unless the protocol parameters allow it.")
+    @strawberry.mutation(
+        description="Record a CAR-T infusion. BCMA before the subject's CD19 infusion is refused unless the protocol parameters allow it."
+    )
     async def record_car_t_infusion(self, info: Info, input: i.RecordCarTInfusionInput) -> CarTInfusionResult:
         async def use_case(uow: UnitOfWork) -> Any:
             values = {
-                "product": input.product, "infused_at": i.aware(input.infused_at, ("infusedAt",)),
-                "lot_number": input.lot_number, "car_positive_cells_per_kg": input.car_positive_cells_per_kg,
+                "product": input.product,
+                "infused_at": i.aware(input.infused_at, ("infusedAt",)),
+                "lot_number": input.lot_number,
+                "car_positive_cells_per_kg": input.car_positive_cells_per_kg,
                 "total_car_positive_cells": input.total_car_positive_cells,
             }
             return await records.create_record(uow, records.CAR_T_INFUSION, input.subject_code, values)
@@ -205,26 +231,40 @@ class Mutation:
         nullable = ("car_positive_cells_per_kg", "total_car_positive_cells")
         return await _amend(info, records.CAR_T_INFUSION, input, i.AMEND_INFUSION, nullable, _infusion)
 
-    @strawberry.mutation(description="Record a platelet transfusion, optionally with its pre- and post-transfusion counts (one transaction).")
-    async def record_platelet_transfusion(self, info: Info, input: i.RecordPlateletTransfusionInput) -> PlateletTransfusionResult:
+    @strawberry.mutation(
+        description="Record a platelet transfusion, optionally with its pre- and post-transfusion counts (one transaction)."
+    )
+    async def record_platelet_transfusion(
+        self, info: Info, input: i.RecordPlateletTransfusionInput
+    ) -> PlateletTransfusionResult:
         async def use_case(uow: UnitOfWork) -> Any:
             values = {
-                "started_at": i.aware(input.started_at, ("startedAt",)), "ended_at": i.aware(input.ended_at, ("endedAt",)),
-                "units": i.units_value(input.units), "abo_compatibility": input.abo_compatibility,
-                "hla_selected": input.hla_selected, "crossmatched": input.crossmatched,
-                "storage_age_days": input.storage_age_days, "note": input.note,
+                "started_at": i.aware(input.started_at, ("startedAt",)),
+                "ended_at": i.aware(input.ended_at, ("endedAt",)),
+                "units": i.units_value(input.units),
+                "abo_compatibility": input.abo_compatibility,
+                "hla_selected": input.hla_selected,
+                "crossmatched": input.crossmatched,
+                "storage_age_days": input.storage_age_days,
+                "note": input.note,
             }
             pre = i.count_value(input.pre_count, ("preCount",)) if input.pre_count else None
             if len(input.post_counts) > 10:
-                raise InvalidInput([Problem(("postCounts",), ProblemCode.OUT_OF_RANGE, "at most 10 post-transfusion counts")])
+                raise InvalidInput(
+                    [Problem(("postCounts",), ProblemCode.OUT_OF_RANGE, "at most 10 post-transfusion counts")]
+                )
             post = [i.count_value(c, ("postCounts", str(n))) for n, c in enumerate(input.post_counts)]
             return await records.record_platelet_transfusion(uow, input.subject_code, values, pre, post)
 
         return await run_use_case(info, use_case, _transfusion)
 
     @strawberry.mutation(description="Correct a platelet transfusion, with a reason.")
-    async def amend_platelet_transfusion(self, info: Info, input: i.AmendPlateletTransfusionInput) -> PlateletTransfusionResult:
-        return await _amend(info, records.PLATELET_TRANSFUSION, input, i.AMEND_TRANSFUSION, ("storage_age_days", "note"), _transfusion)
+    async def amend_platelet_transfusion(
+        self, info: Info, input: i.AmendPlateletTransfusionInput
+    ) -> PlateletTransfusionResult:
+        return await _amend(
+            info, records.PLATELET_TRANSFUSION, input, i.AMEND_TRANSFUSION, ("storage_age_days", "note"), _transfusion
+        )
 
     @strawberry.mutation(description="Record a platelet count (x10^9/L).")
     async def record_platelet_count(self, info: Info, input: i.RecordPlateletCountInput) -> PlateletCountResult:
@@ -238,7 +278,9 @@ class Mutation:
     async def amend_platelet_count(self, info: Info, input: i.AmendPlateletCountInput) -> PlateletCountResult:
         return await _amend(info, records.PLATELET_COUNT, input, i.AMEND_COUNT, (), _count)
 
-    @strawberry.mutation(description="Void a measurement, lymphodepletion course, infusion, transfusion or count, with a reason. Voided records are kept and audited, never deleted.")
+    @strawberry.mutation(
+        description="Void a measurement, lymphodepletion course, infusion, transfusion or count, with a reason. Voided records are kept and audited, never deleted."
+    )
     async def void_record(self, info: Info, input: i.VoidRecordInput) -> VoidRecordResult:
         async def use_case(uow: UnitOfWork) -> Any:
             decoded = decode_id(input.id)

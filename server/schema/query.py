@@ -60,13 +60,17 @@ class Query:
     async def subjects(
         self,
         info: Info,
-        first: Annotated[int | None, strawberry.argument(description="Page size (default and maximum are settings).")] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default and maximum are settings).")
+        ] = None,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
         site_codes: Annotated[list[str] | None, strawberry.argument(description="Only these sites.")] = None,
         statuses: Annotated[list[SubjectStatus] | None, strawberry.argument(description="Only these statuses.")] = None,
     ) -> t.SubjectConnection:
         where = q.SubjectFilter(site_codes=site_codes, statuses=statuses)
-        rows, has_next = await info.context.read(q.page_of_subjects, where, after_id=_after(after), limit=_page_size(info, first))
+        rows, has_next = await info.context.read(
+            q.page_of_subjects, where, after_id=_after(after), limit=_page_size(info, first)
+        )
         total = await info.context.read(q.count_subjects, where)
         edges = [t.SubjectEdge(cursor=encode_cursor(r.id), node=t.Subject.of(r)) for r in rows]
         return t.SubjectConnection(
@@ -110,21 +114,31 @@ class Query:
         record_id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id of one record.")] = None,
         actor_id: str | None = None,
         since: Annotated[dt.datetime | None, strawberry.argument(description="From this UTC time (inclusive).")] = None,
-        until: Annotated[dt.datetime | None, strawberry.argument(description="Up to this UTC time (inclusive).")] = None,
+        until: Annotated[
+            dt.datetime | None, strawberry.argument(description="Up to this UTC time (inclusive).")
+        ] = None,
     ) -> t.AuditEventConnection:
         _require_audit_reader(info)
         entity_id = None
         if record_id is not None:
             decoded = decode_id(record_id)
             if decoded is None:
-                raise GraphQLError("not an id of this API", extensions={"code": "BAD_USER_INPUT", "field": ["recordId"]})
+                raise GraphQLError(
+                    "not an id of this API", extensions={"code": "BAD_USER_INPUT", "field": ["recordId"]}
+                )
             entity, entity_id = decoded
-        where = q.AuditFilter(subject_code=subject_code, entity=entity, entity_id=entity_id, actor_id=actor_id, since=since, until=until)
-        rows, has_next = await info.context.read(q.page_of_audit_events, where, after_id=_after(after), limit=_page_size(info, first))
+        where = q.AuditFilter(
+            subject_code=subject_code, entity=entity, entity_id=entity_id, actor_id=actor_id, since=since, until=until
+        )
+        rows, has_next = await info.context.read(
+            q.page_of_audit_events, where, after_id=_after(after), limit=_page_size(info, first)
+        )
         subject_ids = sorted({r.subject_id for r in rows if r.subject_id is not None})
         codes = await info.context.read(lambda session, _actor: q.subject_codes_by_ids(session, subject_ids))
         edges = [
-            t.AuditEventEdge(cursor=encode_cursor(r.id), node=t.AuditEvent.of(r, codes.get(r.subject_id) if r.subject_id else None))
+            t.AuditEventEdge(
+                cursor=encode_cursor(r.id), node=t.AuditEvent.of(r, codes.get(r.subject_id) if r.subject_id else None)
+            )
             for r in rows
         ]
         return t.AuditEventConnection(

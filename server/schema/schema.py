@@ -32,6 +32,7 @@ from .types import (
 )
 
 log = logging.getLogger("ptr_trial.graphql")
+MASKED_MESSAGE = "Internal error; quote the X-Request-ID response header when reporting it."
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -55,7 +56,9 @@ class TrialSchema(strawberry.Schema):
         for error in errors:
             if is_unexpected(error):
                 log.error(
-                    "unexpected error in %s (request %s)", ".".join(map(str, error.path or [])), request_id,
+                    "unexpected error in %s (request %s)",
+                    ".".join(map(str, error.path or [])),
+                    request_id,
                     exc_info=error.original_error,
                 )
             else:
@@ -65,10 +68,10 @@ class TrialSchema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[Any] = [
         CloseReadSession,
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=30),
-        MaxTokensLimiter(max_token_count=4000),
-        MaskErrors(should_mask_error=is_unexpected, error_message="Internal error; quote the X-Request-ID response header when reporting it."),
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=4000),
+        lambda: MaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)

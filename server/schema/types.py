@@ -17,8 +17,7 @@ from .context import Info
 from .ids import encode_id
 
 STUDY_DAY = (
-    "Days from the subject's first CAR-T infusion (day 0), by rule "
-    f"'{STUDY_DAY_RULE}'; null before any infusion."
+    f"Days from the subject's first CAR-T infusion (day 0), by rule '{STUDY_DAY_RULE}'; null before any infusion."
 )
 
 
@@ -46,21 +45,49 @@ class ProtocolParameters:
     version: int
     effective_from: dt.date
     reason: str | None = strawberry.field(description="Why this version was made; null for analysts.")
-    cci_early_threshold_per_ul: float = strawberry.field(description="Early CCI must be strictly greater than this (per uL).")
-    cci_late_threshold_per_ul: float = strawberry.field(description="Late CCI must be strictly greater than this (per uL).")
-    early_window_min_minutes: int = strawberry.field(description="Early window start, minutes after the transfusion ends (inclusive).")
-    early_window_max_minutes: int = strawberry.field(description="Early window end, minutes after the transfusion ends (inclusive).")
-    late_window_min_hours: int = strawberry.field(description="Late window start, hours after the transfusion ends (inclusive).")
-    late_window_max_hours: int = strawberry.field(description="Late window end, hours after the transfusion ends (inclusive).")
-    pre_count_lookback_hours: int = strawberry.field(description="A pre-count is at most this many hours before the transfusion starts.")
-    refractory_consecutive_transfusions: int = strawberry.field(description="Consecutive ABO-compatible transfusions with a low early CCI that show refractoriness.")
-    refractory_cci_threshold_per_ul: float = strawberry.field(description="Early CCI below this (per uL) counts towards refractoriness.")
-    sustained_consecutive_responses: int = strawberry.field(description="Consecutive responsive transfusions (not-evaluable skipped) that make a sustained response.")
-    assessment_window_months: int = strawberry.field(description="Months after the first CAR-T infusion in which response is assessed.")
-    loss_of_response_consecutive_failures: int = strawberry.field(description="Consecutive non-responsive transfusions that mark a loss of response.")
+    cci_early_threshold_per_ul: float = strawberry.field(
+        description="Early CCI must be strictly greater than this (per uL)."
+    )
+    cci_late_threshold_per_ul: float = strawberry.field(
+        description="Late CCI must be strictly greater than this (per uL)."
+    )
+    early_window_min_minutes: int = strawberry.field(
+        description="Early window start, minutes after the transfusion ends (inclusive)."
+    )
+    early_window_max_minutes: int = strawberry.field(
+        description="Early window end, minutes after the transfusion ends (inclusive)."
+    )
+    late_window_min_hours: int = strawberry.field(
+        description="Late window start, hours after the transfusion ends (inclusive)."
+    )
+    late_window_max_hours: int = strawberry.field(
+        description="Late window end, hours after the transfusion ends (inclusive)."
+    )
+    pre_count_lookback_hours: int = strawberry.field(
+        description="A pre-count is at most this many hours before the transfusion starts."
+    )
+    refractory_consecutive_transfusions: int = strawberry.field(
+        description="Consecutive ABO-compatible transfusions with a low early CCI that show refractoriness."
+    )
+    refractory_cci_threshold_per_ul: float = strawberry.field(
+        description="Early CCI below this (per uL) counts towards refractoriness."
+    )
+    sustained_consecutive_responses: int = strawberry.field(
+        description="Consecutive responsive transfusions (not-evaluable skipped) that make a sustained response."
+    )
+    assessment_window_months: int = strawberry.field(
+        description="Months after the first CAR-T infusion in which response is assessed."
+    )
+    loss_of_response_consecutive_failures: int = strawberry.field(
+        description="Consecutive non-responsive transfusions that mark a loss of response."
+    )
     bsa_formula: e.BsaFormula
-    blood_volume_ml_per_kg: float = strawberry.field(description="Blood volume per kg body weight (mL/kg) for percent platelet recovery.")
-    allow_bcma_before_cd19: bool = strawberry.field(description="Whether a BCMA infusion may precede the subject's CD19 infusion.")
+    blood_volume_ml_per_kg: float = strawberry.field(
+        description="Blood volume per kg body weight (mL/kg) for percent platelet recovery."
+    )
+    allow_bcma_before_cd19: bool = strawberry.field(
+        description="Whether a BCMA infusion may precede the subject's CD19 infusion."
+    )
 
     @classmethod
     def of(cls, row: m.ProtocolParameterSet, sees_free_text: bool) -> ProtocolParameters:
@@ -68,8 +95,10 @@ class ProtocolParameters:
 
         values = Domain.from_dict(row.parameters)
         return cls(
-            version=row.version, effective_from=row.effective_from,
-            reason=row.reason if sees_free_text else None, **vars(values),
+            version=row.version,
+            effective_from=row.effective_from,
+            reason=row.reason if sees_free_text else None,
+            **vars(values),
         )
 
 
@@ -82,7 +111,9 @@ class StatusChange:
     reason: str | None = strawberry.field(description="Reason given; null for analysts.")
 
 
-@strawberry.type(description="Height and weight; the body surface area of a transfusion uses the latest on or before it.")
+@strawberry.type(
+    description="Height and weight; the body surface area of a transfusion uses the latest on or before it."
+)
 class BodyMeasurement(Node):
     subject_id: strawberry.Private[int]
     measured_at: dt.datetime = strawberry.field(description="When measured (UTC).")
@@ -96,8 +127,11 @@ class BodyMeasurement(Node):
     @classmethod
     def of(cls, row: m.BodyMeasurement) -> BodyMeasurement:
         return cls(
-            id=encode_id("BodyMeasurement", row.id), subject_id=row.subject_id, measured_at=row.measured_at,
-            height_cm=row.height_cm, weight_kg=row.weight_kg,
+            id=encode_id("BodyMeasurement", row.id),
+            subject_id=row.subject_id,
+            measured_at=row.measured_at,
+            height_cm=row.height_cm,
+            weight_kg=row.weight_kg,
         )
 
 
@@ -110,7 +144,9 @@ class LymphodepletionDose:
     days: int = strawberry.field(description="Number of days given.")
 
 
-@strawberry.type(description="A lymphodepleting chemotherapy course before CAR-T (typically fludarabine + cyclophosphamide).")
+@strawberry.type(
+    description="A lymphodepleting chemotherapy course before CAR-T (typically fludarabine + cyclophosphamide)."
+)
 class LymphodepletionCourse(Node):
     subject_id: strawberry.Private[int]
     start_date: dt.date
@@ -125,14 +161,20 @@ class LymphodepletionCourse(Node):
     def of(cls, row: m.LymphodepletionCourse) -> LymphodepletionCourse:
         agents = [
             LymphodepletionDose(
-                agent=e.LymphodepletionAgent(a["agent"]), other_name=a.get("other_name"),
-                dose_per_day=a["dose_per_day"], dose_unit=e.DoseUnit(a["dose_unit"]), days=a["days"],
+                agent=e.LymphodepletionAgent(a["agent"]),
+                other_name=a.get("other_name"),
+                dose_per_day=a["dose_per_day"],
+                dose_unit=e.DoseUnit(a["dose_unit"]),
+                days=a["days"],
             )
             for a in row.agents
         ]
         return cls(
-            id=encode_id("LymphodepletionCourse", row.id), subject_id=row.subject_id,
-            start_date=row.start_date, end_date=row.end_date, agents=agents,
+            id=encode_id("LymphodepletionCourse", row.id),
+            subject_id=row.subject_id,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            agents=agents,
         )
 
 
@@ -152,9 +194,13 @@ class CarTInfusion(Node):
     @classmethod
     def of(cls, row: m.CarTInfusion) -> CarTInfusion:
         return cls(
-            id=encode_id("CarTInfusion", row.id), subject_id=row.subject_id, product=row.product,
-            infused_at=row.infused_at, car_positive_cells_per_kg=row.car_positive_cells_per_kg,
-            total_car_positive_cells=row.total_car_positive_cells, lot_number=row.lot_number,
+            id=encode_id("CarTInfusion", row.id),
+            subject_id=row.subject_id,
+            product=row.product,
+            infused_at=row.infused_at,
+            car_positive_cells_per_kg=row.car_positive_cells_per_kg,
+            total_car_positive_cells=row.total_car_positive_cells,
+            lot_number=row.lot_number,
         )
 
 
@@ -182,7 +228,9 @@ class PlateletCount(Node):
     @classmethod
     def of(cls, row: m.PlateletCount) -> PlateletCount:
         return cls(
-            id=encode_id("PlateletCount", row.id), subject_id=row.subject_id, drawn_at=row.drawn_at,
+            id=encode_id("PlateletCount", row.id),
+            subject_id=row.subject_id,
+            drawn_at=row.drawn_at,
             value_e9_per_l=row.value_e9_per_l,
         )
 
@@ -191,7 +239,9 @@ class PlateletCount(Node):
 class PlateletTransfusion(Node):
     subject_id: strawberry.Private[int]
     started_at: dt.datetime = strawberry.field(description="Start of the transfusion (UTC).")
-    ended_at: dt.datetime = strawberry.field(description="End of the transfusion (UTC); response windows are timed from it.")
+    ended_at: dt.datetime = strawberry.field(
+        description="End of the transfusion (UTC); response windows are timed from it."
+    )
     units: list[PlateletUnit]
     abo_compatibility: e.AboCompatibility
     hla_selected: bool
@@ -217,16 +267,23 @@ class PlateletTransfusion(Node):
     def of(cls, row: m.PlateletTransfusion) -> PlateletTransfusion:
         units = [
             PlateletUnit(
-                kind=e.PlateletUnitKind(u["kind"]), content_e11=u.get("content_e11"),
+                kind=e.PlateletUnitKind(u["kind"]),
+                content_e11=u.get("content_e11"),
                 content_basis=e.DoseBasis(u["content_basis"]),
             )
             for u in row.units
         ]
         return cls(
-            id=encode_id("PlateletTransfusion", row.id), subject_id=row.subject_id, started_at=row.started_at,
-            ended_at=row.ended_at, units=units, abo_compatibility=row.abo_compatibility,
-            hla_selected=row.hla_selected, crossmatched=row.crossmatched,
-            storage_age_days=row.storage_age_days, note=row.note,
+            id=encode_id("PlateletTransfusion", row.id),
+            subject_id=row.subject_id,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            units=units,
+            abo_compatibility=row.abo_compatibility,
+            hla_selected=row.hla_selected,
+            crossmatched=row.crossmatched,
+            storage_age_days=row.storage_age_days,
+            note=row.note,
         )
 
 
@@ -249,10 +306,20 @@ class Subject(Node):
     @classmethod
     def of(cls, row: m.Subject) -> Subject:
         return cls(
-            id=encode_id("Subject", row.id), db_id=row.id, site_id=row.site_id, code=row.code, sex=row.sex,
-            year_of_birth=row.year_of_birth, age_at_consent=row.age_at_consent, diagnosis=row.diagnosis,
-            remission_status=row.remission_status, remission_date=row.remission_date,
-            abo_group=row.abo_group, rhd=row.rhd, consent_date=row.consent_date, status=row.status,
+            id=encode_id("Subject", row.id),
+            db_id=row.id,
+            site_id=row.site_id,
+            code=row.code,
+            sex=row.sex,
+            year_of_birth=row.year_of_birth,
+            age_at_consent=row.age_at_consent,
+            diagnosis=row.diagnosis,
+            remission_status=row.remission_status,
+            remission_date=row.remission_date,
+            abo_group=row.abo_group,
+            rhd=row.rhd,
+            consent_date=row.consent_date,
+            status=row.status,
         )
 
     @strawberry.field
@@ -266,8 +333,11 @@ class Subject(Node):
         rows = await info.context.loaders.status_history.load(self.db_id)
         return [
             StatusChange(
-                from_status=r.from_status, to_status=r.to_status, effective_date=r.effective_date,
-                changed_at=r.changed_at, reason=r.reason,
+                from_status=r.from_status,
+                to_status=r.to_status,
+                effective_date=r.effective_date,
+                changed_at=r.changed_at,
+                reason=r.reason,
             )
             for r in rows
         ]
@@ -333,9 +403,16 @@ class AuditEvent:
     @classmethod
     def of(cls, row: m.AuditEvent, subject_code: str | None) -> AuditEvent:
         return cls(
-            id=encode_id("AuditEvent", row.id), occurred_at=row.occurred_at, actor_id=row.actor_id,
-            actor_role=row.actor_role, entity=row.entity, entity_id=encode_id(row.entity, row.entity_id),
-            subject_code=subject_code, action=row.action, changes=row.changes, reason=row.reason,
+            id=encode_id("AuditEvent", row.id),
+            occurred_at=row.occurred_at,
+            actor_id=row.actor_id,
+            actor_role=row.actor_role,
+            entity=row.entity,
+            entity_id=encode_id(row.entity, row.entity_id),
+            subject_code=subject_code,
+            action=row.action,
+            changes=row.changes,
+            reason=row.reason,
             request_id=row.request_id,
         )
 

@@ -113,12 +113,24 @@ CAR_T_INFUSION = RecordKind(
 PLATELET_TRANSFUSION = RecordKind(
     "PlateletTransfusion",
     PlateletTransfusion,
-    ("started_at", "ended_at", "units", "abo_compatibility", "hla_selected", "crossmatched", "storage_age_days", "note"),
+    (
+        "started_at",
+        "ended_at",
+        "units",
+        "abo_compatibility",
+        "hla_selected",
+        "crossmatched",
+        "storage_age_days",
+        "note",
+    ),
     _check_transfusion,
 )
 PLATELET_COUNT = RecordKind("PlateletCount", PlateletCount, ("drawn_at", "value_e9_per_l"), _check_count)
 
-KINDS = {kind.entity: kind for kind in (BODY_MEASUREMENT, LYMPHODEPLETION, CAR_T_INFUSION, PLATELET_TRANSFUSION, PLATELET_COUNT)}
+KINDS = {
+    kind.entity: kind
+    for kind in (BODY_MEASUREMENT, LYMPHODEPLETION, CAR_T_INFUSION, PLATELET_TRANSFUSION, PLATELET_COUNT)
+}
 
 
 def _with_prefix(prefix: tuple[str, ...], problems: Sequence[v.Problem]) -> list[v.Problem]:
@@ -134,8 +146,12 @@ def _insert(uow: UnitOfWork, kind: RecordKind, subject: Subject, values: Values)
 def _audit_created(uow: UnitOfWork, kind: RecordKind, record: Any, site_id: int) -> None:
     values = {name: getattr(record, name) for name in kind.fields}
     uow.audit(
-        entity=kind.entity, entity_id=record.id, action=AuditAction.CREATE,
-        changes=field_changes({}, values), subject_id=record.subject_id, site_id=site_id,
+        entity=kind.entity,
+        entity_id=record.id,
+        action=AuditAction.CREATE,
+        changes=field_changes({}, values),
+        subject_id=record.subject_id,
+        site_id=site_id,
     )
 
 
@@ -162,12 +178,24 @@ async def record_platelet_transfusion(
     if pre_count is not None:
         problems += _with_prefix(("preCount",), await PLATELET_COUNT.check(uow, subject, pre_count, None))
         if pre_count["drawn_at"] > values["started_at"]:
-            problems.append(v.Problem(("preCount", "drawnAt"), v.ProblemCode.INVALID_ORDER, "a pre-count is drawn before the transfusion starts"))
+            problems.append(
+                v.Problem(
+                    ("preCount", "drawnAt"),
+                    v.ProblemCode.INVALID_ORDER,
+                    "a pre-count is drawn before the transfusion starts",
+                )
+            )
     for i, count in enumerate(post_counts):
         prefix = ("postCounts", str(i))
         problems += _with_prefix(prefix, await PLATELET_COUNT.check(uow, subject, count, None))
         if count["drawn_at"] < values["ended_at"]:
-            problems.append(v.Problem((*prefix, "drawnAt"), v.ProblemCode.INVALID_ORDER, "a post-count is drawn after the transfusion ends"))
+            problems.append(
+                v.Problem(
+                    (*prefix, "drawnAt"),
+                    v.ProblemCode.INVALID_ORDER,
+                    "a post-count is drawn after the transfusion ends",
+                )
+            )
     raise_if(problems)
     transfusion = _insert(uow, PLATELET_TRANSFUSION, subject, values)
     await uow.flush()
@@ -204,8 +232,13 @@ async def amend_record(uow: UnitOfWork, kind: RecordKind, record_id: int, patch:
         setattr(record, name, value)
     record.updated_at = uow.now
     uow.audit(
-        entity=kind.entity, entity_id=record.id, action=AuditAction.UPDATE, changes=changes,
-        subject_id=subject.id, site_id=site_id, reason=reason,
+        entity=kind.entity,
+        entity_id=record.id,
+        action=AuditAction.UPDATE,
+        changes=changes,
+        subject_id=subject.id,
+        site_id=site_id,
+        reason=reason,
     )
     return record
 
@@ -222,8 +255,12 @@ async def void_record(uow: UnitOfWork, kind: RecordKind, record_id: int, reason:
     record.void_reason = reason
     record.updated_at = uow.now
     uow.audit(
-        entity=kind.entity, entity_id=record.id, action=AuditAction.VOID,
+        entity=kind.entity,
+        entity_id=record.id,
+        action=AuditAction.VOID,
         changes=field_changes({"voided_at": None}, {"voided_at": uow.now}),
-        subject_id=subject.id, site_id=site_id, reason=reason,
+        subject_id=subject.id,
+        site_id=site_id,
+        reason=reason,
     )
     return record

@@ -54,7 +54,11 @@ def _check_details(uow: UnitOfWork, code: str, details: SubjectDetails, status: 
 
 
 async def enroll_subject(
-    uow: UnitOfWork, *, code: str, site_code: str, details: SubjectDetails,
+    uow: UnitOfWork,
+    *,
+    code: str,
+    site_code: str,
+    details: SubjectDetails,
     status: SubjectStatus = SubjectStatus.SCREENING,
 ) -> Subject:
     require_clinical_writer(uow.actor)
@@ -70,8 +74,13 @@ async def enroll_subject(
         raise Conflict(ErrorCode.DUPLICATE, f"subject code {code} is already in use", ("code",))
     trial = await repo.the_trial(session)
     subject = Subject(
-        trial_id=trial.id, site_id=site.id, code=code, status=status,
-        created_at=uow.now, updated_at=uow.now, **asdict(details),
+        trial_id=trial.id,
+        site_id=site.id,
+        code=code,
+        status=status,
+        created_at=uow.now,
+        updated_at=uow.now,
+        **asdict(details),
     )
     session.add(subject)
     try:
@@ -80,14 +89,23 @@ async def enroll_subject(
         raise Conflict(ErrorCode.DUPLICATE, f"subject code {code} is already in use", ("code",)) from error
     session.add(
         SubjectStatusChange(
-            subject_id=subject.id, from_status=None, to_status=status, effective_date=details.consent_date,
-            changed_at=uow.now, reason=None, actor_id=uow.actor.actor_id,
+            subject_id=subject.id,
+            from_status=None,
+            to_status=status,
+            effective_date=details.consent_date,
+            changed_at=uow.now,
+            reason=None,
+            actor_id=uow.actor.actor_id,
         )
     )
     new_values: dict[str, Any] = {"code": code, "site": site.code, "status": status, **asdict(details)}
     uow.audit(
-        entity=ENTITY, entity_id=subject.id, action=AuditAction.CREATE,
-        changes=field_changes({}, new_values), subject_id=subject.id, site_id=site.id,
+        entity=ENTITY,
+        entity_id=subject.id,
+        action=AuditAction.CREATE,
+        changes=field_changes({}, new_values),
+        subject_id=subject.id,
+        site_id=site.id,
     )
     return subject
 
@@ -112,14 +130,25 @@ async def change_subject_status(
     subject.updated_at = uow.now
     uow.session.add(
         SubjectStatusChange(
-            subject_id=subject.id, from_status=old, to_status=status, effective_date=effective_date,
-            changed_at=uow.now, reason=reason, actor_id=uow.actor.actor_id,
+            subject_id=subject.id,
+            from_status=old,
+            to_status=status,
+            effective_date=effective_date,
+            changed_at=uow.now,
+            reason=reason,
+            actor_id=uow.actor.actor_id,
         )
     )
     uow.audit(
-        entity=ENTITY, entity_id=subject.id, action=AuditAction.STATUS_CHANGE,
-        changes=field_changes({"status": old, "effective_date": None}, {"status": status, "effective_date": effective_date}),
-        subject_id=subject.id, site_id=site.id, reason=reason,
+        entity=ENTITY,
+        entity_id=subject.id,
+        action=AuditAction.STATUS_CHANGE,
+        changes=field_changes(
+            {"status": old, "effective_date": None}, {"status": status, "effective_date": effective_date}
+        ),
+        subject_id=subject.id,
+        site_id=site.id,
+        reason=reason,
     )
     return subject
 
@@ -138,8 +167,13 @@ async def amend_subject(uow: UnitOfWork, *, code: str, patch: dict[str, Any], re
         setattr(subject, name, value)
     subject.updated_at = uow.now
     uow.audit(
-        entity=ENTITY, entity_id=subject.id, action=AuditAction.UPDATE, changes=changes,
-        subject_id=subject.id, site_id=site.id, reason=reason,
+        entity=ENTITY,
+        entity_id=subject.id,
+        action=AuditAction.UPDATE,
+        changes=changes,
+        subject_id=subject.id,
+        site_id=site.id,
+        reason=reason,
     )
     return subject
 
@@ -160,7 +194,11 @@ async def create_site(uow: UnitOfWork, *, code: str, name: str) -> Site:
     uow.session.add(site)
     await uow.flush()
     uow.audit(
-        entity="Site", entity_id=site.id, action=AuditAction.CREATE,
-        changes=field_changes({}, {"code": code, "name": name}), subject_id=None, site_id=site.id,
+        entity="Site",
+        entity_id=site.id,
+        action=AuditAction.CREATE,
+        changes=field_changes({}, {"code": code, "name": name}),
+        subject_id=None,
+        site_id=site.id,
     )
     return site

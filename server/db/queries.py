@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, false, func, select, true
@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain.auth import SITE_BOUND, Actor
 from ..domain.enums import Role, SubjectStatus
-from .models import AuditEvent, Base, ProtocolParameterSet, Site, Subject, SubjectStatusChange
-from .repositories import the_trial  # noqa: F401 - reads use it too
+from ..domain.protocol import ProtocolParameters
+from .models import AuditEvent, Base, CarTInfusion, ProtocolParameterSet, Site, Subject, SubjectStatusChange
+from .repositories import parameters_in_force, the_trial
 
 M = TypeVar("M", bound=Base)
 
@@ -197,3 +198,21 @@ async def subject_codes_by_ids(session: AsyncSession, ids: Sequence[int]) -> dic
     """Codes for audit rows the actor is already allowed to read."""
     rows = await session.execute(select(Subject.id, Subject.code).where(Subject.id.in_(ids)))
     return {row.id: row.code for row in rows}
+
+
+async def protocol_in_force(session: AsyncSession, _actor: Actor, on: date) -> tuple[int, ProtocolParameters]:
+    """(version, parameters) the response engine applies on a date: the newest version in effect."""
+    trial = await the_trial(session)
+    return await parameters_in_force(session, trial.id, on)
+
+
+async def infused_subjects(session: AsyncSession, actor: Actor) -> Sequence[Subject]:
+    """Visible subjects with at least one live CAR-T infusion (the endpoint's populations)."""
+    infused = select(CarTInfusion.subject_id).where(CarTInfusion.voided_at.is_(None))
+    query = select(Subject).where(subject_visible_to(actor), Subject.id.in_(infused)).order_by(Subject.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def all_subject_ids(session: AsyncSession, actor: Actor, where: SubjectFilter) -> Sequence[int]:
+    query = _subjects(actor, where).with_only_columns(Subject.id).order_by(Subject.id)
+    return (await session.execute(query)).scalars().all()

@@ -85,7 +85,9 @@ class AboCompatibility(str, Enum):
 
     @property
     def is_compatible(self) -> bool:
-        return self is AboCompatibility.IDENTICAL
+        """ABO-compatible for refractoriness: no major incompatibility (donor A/B antigens the
+        recipient lacks lower the increment); minor (plasma) incompatibility does not."""
+        return self in (AboCompatibility.IDENTICAL, AboCompatibility.MINOR_INCOMPATIBLE)
 
 
 class LymphodepletionAgent(str, Enum):

@@ -69,10 +69,18 @@ class ProtocolParameters:
             "pre_count_lookback_hours",
         ):
             if getattr(self, name) < 1:
-                out.append((name, "must be at least 1"))
+                out.append((_camel(name), "must be at least 1"))
         if self.blood_volume_ml_per_kg <= 0:
-            out.append(("blood_volume_ml_per_kg", "must be positive"))
+            out.append(("bloodVolumeMlPerKg", "must be positive"))
+        for name in ("cci_early_threshold_per_ul", "cci_late_threshold_per_ul", "refractory_cci_threshold_per_ul"):
+            if getattr(self, name) < 0:
+                out.append((_camel(name), "must not be negative"))
         return out
 
 
 DEFAULT_PARAMETERS = ProtocolParameters()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import strawberry
 
 from ..domain import enums as d
+from ..domain import response as _response
 from ..domain.protocol import BsaFormula as _BsaFormula
 from ..services.errors import ErrorCode as _ErrorCode
 
@@ -26,3 +29,11 @@ DoseUnit = strawberry.enum(d.DoseUnit, description="mg/m^2, mg/kg or mg.")
 AuditAction = strawberry.enum(d.AuditAction)
 BsaFormula = strawberry.enum(_BsaFormula, description="Body surface area formula: Mosteller (default) or DuBois.")
 ErrorCode = strawberry.enum(_ErrorCode, description="Stable machine-readable code of an expected error.")
+ResponseCategory = strawberry.enum(_response.ResponseCategory, description="Per-transfusion response: R, N or NE.")
+NotEvaluableReason = strawberry.enum(_response.NotEvaluableReason, description="Why a transfusion is not evaluable.")
+
+
+@strawberry.enum(description="Population of the primary endpoint.")
+class EndpointPopulation(Enum):
+    INFUSED = "infused"
+    PER_PROTOCOL = "per_protocol"

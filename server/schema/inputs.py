@@ -304,3 +304,39 @@ AMEND_TRANSFUSION = {
     "note": ("note", as_is),
 }
 AMEND_COUNT = {"value_e9_per_l": ("value_e9_per_l", as_is), "drawn_at": ("drawn_at", aware)}
+
+
+@strawberry.input(
+    description="A protocol amendment: the parameters given change, the others carry over from the latest version."
+)
+class AmendProtocolParametersInput:
+    effective_from: dt.date
+    reason: str
+    cci_early_threshold_per_ul: float | None = strawberry.field(default=strawberry.UNSET, description="per uL")
+    cci_late_threshold_per_ul: float | None = strawberry.field(default=strawberry.UNSET, description="per uL")
+    early_window_min_minutes: int | None = strawberry.field(
+        default=strawberry.UNSET, description="minutes after the end"
+    )
+    early_window_max_minutes: int | None = strawberry.field(
+        default=strawberry.UNSET, description="minutes after the end"
+    )
+    late_window_min_hours: int | None = strawberry.field(default=strawberry.UNSET, description="hours after the end")
+    late_window_max_hours: int | None = strawberry.field(default=strawberry.UNSET, description="hours after the end")
+    pre_count_lookback_hours: int | None = strawberry.field(
+        default=strawberry.UNSET, description="hours before the start"
+    )
+    refractory_consecutive_transfusions: int | None = strawberry.UNSET
+    refractory_cci_threshold_per_ul: float | None = strawberry.field(default=strawberry.UNSET, description="per uL")
+    sustained_consecutive_responses: int | None = strawberry.UNSET
+    assessment_window_months: int | None = strawberry.field(default=strawberry.UNSET, description="months")
+    loss_of_response_consecutive_failures: int | None = strawberry.UNSET
+    bsa_formula: e.BsaFormula | None = strawberry.UNSET
+    blood_volume_ml_per_kg: float | None = strawberry.field(default=strawberry.UNSET, description="mL/kg")
+    allow_bcma_before_cd19: bool | None = strawberry.UNSET
+
+
+PROTOCOL_PARAMETER_FIELDS = {
+    name: (name, as_is)
+    for name in AmendProtocolParametersInput.__annotations__
+    if name not in ("effective_from", "reason")
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -21,6 +21,8 @@ from ..db.models import (
     Subject,
     SubjectStatusChange,
 )
+from ..domain.protocol import ProtocolParameters
+from ..services.response import SubjectEvaluation, evaluate_subject
 
 if TYPE_CHECKING:
     from .context import Context
@@ -54,7 +56,27 @@ class Loaders:
         self.transfusions = DataLoader(self._children(PlateletTransfusion, PlateletTransfusion.started_at))
         self.platelet_counts = DataLoader(self._children(PlateletCount, PlateletCount.drawn_at))
         self.first_infusion_at = DataLoader(self._first_infusions)
+        self.evaluation = DataLoader(self._evaluations)
         self._by_id: dict[type[Any], DataLoader[int, Any]] = {}
+        self._protocol: tuple[int, ProtocolParameters] | None = None
+
+    async def protocol(self) -> tuple[int, ProtocolParameters]:
+        """(version, parameters) in force today, read once per request."""
+        if self._protocol is None:
+            self._protocol = await self._ctx.read(q.protocol_in_force, datetime.now(timezone.utc).date())
+        return self._protocol
+
+    async def _evaluations(self, subject_ids: list[int]) -> list[SubjectEvaluation]:
+        """The response engine over each subject's stored records (see services.response)."""
+        version, parameters = await self.protocol()
+        transfusions = await self.transfusions.load_many(subject_ids)
+        counts = await self.platelet_counts.load_many(subject_ids)
+        measurements = await self.measurements.load_many(subject_ids)
+        firsts = await self.first_infusion_at.load_many(subject_ids)
+        return [
+            evaluate_subject(t, c, m, f, parameters, version)
+            for t, c, m, f in zip(transfusions, counts, measurements, firsts, strict=True)
+        ]
 
     async def _subjects(self, ids: list[int]) -> list[Subject | None]:
         return _index(await self._ctx.read(q.subjects_by_ids, ids), ids, lambda s: s.id)

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from ..domain.validation import Problem, ProblemCode
-from ..services import records, subjects
+from ..services import protocol, records, subjects
 from ..services.errors import InvalidInput, NotFound
 from ..services.unit_of_work import UnitOfWork
 from . import inputs as i
@@ -63,6 +63,11 @@ class VoidRecordSuccess:
     voided_at: dt.datetime = strawberry.field(description="UTC time of the void.")
 
 
+@strawberry.type
+class ProtocolParametersSuccess:
+    protocol_parameters: t.ProtocolParameters
+
+
 EnrollSubjectResult = result_union("EnrollSubjectResult", SubjectSuccess)
 AmendSubjectResult = result_union("AmendSubjectResult", SubjectSuccess)
 ChangeSubjectStatusResult = result_union("ChangeSubjectStatusResult", SubjectSuccess)
@@ -73,6 +78,7 @@ CarTInfusionResult = result_union("CarTInfusionResult", CarTInfusionSuccess)
 PlateletTransfusionResult = result_union("PlateletTransfusionResult", PlateletTransfusionSuccess)
 PlateletCountResult = result_union("PlateletCountResult", PlateletCountSuccess)
 VoidRecordResult = result_union("VoidRecordResult", VoidRecordSuccess)
+AmendProtocolParametersResult = result_union("AmendProtocolParametersResult", ProtocolParametersSuccess)
 
 REQUIRED_SUBJECT = frozenset(
     {"sex", "year_of_birth", "age_at_consent", "diagnosis", "remission_status", "consent_date"}
@@ -175,6 +181,25 @@ class Mutation:
             return await subjects.create_site(uow, code=input.code, name=input.name)
 
         return await run_use_case(info, use_case, lambda row: SiteSuccess(site=t.Site.of(row)))
+
+    @strawberry.mutation(
+        description="Amend the protocol parameters (admins): makes a new version; derived values follow it from its effective date."
+    )
+    async def amend_protocol_parameters(
+        self, info: Info, input: i.AmendProtocolParametersInput
+    ) -> AmendProtocolParametersResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            required = frozenset(name for name, _ in i.PROTOCOL_PARAMETER_FIELDS.values())
+            changes = i.patch_of(input, i.PROTOCOL_PARAMETER_FIELDS, required)
+            return await protocol.amend_protocol_parameters(
+                uow, changes=changes, effective_from=input.effective_from, reason=input.reason
+            )
+
+        return await run_use_case(
+            info,
+            use_case,
+            lambda row: ProtocolParametersSuccess(protocol_parameters=t.ProtocolParameters.of(row, True)),
+        )
 
     @strawberry.mutation(description="Record height and/or weight.")
     async def record_body_measurement(self, info: Info, input: i.RecordBodyMeasurementInput) -> BodyMeasurementResult:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
 
 from ..db import queries as q
+from ..domain.enums import CarTProduct
+from ..services.response import EndpointSubject, primary_endpoint
 from . import types as t
 from .context import Info
-from .enums import SubjectStatus
+from .enums import EndpointPopulation, SubjectStatus
 from .ids import decode_cursor, decode_id, encode_cursor
+from .response_types import PrimaryEndpoint, SiteEndpoint
 
 
 def _page_size(info: Info, first: int | None) -> int:
@@ -31,6 +34,19 @@ def _after(after: str | None) -> int | None:
         return decode_cursor(after)
     except ValueError as error:
         raise GraphQLError(str(error), extensions={"code": "BAD_USER_INPUT", "field": ["after"]}) from error
+
+
+async def _subjects_by_response(
+    info: Info, where: q.SubjectFilter, sustained: bool, after_id: int | None, limit: int
+) -> tuple[list[Any], bool, int]:
+    """Response is derived, not stored: evaluate every matching subject (in a constant number of
+    statements), keep those that match, then page."""
+    ids = list(await info.context.read(q.all_subject_ids, where))
+    evaluations = await info.context.loaders.evaluation.load_many(ids)
+    matching = [sid for sid, e in zip(ids, evaluations, strict=True) if e.subject.sustained is sustained]
+    page = [sid for sid in matching if after_id is None or sid > after_id]
+    subjects = await info.context.loaders.subject.load_many(page[:limit])
+    return [s for s in subjects if s is not None], len(page) > limit, len(matching)
 
 
 def _require_audit_reader(info: Info) -> None:
@@ -146,16 +162,68 @@ class Query:
         )
 
 
+async def _endpoint_subjects(info: Info, with_sites: bool = False) -> Any:
+    """Infused subjects with what the endpoint needs; statements do not grow with the cohort."""
+    subjects = await info.context.read(q.infused_subjects)
+    ids = [s.id for s in subjects]
+    infusions = await info.context.loaders.infusions.load_many(ids)
+    evaluations = await info.context.loaders.evaluation.load_many(ids)
+    version, _ = await info.context.loaders.protocol()
+    rows = [
+        EndpointSubject(
+            infused=True,
+            per_protocol={i.product for i in given} >= {CarTProduct.CD19, CarTProduct.BCMA},
+            sustained=evaluation.subject.sustained,
+        )
+        for given, evaluation in zip(infusions, evaluations, strict=True)
+    ]
+    if with_sites:
+        return version, rows, [s.site_id for s in subjects]
+    return version, rows
+
+
 @strawberry.type(description="The trial this service holds.")
 class Trial:
     db_id: strawberry.Private[int]
     code: str
     title: str
 
-    @strawberry.field(description="The protocol parameters in force (the newest version).")
+    @strawberry.field(
+        description="The protocol parameters in force today: the newest version whose effective date has come. Derived values use it."
+    )
     async def protocol_parameters(self, info: Info) -> t.ProtocolParameters:
+        version, _ = await info.context.loaders.protocol()
         versions = await info.context.read(lambda session, _a: q.parameter_versions(session, self.db_id))
-        return t.ProtocolParameters.of(versions[-1], info.context.actor.sees_free_text)
+        row = next(v for v in versions if v.version == version)
+        return t.ProtocolParameters.of(row, info.context.actor.sees_free_text)
+
+    @strawberry.field(
+        description="Sustained responders among infused (>= 1 CAR-T) or per-protocol (both products) subjects you may see, with the exact 95% CI."
+    )
+    async def primary_endpoint(self, info: Info, population: EndpointPopulation) -> PrimaryEndpoint:
+        version, rows = await _endpoint_subjects(info)
+        return PrimaryEndpoint.of(
+            population, primary_endpoint(rows, population is EndpointPopulation.PER_PROTOCOL), version
+        )
+
+    @strawberry.field(description="The primary endpoint per site you may see.")
+    async def primary_endpoint_by_site(self, info: Info, population: EndpointPopulation) -> list[SiteEndpoint]:
+        version, rows, site_ids = await _endpoint_subjects(info, with_sites=True)
+        per_protocol = population is EndpointPopulation.PER_PROTOCOL
+        sites = [s for s in await info.context.loaders.site.load_many(sorted(set(site_ids))) if s is not None]
+        return [
+            SiteEndpoint(
+                site=t.Site.of(site),
+                endpoint=PrimaryEndpoint.of(
+                    population,
+                    primary_endpoint(
+                        [row for row, sid in zip(rows, site_ids, strict=True) if sid == site.id], per_protocol
+                    ),
+                    version,
+                ),
+            )
+            for site in sorted(sites, key=lambda s: s.code)
+        ]
 
     @strawberry.field(description="Every version of the protocol parameters, oldest first.")
     async def protocol_parameter_history(self, info: Info) -> list[t.ProtocolParameters]:

@@ -4,17 +4,22 @@ Every field with a unit names it in its description; every dated record gives it
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from ..db import models as m
+from ..domain.response import CCI_RULE, PPR_RULE
+from ..domain.response import TransfusionResponse as TransfusionResponseValue
 from ..domain.study_time import STUDY_DAY_RULE, study_day
 from ..domain.units import PER_UL_PER_E9_PER_L, platelets_per_ul
 from . import enums as e
 from .context import Info
 from .ids import encode_id
+
+if TYPE_CHECKING:
+    from .response_types import AttributedCount, BodySurfaceArea, PlateletResponse, TransfusionResponse
 
 STUDY_DAY = (
     f"Days from the subject's first CAR-T infusion (day 0), by rule '{STUDY_DAY_RULE}'; null before any infusion."
@@ -237,6 +242,7 @@ class PlateletCount(Node):
 
 @strawberry.type(description="A platelet transfusion. Its counts are the subject's counts, attributed by time.")
 class PlateletTransfusion(Node):
+    db_id: strawberry.Private[int]
     subject_id: strawberry.Private[int]
     started_at: dt.datetime = strawberry.field(description="Start of the transfusion (UTC).")
     ended_at: dt.datetime = strawberry.field(
@@ -262,6 +268,70 @@ class PlateletTransfusion(Node):
     @strawberry.field(description=STUDY_DAY)
     async def study_day(self, info: Info) -> int | None:
         return await _study_day(info, self.subject_id, self.started_at)
+
+    async def _evaluated(self, info: Info) -> tuple[TransfusionResponseValue, int]:
+        evaluation = await info.context.loaders.evaluation.load(self.subject_id)
+        return evaluation.by_transfusion[self.db_id], evaluation.parameter_version
+
+    @strawberry.field(
+        description="Body surface area used for the CCI; null when no height or weight was measured on or before the start."
+    )
+    async def bsa(self, info: Info) -> Annotated[BodySurfaceArea, strawberry.lazy(".response_types")] | None:
+        from .response_types import BodySurfaceArea
+
+        return BodySurfaceArea.of((await self._evaluated(info))[0].bsa)
+
+    @strawberry.field(
+        description="The pre-transfusion count used: the last drawn before the start, within the look-back."
+    )
+    async def pre_count(self, info: Info) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
+        from .response_types import AttributedCount
+
+        return AttributedCount.of((await self._evaluated(info))[0].attribution.pre, self.subject_id)
+
+    @strawberry.field(
+        description="The early count used: the earliest in the early window after the end (default 10-60 min)."
+    )
+    async def early_count(self, info: Info) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
+        from .response_types import AttributedCount
+
+        return AttributedCount.of((await self._evaluated(info))[0].attribution.early, self.subject_id)
+
+    @strawberry.field(
+        description="The late count used: the earliest in the late window after the end (default 18-24 h)."
+    )
+    async def late_count(self, info: Info) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
+        from .response_types import AttributedCount
+
+        return AttributedCount.of((await self._evaluated(info))[0].attribution.late, self.subject_id)
+
+    @strawberry.field(
+        description=f"Early corrected count increment, per uL (unrounded); null when not evaluable. Rule: {CCI_RULE}"
+    )
+    async def cci_early(self, info: Info) -> float | None:
+        return (await self._evaluated(info))[0].cci_early
+
+    @strawberry.field(
+        description=f"Late corrected count increment, per uL (unrounded); null when not evaluable. Rule: {CCI_RULE}"
+    )
+    async def cci_late(self, info: Info) -> float | None:
+        return (await self._evaluated(info))[0].cci_late
+
+    @strawberry.field(description=f"Early percent platelet recovery, in % (unrounded). Rule: {PPR_RULE}")
+    async def ppr_early(self, info: Info) -> float | None:
+        return (await self._evaluated(info))[0].ppr_early
+
+    @strawberry.field(description="Responsive, non-responsive or not evaluable, with the reason and parameter version.")
+    async def response(self, info: Info) -> Annotated[TransfusionResponse, strawberry.lazy(".response_types")]:
+        from .response_types import TransfusionResponse
+
+        result, version = await self._evaluated(info)
+        return TransfusionResponse(
+            category=result.category,
+            reason=result.reason,
+            not_evaluable_reasons=list(result.reasons),
+            parameter_version=version,
+        )
 
     @classmethod
     def of(cls, row: m.PlateletTransfusion) -> PlateletTransfusion:
@@ -361,6 +431,15 @@ class Subject(Node):
     @strawberry.field(description="Platelet transfusions, oldest first.")
     async def transfusions(self, info: Info) -> list[PlateletTransfusion]:
         return [PlateletTransfusion.of(r) for r in await info.context.loaders.transfusions.load(self.db_id)]
+
+    @strawberry.field(
+        description="Baseline refractoriness, sustained response (the primary endpoint), first and lost response."
+    )
+    async def platelet_response(self, info: Info) -> Annotated[PlateletResponse, strawberry.lazy(".response_types")]:
+        from .response_types import PlateletResponse
+
+        evaluation = await info.context.loaders.evaluation.load(self.db_id)
+        return PlateletResponse.of(evaluation.subject, evaluation.parameter_version)
 
     @strawberry.field(description="Platelet counts, oldest first.")
     async def platelet_counts(self, info: Info) -> list[PlateletCount]:

@@ -1,0 +1,350 @@
+"""Platelet transfusion response (DOMAIN.md, "Platelet transfusion response").
+
+Per transfusion: attribute the subject's counts to it by time, compute the corrected count
+increment (CCI) early and late, classify responsive / non-responsive / not evaluable. Per subject:
+baseline refractoriness, sustained responsiveness after CAR-T, first response, loss of response.
+Every result names the rule and the protocol parameter version that produced it.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from enum import Enum
+
+from .bsa import BodySurfaceArea, Measurement, body_surface_area_at
+from .protocol import ProtocolParameters
+from .units import PER_UL_PER_E9_PER_L
+
+CCI_RULE = "cci-v1: (post - pre) [x10^9/L] x 1000 [per uL per x10^9/L] x BSA [m^2] / dose [x10^11]"
+RESPONSE_RULE = "response-v1: R when early CCI > early threshold and late CCI > late threshold; N when any evaluable CCI fails; else NE"
+SUSTAINED_RULE = "sustained-v1: >= N consecutive R (NE skipped) among transfusions started within the assessment window after the first CAR-T infusion"
+REFRACTORY_RULE = "refractory-v1: >= N consecutive ABO-compatible transfusions with an evaluable early CCI below the threshold, before the first CAR-T infusion"
+PPR_RULE = (
+    "ppr-v1: increment [per uL] x weight [kg] x blood volume [mL/kg] x 1000 [uL/mL] / (dose [x10^11] x 1e11) x 100"
+)
+
+
+class ResponseCategory(str, Enum):
+    RESPONSIVE = "responsive"
+    NON_RESPONSIVE = "non_responsive"
+    NOT_EVALUABLE = "not_evaluable"
+
+
+class NotEvaluableReason(str, Enum):
+    NO_PRE_COUNT = "no_pre_count"
+    NO_EARLY_COUNT = "no_early_count"
+    NO_LATE_COUNT = "no_late_count"
+    EARLY_COUNT_CONFOUNDED = "early_count_after_next_transfusion"
+    LATE_COUNT_CONFOUNDED = "late_count_after_next_transfusion"
+    NO_BSA = "no_height_or_weight"
+    NO_DOSE = "no_platelet_dose"
+
+
+@dataclass(frozen=True)
+class Count:
+    count_id: int
+    drawn_at: datetime
+    value_e9_per_l: float
+
+
+@dataclass(frozen=True)
+class Transfusion:
+    transfusion_id: int
+    started_at: datetime
+    ended_at: datetime
+    dose_e11: float | None  # total measured or nominal content; None when unknown
+    abo_compatible: bool
+
+
+# --- the formulas ----------------------------------------------------------------------------
+
+
+def corrected_count_increment(pre_e9_per_l: float, post_e9_per_l: float, bsa_m2: float, dose_e11: float) -> float:
+    """CCI per uL = (post - pre) [x10^9/L] x 1000 x BSA [m^2] / platelets transfused [x10^11]
+    (ASCO/AABB; ASH Education 2020:527). Counts arrive in x10^9/L; 1 x10^9/L = 1,000 per uL.
+    Negative values are kept (post below pre); nothing is rounded. The dose must be positive."""
+    if dose_e11 <= 0:
+        raise ValueError("a CCI needs a positive platelet dose")
+    return (post_e9_per_l - pre_e9_per_l) * PER_UL_PER_E9_PER_L * bsa_m2 / dose_e11
+
+
+def percent_platelet_recovery(
+    increment_per_ul: float, weight_kg: float, dose_e11: float, blood_volume_ml_per_kg: float = 70.0
+) -> float:
+    """PPR % = increment [per uL] x blood volume [uL] / (dose x10^11 x 1e11) x 100, with blood
+    volume = weight_kg x mL/kg (parameter, default 70) x 1000 uL/mL."""
+    if dose_e11 <= 0:
+        raise ValueError("a PPR needs a positive platelet dose")
+    blood_volume_ul = weight_kg * blood_volume_ml_per_kg * 1000.0
+    return increment_per_ul * blood_volume_ul / (dose_e11 * 1e11) * 100.0
+
+
+# --- attributing counts to a transfusion -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttributedCount:
+    count: Count
+    after_end: timedelta  # negative for a pre-count: time before the start
+
+
+@dataclass(frozen=True)
+class Attribution:
+    pre: AttributedCount | None
+    early: AttributedCount | None
+    late: AttributedCount | None
+    early_confounded: bool
+    late_confounded: bool
+
+
+def _earliest_in(counts: Sequence[Count], lo: datetime, hi: datetime) -> Count | None:
+    inside = [c for c in counts if lo <= c.drawn_at <= hi]
+    return min(inside, key=lambda c: (c.drawn_at, c.count_id)) if inside else None
+
+
+def attribute_counts(
+    transfusion: Transfusion, counts: Sequence[Count], next_started_at: datetime | None, params: ProtocolParameters
+) -> Attribution:
+    """Pre-count: the last count drawn at or before the start, at most the look-back before it.
+    Early and late: the earliest count in each window, timed from the END, bounds inclusive.
+    A post count drawn after the next transfusion started cannot be attributed (confounded)."""
+    start, end = transfusion.started_at, transfusion.ended_at
+    lookback = start - timedelta(hours=params.pre_count_lookback_hours)
+    before = [c for c in counts if lookback <= c.drawn_at <= start]
+    pre = max(before, key=lambda c: (c.drawn_at, c.count_id)) if before else None
+    early = _earliest_in(
+        counts,
+        end + timedelta(minutes=params.early_window_min_minutes),
+        end + timedelta(minutes=params.early_window_max_minutes),
+    )
+    late = _earliest_in(
+        counts, end + timedelta(hours=params.late_window_min_hours), end + timedelta(hours=params.late_window_max_hours)
+    )
+
+    def confounded(count: Count | None) -> bool:
+        return count is not None and next_started_at is not None and count.drawn_at > next_started_at
+
+    return Attribution(
+        pre=AttributedCount(pre, pre.drawn_at - start) if pre else None,
+        early=None if early is None or confounded(early) else AttributedCount(early, early.drawn_at - end),
+        late=None if late is None or confounded(late) else AttributedCount(late, late.drawn_at - end),
+        early_confounded=confounded(early),
+        late_confounded=confounded(late),
+    )
+
+
+# --- one transfusion ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransfusionResponse:
+    transfusion: Transfusion
+    attribution: Attribution
+    bsa: BodySurfaceArea | None
+    cci_early: float | None
+    cci_late: float | None
+    ppr_early: float | None
+    category: ResponseCategory
+    reasons: tuple[NotEvaluableReason, ...] = field(default=())  # why a CCI is missing
+
+    @property
+    def reason(self) -> str:
+        """A sentence for people: why the transfusion got its category."""
+        if self.category is ResponseCategory.RESPONSIVE:
+            return "early and late CCI above their thresholds"
+        if self.category is ResponseCategory.NON_RESPONSIVE:
+            return "an evaluable CCI is at or below its threshold"
+        return "not evaluable: " + ", ".join(r.value.replace("_", " ") for r in self.reasons)
+
+
+def classify_transfusion(
+    cci_early: float | None, cci_late: float | None, params: ProtocolParameters
+) -> ResponseCategory:
+    """R: early > threshold AND late > threshold (strictly). N: any evaluable CCI fails its
+    threshold (an early 6000 with no late sample has already failed). NE otherwise."""
+    early_fails = cci_early is not None and not cci_early > params.cci_early_threshold_per_ul
+    late_fails = cci_late is not None and not cci_late > params.cci_late_threshold_per_ul
+    if early_fails or late_fails:
+        return ResponseCategory.NON_RESPONSIVE
+    if cci_early is not None and cci_late is not None:
+        return ResponseCategory.RESPONSIVE
+    return ResponseCategory.NOT_EVALUABLE
+
+
+def evaluate_transfusion(
+    transfusion: Transfusion,
+    counts: Sequence[Count],
+    measurements: Sequence[Measurement],
+    next_started_at: datetime | None,
+    params: ProtocolParameters,
+) -> TransfusionResponse:
+    attribution = attribute_counts(transfusion, counts, next_started_at, params)
+    bsa = body_surface_area_at(measurements, transfusion.started_at, params.bsa_formula)
+    dose = transfusion.dose_e11 if transfusion.dose_e11 and transfusion.dose_e11 > 0 else None
+    reasons: list[NotEvaluableReason] = []
+    if attribution.pre is None:
+        reasons.append(NotEvaluableReason.NO_PRE_COUNT)
+    if attribution.early is None:
+        reasons.append(
+            NotEvaluableReason.EARLY_COUNT_CONFOUNDED
+            if attribution.early_confounded
+            else NotEvaluableReason.NO_EARLY_COUNT
+        )
+    if attribution.late is None:
+        reasons.append(
+            NotEvaluableReason.LATE_COUNT_CONFOUNDED
+            if attribution.late_confounded
+            else NotEvaluableReason.NO_LATE_COUNT
+        )
+    if bsa is None:
+        reasons.append(NotEvaluableReason.NO_BSA)
+    if dose is None:
+        reasons.append(NotEvaluableReason.NO_DOSE)
+
+    def cci(post: AttributedCount | None) -> float | None:
+        if post is None or attribution.pre is None or bsa is None or dose is None:
+            return None
+        return corrected_count_increment(
+            attribution.pre.count.value_e9_per_l, post.count.value_e9_per_l, bsa.value_m2, dose
+        )
+
+    cci_early, cci_late = cci(attribution.early), cci(attribution.late)
+    ppr_early = None
+    if attribution.early and attribution.pre and bsa and dose:
+        increment = (
+            attribution.early.count.value_e9_per_l - attribution.pre.count.value_e9_per_l
+        ) * PER_UL_PER_E9_PER_L
+        ppr_early = percent_platelet_recovery(increment, bsa.weight_kg, dose, params.blood_volume_ml_per_kg)
+    category = classify_transfusion(cci_early, cci_late, params)
+    return TransfusionResponse(
+        transfusion=transfusion,
+        attribution=attribution,
+        bsa=bsa,
+        cci_early=cci_early,
+        cci_late=cci_late,
+        ppr_early=ppr_early,
+        category=category,
+        reasons=tuple(reasons) if category is ResponseCategory.NOT_EVALUABLE else (),
+    )
+
+
+def evaluate_transfusions(
+    transfusions: Sequence[Transfusion],
+    counts: Sequence[Count],
+    measurements: Sequence[Measurement],
+    params: ProtocolParameters,
+) -> list[TransfusionResponse]:
+    """Every transfusion of one subject, in start order."""
+    ordered = sorted(transfusions, key=lambda t: (t.started_at, t.transfusion_id))
+    results = []
+    for i, transfusion in enumerate(ordered):
+        next_start = ordered[i + 1].started_at if i + 1 < len(ordered) else None
+        results.append(evaluate_transfusion(transfusion, counts, measurements, next_start, params))
+    return results
+
+
+# --- one subject -------------------------------------------------------------------------------
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Same day-of-month `months` later (clamped to the month's last day)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def longest_run(categories: Sequence[ResponseCategory], wanted: ResponseCategory) -> int:
+    """Longest run of `wanted` with not-evaluable transfusions skipped (they neither extend nor
+    break a run)."""
+    best = current = 0
+    for category in categories:
+        if category is ResponseCategory.NOT_EVALUABLE:
+            continue
+        current = current + 1 if category is wanted else 0
+        best = max(best, current)
+    return best
+
+
+def is_baseline_refractory(results: Sequence[TransfusionResponse], params: ProtocolParameters) -> bool:
+    """>= N consecutive ABO-compatible transfusions whose evaluable early CCI is below the
+    threshold (strictly). Transfusions without an early CCI, or not ABO-compatible, are skipped."""
+    run = 0
+    for result in results:
+        if not result.transfusion.abo_compatible or result.cci_early is None:
+            continue
+        run = run + 1 if result.cci_early < params.refractory_cci_threshold_per_ul else 0
+        if run >= params.refractory_consecutive_transfusions:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class SubjectResponse:
+    first_infusion_at: datetime | None
+    baseline_refractory: bool
+    sustained: bool
+    first_response_at: datetime | None  # start of the first responsive transfusion after CAR-T
+    days_to_response: int | None  # UTC calendar days from the first infusion to that transfusion
+    longest_responsive_run: int
+    lost_response: bool
+    lost_response_at: datetime | None  # start of the transfusion that completed the losing run
+    evaluable_transfusions: int  # after CAR-T, within the assessment window
+    responsive_transfusions: int
+
+
+def _utc_date(moment: datetime) -> date:
+    return moment.astimezone(timezone.utc).date()
+
+
+def assess_subject(
+    results: Sequence[TransfusionResponse], first_infusion_at: datetime | None, params: ProtocolParameters
+) -> SubjectResponse:
+    """Baseline refractoriness uses transfusions before the first CAR-T infusion; sustained
+    response, first response and loss of response use those started from the infusion to the
+    end of the assessment window. Loss of response: after a sustained run has been reached, a
+    later run of >= N non-responsive transfusions (NE skipped)."""
+    ordered = sorted(results, key=lambda r: (r.transfusion.started_at, r.transfusion.transfusion_id))
+    if first_infusion_at is None:
+        before, after = list(ordered), []
+    else:
+        window_end = add_months(first_infusion_at, params.assessment_window_months)
+        before = [r for r in ordered if r.transfusion.started_at < first_infusion_at]
+        after = [r for r in ordered if first_infusion_at <= r.transfusion.started_at <= window_end]
+    categories = [r.category for r in after]
+    evaluable = [r for r in after if r.category is not ResponseCategory.NOT_EVALUABLE]
+    responsive = [r for r in evaluable if r.category is ResponseCategory.RESPONSIVE]
+    first = responsive[0].transfusion.started_at if responsive else None
+
+    sustained_at: int | None = None  # index in `evaluable` where the sustained run was reached
+    run = 0
+    for i, r in enumerate(evaluable):
+        run = run + 1 if r.category is ResponseCategory.RESPONSIVE else 0
+        if run >= params.sustained_consecutive_responses:
+            sustained_at = i
+            break
+    lost_at = None
+    if sustained_at is not None:
+        failures = 0
+        for r in evaluable[sustained_at + 1 :]:
+            failures = failures + 1 if r.category is ResponseCategory.NON_RESPONSIVE else 0
+            if failures >= params.loss_of_response_consecutive_failures:
+                lost_at = r.transfusion.started_at
+                break
+    return SubjectResponse(
+        first_infusion_at=first_infusion_at,
+        baseline_refractory=is_baseline_refractory(before, params),
+        sustained=sustained_at is not None,
+        first_response_at=first,
+        days_to_response=(_utc_date(first) - _utc_date(first_infusion_at)).days
+        if first and first_infusion_at
+        else None,
+        longest_responsive_run=longest_run(categories, ResponseCategory.RESPONSIVE),
+        lost_response=lost_at is not None,
+        lost_response_at=lost_at,
+        evaluable_transfusions=len(evaluable),
+        responsive_transfusions=len(responsive),
+    )

@@ -1,0 +1,158 @@
+"""Derived values of the response engine, each with its unit, rule and parameter version."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from ..domain import response as r
+from ..domain.statistics import CLOPPER_PEARSON_RULE, Proportion
+from . import enums as e
+from .types import PlateletCount, Site
+
+
+@strawberry.type(
+    description="Body surface area used for a CCI: latest height and weight on or before the transfusion start."
+)
+class BodySurfaceArea:
+    value_m2: float = strawberry.field(description="Body surface area in m^2 (unrounded).")
+    formula: e.BsaFormula
+    height_cm: float = strawberry.field(description="Height used, in cm.")
+    weight_kg: float = strawberry.field(description="Weight used, in kg.")
+    height_measured_at: dt.datetime
+    weight_measured_at: dt.datetime
+
+    @classmethod
+    def of(cls, bsa: r.BodySurfaceArea | None) -> BodySurfaceArea | None:
+        if bsa is None:
+            return None
+        return cls(
+            value_m2=bsa.value_m2,
+            formula=bsa.formula,
+            height_cm=bsa.height_cm,
+            weight_kg=bsa.weight_kg,
+            height_measured_at=bsa.height_measured_at,
+            weight_measured_at=bsa.weight_measured_at,
+        )
+
+
+@strawberry.type(description="A platelet count attributed to a transfusion by time.")
+class AttributedCount:
+    count: PlateletCount
+    minutes_from_transfusion: float = strawberry.field(
+        description="For a pre-count: minutes BEFORE the start (negative). For early/late counts: minutes after the END."
+    )
+
+    @strawberry.field(description="The same interval in hours.")
+    def hours_from_transfusion(self) -> float:
+        return self.minutes_from_transfusion / 60.0
+
+    @classmethod
+    def of(cls, attributed: r.AttributedCount | None, subject_id: int) -> AttributedCount | None:
+        if attributed is None:
+            return None
+        c = attributed.count
+        count = PlateletCount(
+            id=_count_id(c.count_id), subject_id=subject_id, drawn_at=c.drawn_at, value_e9_per_l=c.value_e9_per_l
+        )
+        return cls(count=count, minutes_from_transfusion=attributed.after_end.total_seconds() / 60.0)
+
+
+def _count_id(pk: int) -> strawberry.ID:
+    from .ids import encode_id
+
+    return encode_id("PlateletCount", pk)
+
+
+@strawberry.type(description="The transfusion's response category, why, and by which rule and parameter version.")
+class TransfusionResponse:
+    category: e.ResponseCategory
+    reason: str
+    not_evaluable_reasons: list[e.NotEvaluableReason]
+    parameter_version: int
+    rule: str = r.RESPONSE_RULE
+
+
+@strawberry.type(description="A subject's platelet transfusion response over the trial.")
+class PlateletResponse:
+    baseline_refractory: bool = strawberry.field(description=f"Refractory before CAR-T. Rule: {r.REFRACTORY_RULE}")
+    sustained: bool = strawberry.field(description=f"The primary endpoint's responder status. Rule: {r.SUSTAINED_RULE}")
+    first_infusion_at: dt.datetime | None
+    first_response_at: dt.datetime | None = strawberry.field(
+        description="Start of the first responsive transfusion after the first CAR-T infusion (UTC)."
+    )
+    days_to_response: int | None = strawberry.field(
+        description="UTC calendar days from the first CAR-T infusion to the first response."
+    )
+    longest_responsive_run: int = strawberry.field(
+        description="Longest run of consecutive responsive transfusions after CAR-T (NE skipped)."
+    )
+    lost_response: bool = strawberry.field(
+        description="A later run of consecutive non-responsive transfusions after a sustained response."
+    )
+    lost_response_at: dt.datetime | None
+    evaluable_transfusions: int = strawberry.field(
+        description="Evaluable transfusions after CAR-T within the assessment window."
+    )
+    responsive_transfusions: int = strawberry.field(
+        description="Responsive transfusions after CAR-T within the assessment window."
+    )
+    parameter_version: int
+    rule: str = r.SUSTAINED_RULE
+
+    @classmethod
+    def of(cls, s: r.SubjectResponse, version: int) -> PlateletResponse:
+        return cls(
+            baseline_refractory=s.baseline_refractory,
+            sustained=s.sustained,
+            first_infusion_at=s.first_infusion_at,
+            first_response_at=s.first_response_at,
+            days_to_response=s.days_to_response,
+            longest_responsive_run=s.longest_responsive_run,
+            lost_response=s.lost_response,
+            lost_response_at=s.lost_response_at,
+            evaluable_transfusions=s.evaluable_transfusions,
+            responsive_transfusions=s.responsive_transfusions,
+            parameter_version=version,
+        )
+
+
+@strawberry.type(
+    description="Responders (sustained platelet transfusion responsiveness) in a population, with the exact 95% CI."
+)
+class PrimaryEndpoint:
+    population: e.EndpointPopulation
+    subjects: int = strawberry.field(
+        description="Subjects in the population (INFUSED: >= 1 CAR-T infusion; PER_PROTOCOL: both products)."
+    )
+    responders: int
+    proportion: float | None = strawberry.field(description="responders / subjects (0-1); null with no subjects.")
+    ci_lower: float | None = strawberry.field(
+        description="Lower bound of the exact Clopper-Pearson 95% interval (0-1)."
+    )
+    ci_upper: float | None = strawberry.field(
+        description="Upper bound of the exact Clopper-Pearson 95% interval (0-1)."
+    )
+    confidence: float
+    parameter_version: int
+    rule: str = f"{r.SUSTAINED_RULE}; {CLOPPER_PEARSON_RULE}"
+
+    @classmethod
+    def of(cls, population: e.EndpointPopulation, p: Proportion, version: int) -> PrimaryEndpoint:
+        return cls(
+            population=population,
+            subjects=p.trials,
+            responders=p.successes,
+            proportion=p.proportion,
+            ci_lower=p.ci_lower,
+            ci_upper=p.ci_upper,
+            confidence=p.confidence,
+            parameter_version=version,
+        )
+
+
+@strawberry.type
+class SiteEndpoint:
+    site: Site
+    endpoint: PrimaryEndpoint

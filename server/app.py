@@ -54,6 +54,51 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+MAX_BODY_BYTES = 1_000_000
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies over 1 MB (a GraphQL request is a few kB; a diary batch tens)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await JSONResponse(
+                {"errors": [{"message": "request body too large", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+                status_code=413,
+            )(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise PayloadTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except PayloadTooLarge:
+            await JSONResponse(
+                {"errors": [{"message": "request body too large", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+                status_code=413,
+            )(scope, receive, send)
+
+
+class PayloadTooLarge(Exception):
+    pass
+
+
 def _unauthenticated(message: str) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
@@ -163,6 +208,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(BodySizeLimitMiddleware),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,

@@ -83,7 +83,8 @@ def check_subject(
     now: datetime,
 ) -> list[Problem]:
     problems: list[Problem] = []
-    if not SUBJECT_CODE_PATTERN.match(code):
+    # fullmatch: "$" alone would let a trailing newline through.
+    if not SUBJECT_CODE_PATTERN.fullmatch(code):
         problems.append(
             Problem(
                 ("code",),
@@ -91,10 +92,12 @@ def check_subject(
                 "a pseudonymous code of 3-20 capital letters, digits or '-' (never a name or record number)",
             )
         )
-    problems += check_range(age_at_consent, MIN_AGE, MAX_AGE, ("ageAtConsent",), "age at consent")
-    problems += check_range(year_of_birth, 1900, now.year, ("yearOfBirth",), "year of birth")
+    range_problems = check_range(age_at_consent, MIN_AGE, MAX_AGE, ("ageAtConsent",), "age at consent")
+    range_problems += check_range(year_of_birth, 1900, now.year, ("yearOfBirth",), "year of birth")
+    problems += range_problems
     gap = consent_date.year - year_of_birth - age_at_consent
-    if not problems and gap not in (0, 1):
+    # Only when both numbers are in range (one problem per box), whatever the other fields say.
+    if not range_problems and gap not in (0, 1):
         problems.append(
             Problem(
                 ("ageAtConsent",),

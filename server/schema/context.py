@@ -50,9 +50,12 @@ class Context:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessionmaker, self.actor, request_id=self.request_id)
 
-    def forget_reads(self) -> None:
-        """After a write, later reads in the same request must see it."""
+    async def forget_reads(self) -> None:
+        """After a write, later reads in the same request must see it: drop the cached rows and
+        end the read transaction (a SQLite reader keeps the snapshot of its first statement)."""
         self.loaders = type(self.loaders)(self)
+        async with self._lock:
+            await self.close()
 
     async def close(self) -> None:
         if self._session is not None:

@@ -84,5 +84,5 @@ async def run_use_case(info: Info, use_case: Callable[[UnitOfWork], Awaitable[T]
             await uow.commit()
     except ServiceError as error:
         return to_user_error(error)
-    info.context.forget_reads()
+    await info.context.forget_reads()
     return present(outcome)

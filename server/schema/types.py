@@ -345,6 +345,7 @@ class PlateletTransfusion(Node):
         ]
         return cls(
             id=encode_id("PlateletTransfusion", row.id),
+            db_id=row.id,
             subject_id=row.subject_id,
             started_at=row.started_at,
             ended_at=row.ended_at,

@@ -24,7 +24,7 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
 
 
 def actor_from_token(token: str, settings: Settings) -> Actor:
-    options: dict[str, Any] = {"require": ["sub", "role", "exp"]}
+    options: Any = {"require": ["sub", "role", "exp"]}
     try:
         if settings.jwt_jwks_url:
             key: Any = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key

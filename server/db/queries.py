@@ -86,7 +86,7 @@ class SubjectFilter:
     statuses: Sequence[SubjectStatus] | None = None
 
 
-def _subjects(actor: Actor, where: SubjectFilter) -> Select[tuple[Subject]]:
+def _subjects(actor: Actor, where: SubjectFilter) -> Select[Any]:
     query = select(Subject).where(subject_visible_to(actor))
     if where.site_codes is not None:
         query = query.where(Subject.site_id.in_(select(Site.id).where(Site.code.in_(list(where.site_codes)))))
@@ -102,7 +102,7 @@ async def page_of_subjects(
     query = _subjects(actor, where)
     if after_id is not None:
         query = query.where(Subject.id > after_id)
-    rows = (await session.execute(query.order_by(Subject.id).limit(limit + 1))).scalars().all()
+    rows: Sequence[Subject] = (await session.execute(query.order_by(Subject.id).limit(limit + 1))).scalars().all()
     return rows[:limit], len(rows) > limit
 
 

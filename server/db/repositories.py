@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -69,7 +69,7 @@ async def record_by_id(session: AsyncSession, model: type[M], record_id: int) ->
 
 async def infusion_history(
     session: AsyncSession, subject_id: int, *, excluding_id: int | None = None
-) -> list[tuple[CarTProduct, object]]:
+) -> list[tuple[CarTProduct, datetime]]:
     query = select(CarTInfusion.product, CarTInfusion.infused_at).where(
         CarTInfusion.subject_id == subject_id, CarTInfusion.voided_at.is_(None)
     )

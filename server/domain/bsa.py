@@ -17,7 +17,7 @@ def mosteller_bsa(height_cm: float, weight_kg: float) -> float:
 
 def dubois_bsa(height_cm: float, weight_kg: float) -> float:
     """DuBois & DuBois (1916): 0.007184 * height_cm^0.725 * weight_kg^0.425, in m^2."""
-    return 0.007184 * height_cm**0.725 * weight_kg**0.425
+    return float(0.007184 * height_cm**0.725 * weight_kg**0.425)
 
 
 def body_surface_area(height_cm: float, weight_kg: float, formula: BsaFormula = BsaFormula.MOSTELLER) -> float:

@@ -70,10 +70,10 @@ class ProtocolParameters:
         ):
             if getattr(self, name) < 1:
                 out.append((_camel(name), "must be at least 1"))
-        if self.blood_volume_ml_per_kg <= 0:
+        if not self.blood_volume_ml_per_kg > 0:  # written so that NaN fails too
             out.append(("bloodVolumeMlPerKg", "must be positive"))
         for name in ("cci_early_threshold_per_ul", "cci_late_threshold_per_ul", "refractory_cci_threshold_per_ul"):
-            if getattr(self, name) < 0:
+            if not getattr(self, name) >= 0:
                 out.append((_camel(name), "must not be negative"))
         return out
 

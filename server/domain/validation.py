@@ -65,10 +65,18 @@ def check_reason(reason: str | None, field: tuple[str, ...] = ("reason",)) -> li
     return check_text(reason, field, MAX_REASON)
 
 
+# A date without a time is the site's local date; the earliest time zone (UTC+14) is the first
+# to reach a new day, so a date is in the future only once it is later than the date there.
+EARLIEST_TIME_ZONE_AHEAD = timedelta(hours=14)
+
+
 def check_not_future(moment: datetime | date | None, now: datetime, field: tuple[str, ...]) -> list[Problem]:
     if moment is None:
         return []
-    late = moment > now + MAX_CLOCK_SKEW if isinstance(moment, datetime) else moment > now.date()
+    if isinstance(moment, datetime):
+        late = moment > now + MAX_CLOCK_SKEW
+    else:
+        late = moment > (now + EARLIEST_TIME_ZONE_AHEAD).date()
     return [Problem(field, ProblemCode.IN_FUTURE, "cannot be in the future")] if late else []
 
 

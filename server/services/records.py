@@ -61,9 +61,7 @@ async def _check_lymphodepletion(uow: UnitOfWork, _s: Subject, values: Values, _
 async def _infusions_after_change(
     uow: UnitOfWork, subject: Subject, change: tuple[CarTProduct, datetime] | None, record_id: int | None
 ) -> list[tuple[CarTProduct, datetime]]:
-    infusions: list[tuple[CarTProduct, datetime]] = list(  # type: ignore[arg-type]
-        await repo.infusion_history(uow.session, subject.id, excluding_id=record_id)
-    )
+    infusions = await repo.infusion_history(uow.session, subject.id, excluding_id=record_id)
     return infusions + ([change] if change else [])
 
 

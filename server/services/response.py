@@ -24,10 +24,11 @@ from ..domain.statistics import Proportion, clopper_pearson
 
 def transfusion_dose_e11(row: PlateletTransfusion) -> float | None:
     """Total platelet content in x10^11; unknown when any unit's content is unknown."""
-    contents = [unit.get("content_e11") for unit in row.units]
-    if not contents or any(c is None for c in contents):
+    contents: list[float | None] = [unit.get("content_e11") for unit in row.units]
+    known = [float(c) for c in contents if c is not None]
+    if not contents or len(known) < len(contents):
         return None
-    return float(sum(contents))
+    return sum(known)
 
 
 def _transfusion(row: PlateletTransfusion) -> Transfusion:

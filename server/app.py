@@ -138,7 +138,10 @@ class GraphQLEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if self._is_ide_page(request):
-            await self.graphql(scope, receive, send)
+            # Rendered here: strawberry's view builds the context (which needs an actor) before
+            # it decides to render the IDE, and the page itself needs none.
+            page = await self.graphql.render_graphql_ide(request)
+            await page(scope, receive, send)
             return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:

@@ -217,7 +217,8 @@ def check_car_t_infusion(
 def check_lymphodepletion(
     *, start_date: date, end_date: date, agents: Sequence[tuple[str, float, int]], now: datetime
 ) -> list[Problem]:
-    """agents: (name, dose per day, number of days)."""
+    """agents: (name, dose per day, number of days); the name is the agent's or, for an agent
+    outside the list, the one given in otherName."""
     problems: list[Problem] = []
     if end_date < start_date:
         problems.append(Problem(("endDate",), ProblemCode.INVALID_ORDER, "the course cannot end before it started"))
@@ -229,7 +230,7 @@ def check_lymphodepletion(
     if not agents:
         problems.append(Problem(("agents",), ProblemCode.REQUIRED, "at least one agent is required"))
     for i, (name, dose, days) in enumerate(agents):
-        problems += check_text(name, ("agents", str(i), "name"))
+        problems += check_text(name, ("agents", str(i), "otherName"))
         problems += check_range(dose, 0.001, 5000, ("agents", str(i), "dosePerDay"), "dose per day")
         problems += check_range(days, 1, 14, ("agents", str(i), "days"), "days")
     return problems

@@ -78,7 +78,6 @@ SITES = (
 FIRST_CONSENT_DAYS_AGO = 335  # about eleven months before the run
 CONSENT_INTERVAL_DAYS = 15
 MIN_TRANSFUSION_GAP_DAYS = 3  # keeps one transfusion's counts out of the next one's windows
-EARLY_THRESHOLD, LATE_THRESHOLD = 7500.0, 5000.0
 
 
 class Course(str, Enum):
@@ -212,9 +211,9 @@ def _bsa_at(moment: datetime, measurements: list[tuple[datetime, float, float]])
 
 def _post_outcomes(rng: random.Random, course: Course, days: list[int], bcma_day: int) -> list[Outcome]:
     """The intended category of each transfusion after CD19 CAR-T, by the subject's course."""
-    onset = rng.randint(7, 21)  # days from CD19 to the first response
+    onset = rng.randint(5, 14)  # days from CD19 to the first response
     if course is Course.LATE_RESPONDER:
-        onset = bcma_day + rng.randint(8, 12)
+        onset = bcma_day + rng.randint(4, 8)
     if course in (Course.NON_RESPONDER, Course.WITHDRAWN):
         outcomes = [Outcome.NON_RESPONSIVE] * len(days)
         if course is Course.NON_RESPONDER:  # one isolated response: [N, R, N] is no sustained response
@@ -340,7 +339,7 @@ def _transfusion_record(
 
 
 def _second_unit_for(rng: random.Random, first: TransfusionPlan, first_end: datetime) -> TransfusionPlan:
-    """A second transfusion 4-8 h after the first ended (bleeding): the first one's 20-h count is
+    """A second transfusion 4-7 h after the first ended (bleeding): the first one's 20-h count is
     drawn after it started, so that count cannot be attributed to the first transfusion."""
     start = first_end + timedelta(hours=rng.randint(4, 7))
     return TransfusionPlan(start, Outcome.RESPONSIVE, abo=first.abo, follow_up_of=first)
@@ -414,14 +413,15 @@ def _add_infusion(
     plan: SubjectPlan, rng: random.Random, product: CarTProduct, day: date, weight_kg: float, lot_serial: int
 ) -> None:
     per_kg = round(rng.uniform(0.8e6, 1.2e6), -4)
+    infused_at = _at(day, rng.randint(10, 13), rng.choice([0, 20, 40]))
     values = {
         "product": product,
-        "infused_at": _at(day, rng.randint(10, 13), rng.choice([0, 20, 40])),
+        "infused_at": infused_at,
         "car_positive_cells_per_kg": per_kg,
         "total_car_positive_cells": round(per_kg * weight_kg, -5),
         "lot_number": f"{product.value.upper()}-{day.year % 100:02d}-{lot_serial:04d}",
     }
-    plan.add(values["infused_at"], "CAR-T infusions", _record_step(records.CAR_T_INFUSION, plan.code, values))
+    plan.add(infused_at, "CAR-T infusions", _record_step(records.CAR_T_INFUSION, plan.code, values))
 
 
 def plan_screen_failure(plan: SubjectPlan, rng: random.Random, consent: date) -> None:
@@ -451,11 +451,13 @@ def plan_infused(plan: SubjectPlan, rng: random.Random, index: int, consent: dat
     last_post_day = min(200, (anchor - day0).days - 3) if withdrawn_day is None else withdrawn_day - 1
 
     # Transfusion days relative to day 0.
-    n_pre = rng.randint(9, 10) if course is Course.WITHDRAWN else rng.randint(6, 9)
+    n_pre = rng.randint(9, 10) if course is Course.WITHDRAWN else rng.randint(5, 8)
     if course is Course.WITHDRAWN:
         n_post = min(rng.randint(6, 7), (last_post_day - 1) // MIN_TRANSFUSION_GAP_DAYS + 1)
     else:
-        n_post = rng.randint(max(15, 18 if course is Course.LOST_RESPONSE else 0) - n_pre, 24 - n_pre)
+        # Courses whose story needs a long post-infusion series get at least 18 transfusions.
+        at_least = 18 if course in (Course.LOST_RESPONSE, Course.LATE_RESPONDER) else 15
+        n_post = rng.randint(at_least - n_pre, 24 - n_pre)
     pre_days = _spaced_days(rng, n_pre, -60, -1)
     if withdrawn_day is None:  # denser in the cytopenic first five weeks, sparser later
         post_days = _spaced_days(rng, n_post // 2, 1, 35) + _spaced_days(rng, n_post - n_post // 2, 38, last_post_day)

@@ -113,7 +113,7 @@ async def enroll_subject(
 async def change_subject_status(
     uow: UnitOfWork, *, code: str, status: SubjectStatus, effective_date: date, reason: str
 ) -> Subject:
-    subject, site = await writable_subject(uow.session, uow.actor, code)
+    subject, site = await writable_subject(uow.session, uow.actor, code, field=("code",))
     raise_if(v.check_reason(reason))
     if not may_change_status(subject.status, status):
         raise Conflict(
@@ -154,7 +154,7 @@ async def change_subject_status(
 
 
 async def amend_subject(uow: UnitOfWork, *, code: str, patch: dict[str, Any], reason: str) -> Subject:
-    subject, site = await writable_subject(uow.session, uow.actor, code)
+    subject, site = await writable_subject(uow.session, uow.actor, code, field=("code",))
     raise_if(v.check_reason(reason))
     old = {name: getattr(subject, name) for name in AMENDABLE_FIELDS}
     merged = SubjectDetails(**{**old, **patch})

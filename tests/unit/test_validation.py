@@ -478,7 +478,7 @@ def agent(i: int, name: str) -> tuple[str, ...]:
         ({"agents": []}, [(("agents",), C.REQUIRED)]),
         ({"agents": [FLU]}, []),
         ({"agents": [("x" * 64, 30.0, 3)]}, []),
-        ({"agents": [FLU, ("x" * 65, 30.0, 3)]}, [(agent(1, "name"), C.TOO_LONG)]),
+        ({"agents": [FLU, ("x" * 65, 30.0, 3)]}, [(agent(1, "otherName"), C.TOO_LONG)]),
         ({"agents": [("fludarabine", 0.001, 1)]}, []),
         ({"agents": [("fludarabine", 5000.0, 14)]}, []),
         ({"agents": [("fludarabine", 0.0, 3)]}, [(agent(0, "dosePerDay"), C.OUT_OF_RANGE)]),

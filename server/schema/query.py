@@ -82,12 +82,20 @@ class Query:
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
         site_codes: Annotated[list[str] | None, strawberry.argument(description="Only these sites.")] = None,
         statuses: Annotated[list[SubjectStatus] | None, strawberry.argument(description="Only these statuses.")] = None,
+        sustained_response: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Only subjects whose plateletResponse.sustained is this (derived at read time)."
+            ),
+        ] = None,
     ) -> t.SubjectConnection:
         where = q.SubjectFilter(site_codes=site_codes, statuses=statuses)
-        rows, has_next = await info.context.read(
-            q.page_of_subjects, where, after_id=_after(after), limit=_page_size(info, first)
-        )
-        total = await info.context.read(q.count_subjects, where)
+        after_id, limit = _after(after), _page_size(info, first)
+        if sustained_response is not None:
+            rows, has_next, total = await _subjects_by_response(info, where, sustained_response, after_id, limit)
+        else:
+            rows, has_next = await info.context.read(q.page_of_subjects, where, after_id=after_id, limit=limit)
+            total = await info.context.read(q.count_subjects, where)
         edges = [t.SubjectEdge(cursor=encode_cursor(r.id), node=t.Subject.of(r)) for r in rows]
         return t.SubjectConnection(
             edges=edges,

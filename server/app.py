@@ -15,13 +15,16 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from .auth import InvalidToken, actor_from_token
 from .db import migrate
 from .db.engine import build_engine, build_sessionmaker
+from .db.notify import AlertBus
 from .schema.context import Context
 from .schema.schema import build_schema
 from .settings import Settings, get_settings
@@ -112,19 +115,36 @@ class TrialGraphQL(GraphQL[Context, None]):
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
-            subscription_protocols=(),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             **kwargs,
         )
         self.settings = settings
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        actor = request.state.actor  # set by GraphQLEndpoint; never absent here
+        state = request.app.state
         return Context(
-            actor=actor,
-            sessionmaker=request.app.state.sessionmaker,
+            # HTTP: set by GraphQLEndpoint. WebSocket: None until connection_init carries a token.
+            actor=getattr(request.state, "actor", None),
+            sessionmaker=state.sessionmaker,
+            write_sessionmaker=state.write_sessionmaker,
+            alert_bus=state.alert_bus,
             settings=self.settings,
             request_id=request.state.request_id,
         )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """graphql-transport-ws: the token travels in connection_init's payload, as
+        {"Authorization": "Bearer <token>"} (browsers cannot set headers on a WebSocket)."""
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization") or ""
+        scheme, _, token = str(raw).partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise ConnectionRejectionError({"message": "a bearer token is required"})
+        try:
+            context.authenticate(actor_from_token(token.strip(), self.settings))
+        except InvalidToken as error:
+            raise ConnectionRejectionError({"message": "the token is invalid or expired"}) from error
+        return None
 
 
 class GraphQLEndpoint:
@@ -136,6 +156,9 @@ class GraphQLEndpoint:
         self.graphql = TrialGraphQL(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # authenticated by its connection_init message
+            await self.graphql(scope, receive, send)
+            return
         request = Request(scope, receive)
         if self._is_ide_page(request):
             # Rendered here: strawberry's view builds the context (which needs an actor) before
@@ -197,9 +220,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await migrate.upgrade(engine)  # the embedded database migrates itself (DESIGN.md rule 10)
         app.state.engine = engine
         app.state.sessionmaker = build_sessionmaker(engine)
+        app.state.write_sessionmaker = build_sessionmaker(engine, writes=True)
+        app.state.alert_bus = AlertBus(settings.effective_database_url)
+        await app.state.alert_bus.start()
         try:
             yield
         finally:
+            await app.state.alert_bus.stop()
             await engine.dispose()
 
     graphql = GraphQLEndpoint(settings)
@@ -208,6 +235,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

@@ -58,7 +58,7 @@ async def _seed_demo(settings: Settings) -> None:
     await _migrate(settings)
     engine = build_engine(settings.effective_database_url)
     try:
-        report = await seed_demo_trial(build_sessionmaker(engine))
+        report = await seed_demo_trial(build_sessionmaker(engine, writes=True))
         print(report)
     finally:
         await engine.dispose()

@@ -19,6 +19,8 @@ def build_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own implicit BEGIN is off; _on_begin below issues the right one.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # Foreign keys are off by default in SQLite; WAL lets readers proceed during a write.
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -26,6 +28,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A write transaction takes SQLite's write lock up front (waiting up to busy_timeout):
+        # a deferred one that read first could not upgrade once another writer committed, and
+        # would fail instead of waiting.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("writes") else "BEGIN")
 
-def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+def build_sessionmaker(engine: AsyncEngine, *, writes: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads, or (writes=True) for the units of work that change data."""
+    bind = engine.execution_options(writes=True) if writes else engine
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)

@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..domain.adverse_events import ActionTaken, AdverseEventSource, AdverseEventStatus, Attribution, Outcome
+from ..domain.ctcae import GradingScale
 from ..domain.enums import (
     AboCompatibility,
     AboGroup,
@@ -226,3 +228,114 @@ class AuditEvent(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JSONType)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AdverseEvent(VoidableMixin, Base):
+    """An adverse event graded by CTCAE v5.0 (or ASTCT 2019 for CRS and ICANS)."""
+
+    __tablename__ = "adverse_event"
+    __table_args__ = (
+        Index("ix_adverse_event_subject_onset", "subject_id", "onset_date"),
+        Index("ix_adverse_event_status", "status"),
+        Index("ix_adverse_event_meddra_code", "meddra_code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    meddra_code: Mapped[int] = mapped_column(Integer)
+    term: Mapped[str] = mapped_column(String(120))
+    verbatim: Mapped[str | None] = mapped_column(Text, nullable=True)
+    grade: Mapped[int] = mapped_column(Integer)
+    grading_scale: Mapped[GradingScale] = mapped_column(enum_column(GradingScale, "grading_scale"))
+    onset_date: Mapped[date] = mapped_column(Date)
+    resolution_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    serious: Mapped[bool] = mapped_column(Boolean)
+    serious_criteria: Mapped[list[str]] = mapped_column(JSONType)
+    attribution_cd19: Mapped[Attribution | None] = mapped_column(
+        enum_column(Attribution, "attribution_cd19"), nullable=True
+    )
+    attribution_bcma: Mapped[Attribution | None] = mapped_column(
+        enum_column(Attribution, "attribution_bcma"), nullable=True
+    )
+    attribution_lymphodepletion: Mapped[Attribution | None] = mapped_column(
+        enum_column(Attribution, "attribution_lymphodepletion"), nullable=True
+    )
+    attribution_platelet_transfusion: Mapped[Attribution | None] = mapped_column(
+        enum_column(Attribution, "attribution_platelet_transfusion"), nullable=True
+    )
+    expected: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    action_taken: Mapped[ActionTaken | None] = mapped_column(enum_column(ActionTaken, "action_taken"), nullable=True)
+    outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome, "outcome"), nullable=True)
+    source: Mapped[AdverseEventSource] = mapped_column(enum_column(AdverseEventSource, "ae_source"))
+    status: Mapped[AdverseEventStatus] = mapped_column(enum_column(AdverseEventStatus, "ae_status"))
+    awareness_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sponsor_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    review_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class BleedingReport(Base):
+    """A patient's diary entry: immutable once submitted (staff annotate it, with a reason).
+    client_report_id, generated on the phone, makes resubmission idempotent."""
+
+    __tablename__ = "bleeding_report"
+    __table_args__ = (Index("ix_bleeding_report_subject_id", "subject_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    client_report_id: Mapped[str] = mapped_column(String(36), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    noticed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    device_entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    device_utc_offset_minutes: Mapped[int] = mapped_column(Integer)
+    device_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    late: Mapped[bool] = mapped_column(Boolean)
+    symptoms: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    neurological_signs: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    pro_ctcae: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    who_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    red_flags: Mapped[list[str]] = mapped_column(JSONType)
+    submitted_by: Mapped[str] = mapped_column(String(128))
+
+
+class BleedingReportAnnotation(Base):
+    """Site staff's note or correction on a diary entry (the entry itself never changes)."""
+
+    __tablename__ = "bleeding_report_annotation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bleeding_report_id: Mapped[int] = mapped_column(ForeignKey("bleeding_report.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AdverseEventReport(Base):
+    """Which diary reports support which (provisional) adverse event."""
+
+    __tablename__ = "adverse_event_report"
+
+    adverse_event_id: Mapped[int] = mapped_column(ForeignKey("adverse_event.id"), primary_key=True)
+    bleeding_report_id: Mapped[int] = mapped_column(ForeignKey("bleeding_report.id"), primary_key=True, index=True)
+
+
+class Alert(Base):
+    """An alert to a subject's site: stored first (an inbox), pushed live to connected staff."""
+
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_site_id", "site_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    bleeding_report_id: Mapped[int | None] = mapped_column(ForeignKey("bleeding_report.id"), nullable=True)
+    red_flags: Mapped[list[str]] = mapped_column(JSONType)
+    who_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -12,18 +12,39 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus, Attribution
 from ..domain.auth import SITE_BOUND, Actor
 from ..domain.enums import Role, SubjectStatus
 from ..domain.protocol import ProtocolParameters
-from .models import AuditEvent, Base, CarTInfusion, ProtocolParameterSet, Site, Subject, SubjectStatusChange
+from .models import (
+    AdverseEvent,
+    AdverseEventReport,
+    Alert,
+    AuditEvent,
+    Base,
+    BleedingReport,
+    BleedingReportAnnotation,
+    CarTInfusion,
+    ProtocolParameterSet,
+    Site,
+    Subject,
+    SubjectStatusChange,
+)
 from .repositories import parameters_in_force, the_trial
 
 M = TypeVar("M", bound=Base)
 
 # Free text that analysts never receive (pseudonymised analysis data has no notes).
 FREE_TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "platelet_transfusion": ("note",),
+    "platelet_transfusion": ("note", "void_reason"),
     "subject_status_change": ("reason",),
+    "body_measurement": ("void_reason",),
+    "lymphodepletion_course": ("void_reason",),
+    "car_t_infusion": ("void_reason",),
+    "platelet_count": ("void_reason",),
+    "adverse_event": ("verbatim", "review_reason", "void_reason"),
+    "bleeding_report": ("note",),
+    "bleeding_report_annotation": ("text", "reason"),
 }
 
 
@@ -216,3 +237,136 @@ async def infused_subjects(session: AsyncSession, actor: Actor) -> Sequence[Subj
 async def all_subject_ids(session: AsyncSession, actor: Actor, where: SubjectFilter) -> Sequence[int]:
     query = _subjects(actor, where).with_only_columns(Subject.id).order_by(Subject.id)
     return (await session.execute(query)).scalars().all()
+
+
+# --- safety: diary reports, adverse events, alerts -----------------------------------------------
+
+
+async def page_of_my_bleeding_reports(
+    session: AsyncSession, actor: Actor, *, after_id: int | None, limit: int
+) -> tuple[Sequence[BleedingReport], bool]:
+    """A patient's own reports in receipt order, for syncing a phone."""
+    query = select(BleedingReport).join(Subject, Subject.id == BleedingReport.subject_id)
+    query = query.where(subject_visible_to(actor), Subject.code == (actor.subject_code or ""))
+    if after_id is not None:
+        query = query.where(BleedingReport.id > after_id)
+    rows = (await session.execute(query.order_by(BleedingReport.id).limit(limit + 1))).scalars().all()
+    return rows[:limit], len(rows) > limit
+
+
+async def reports_of_adverse_events(session: AsyncSession, actor: Actor, event_ids: Sequence[int]) -> Sequence[Any]:
+    query = (
+        select(AdverseEventReport.adverse_event_id, BleedingReport)
+        .join(BleedingReport, BleedingReport.id == AdverseEventReport.bleeding_report_id)
+        .join(Subject, Subject.id == BleedingReport.subject_id)
+        .where(AdverseEventReport.adverse_event_id.in_(event_ids), subject_visible_to(actor))
+        .order_by(BleedingReport.id)
+    )
+    rows = (await session.execute(query)).all()
+    _redact_free_text(actor, session, [row[1] for row in rows])
+    return rows
+
+
+async def events_of_reports(session: AsyncSession, actor: Actor, report_ids: Sequence[int]) -> Sequence[Any]:
+    query = (
+        select(AdverseEventReport.bleeding_report_id, AdverseEventReport.adverse_event_id)
+        .join(AdverseEvent, AdverseEvent.id == AdverseEventReport.adverse_event_id)
+        .join(Subject, Subject.id == AdverseEvent.subject_id)
+        .where(AdverseEventReport.bleeding_report_id.in_(report_ids), subject_visible_to(actor))
+    )
+    return (await session.execute(query)).all()
+
+
+async def annotations_of_reports(
+    session: AsyncSession, actor: Actor, report_ids: Sequence[int]
+) -> Sequence[BleedingReportAnnotation]:
+    query = (
+        select(BleedingReportAnnotation)
+        .join(BleedingReport, BleedingReport.id == BleedingReportAnnotation.bleeding_report_id)
+        .join(Subject, Subject.id == BleedingReport.subject_id)
+        .where(BleedingReportAnnotation.bleeding_report_id.in_(report_ids), subject_visible_to(actor))
+        .order_by(BleedingReportAnnotation.id)
+    )
+    rows = (await session.execute(query)).scalars().all()
+    return _redact_free_text(actor, session, rows)
+
+
+@dataclass(frozen=True)
+class AdverseEventFilter:
+    subject_code: str | None = None
+    site_codes: Sequence[str] | None = None
+    meddra_codes: Sequence[int] | None = None
+    min_grade: int | None = None
+    max_grade: int | None = None
+    serious: bool | None = None
+    sources: Sequence[AdverseEventSource] | None = None
+    statuses: Sequence[AdverseEventStatus] | None = None
+    onset_from: date | None = None
+    onset_to: date | None = None
+    attribution_product: str | None = None  # a column: attribution_cd19, attribution_bcma, ...
+    attribution_at_least: Sequence[Attribution] | None = None
+
+
+def adverse_events_query(actor: Actor, where: AdverseEventFilter) -> Select[Any]:
+    query = (
+        select(AdverseEvent)
+        .join(Subject, Subject.id == AdverseEvent.subject_id)
+        .where(subject_visible_to(actor), AdverseEvent.voided_at.is_(None))
+    )
+    if where.subject_code is not None:
+        query = query.where(Subject.code == where.subject_code)
+    if where.site_codes is not None:
+        query = query.where(Subject.site_id.in_(select(Site.id).where(Site.code.in_(list(where.site_codes)))))
+    if where.meddra_codes is not None:
+        query = query.where(AdverseEvent.meddra_code.in_(list(where.meddra_codes)))
+    if where.min_grade is not None:
+        query = query.where(AdverseEvent.grade >= where.min_grade)
+    if where.max_grade is not None:
+        query = query.where(AdverseEvent.grade <= where.max_grade)
+    if where.serious is not None:
+        query = query.where(AdverseEvent.serious.is_(where.serious))
+    if where.sources is not None:
+        query = query.where(AdverseEvent.source.in_(list(where.sources)))
+    if where.statuses is not None:
+        query = query.where(AdverseEvent.status.in_(list(where.statuses)))
+    if where.onset_from is not None:
+        query = query.where(AdverseEvent.onset_date >= where.onset_from)
+    if where.onset_to is not None:
+        query = query.where(AdverseEvent.onset_date <= where.onset_to)
+    if where.attribution_product is not None and where.attribution_at_least is not None:
+        column = getattr(AdverseEvent, where.attribution_product)
+        query = query.where(column.in_(list(where.attribution_at_least)))
+    return query
+
+
+async def adverse_events(session: AsyncSession, actor: Actor, where: AdverseEventFilter) -> Sequence[AdverseEvent]:
+    """Every matching event (the caller pages, after any derived-value filter such as study day)."""
+    query = adverse_events_query(actor, where).order_by(AdverseEvent.id)
+    rows = (await session.execute(query)).scalars().all()
+    return _redact_free_text(actor, session, rows)
+
+
+def alerts_visible_to(actor: Actor) -> ColumnElement[bool]:
+    """Alerts are for the site's clinical staff (and admins)."""
+    if actor.role is Role.ADMIN:
+        return true()
+    if actor.role in (Role.COORDINATOR, Role.INVESTIGATOR) and actor.site_codes:
+        return Alert.site_id.in_(select(Site.id).where(Site.code.in_(sorted(actor.site_codes))))
+    return false()
+
+
+async def page_of_alerts(
+    session: AsyncSession, actor: Actor, *, unacknowledged_only: bool, after_id: int | None, limit: int
+) -> tuple[Sequence[Any], bool]:
+    query = (
+        select(Alert, Site.code, Subject.code)
+        .join(Site, Site.id == Alert.site_id)
+        .join(Subject, Subject.id == Alert.subject_id)
+        .where(alerts_visible_to(actor))
+    )
+    if unacknowledged_only:
+        query = query.where(Alert.acknowledged_at.is_(None))
+    if after_id is not None:
+        query = query.where(Alert.id > after_id)
+    rows = (await session.execute(query.order_by(Alert.id).limit(limit + 1))).all()
+    return rows[:limit], len(rows) > limit

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus
 from ..domain.enums import CarTProduct
 from ..domain.protocol import ProtocolParameters
-from .models import Base, CarTInfusion, ProtocolParameterSet, Site, Subject, Trial
+from .models import (
+    AdverseEvent,
+    AdverseEventReport,
+    Base,
+    BleedingReport,
+    CarTInfusion,
+    ProtocolParameterSet,
+    Site,
+    Subject,
+    Trial,
+)
 
 M = TypeVar("M", bound=Base)
 
@@ -76,3 +89,51 @@ async def infusion_history(
     if excluding_id is not None:
         query = query.where(CarTInfusion.id != excluding_id)
     return [(row.product, row.infused_at) for row in await session.execute(query)]
+
+
+async def insert_if_absent(
+    session: AsyncSession, model: type[M], values: dict[str, Any], unique_column: str
+) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when a row with
+    the same unique value exists. Concurrent duplicates are settled by the unique constraint, not
+    by a read-then-write race (PostgreSQL waits for the other transaction; SQLite writers queue)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(model).values(**values).on_conflict_do_nothing(index_elements=[unique_column]).returning(model.id)  # type: ignore[attr-defined]
+    )
+    new_id: int | None = (await session.execute(statement)).scalar_one_or_none()
+    return new_id
+
+
+async def bleeding_report_by_client_id(session: AsyncSession, client_report_id: str) -> BleedingReport | None:
+    query = select(BleedingReport).where(BleedingReport.client_report_id == client_report_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def open_patient_reported_events(
+    session: AsyncSession, subject_id: int, meddra_codes: list[int]
+) -> list[tuple[AdverseEvent, datetime]]:
+    """Unresolved, unrejected patient-reported events of these terms, each with the time its
+    latest supporting diary report was noticed (for episode merging)."""
+    latest = func.max(BleedingReport.noticed_at).label("last_noticed_at")
+    query = (
+        select(AdverseEvent, latest)
+        .join(AdverseEventReport, AdverseEventReport.adverse_event_id == AdverseEvent.id)
+        .join(BleedingReport, BleedingReport.id == AdverseEventReport.bleeding_report_id)
+        .where(
+            AdverseEvent.subject_id == subject_id,
+            AdverseEvent.meddra_code.in_(meddra_codes),
+            AdverseEvent.source == AdverseEventSource.PATIENT_REPORT,
+            AdverseEvent.status != AdverseEventStatus.REJECTED,
+            AdverseEvent.resolution_date.is_(None),
+            AdverseEvent.voided_at.is_(None),
+        )
+        .group_by(AdverseEvent.id)
+    )
+    rows = (await session.execute(query)).all()
+    return [(row[0], row[1]) for row in rows]  # max() keeps the column's UTC type
+
+
+async def adverse_event_ids_of_report(session: AsyncSession, report_id: int) -> list[int]:
+    query = select(AdverseEventReport.adverse_event_id).where(AdverseEventReport.bleeding_report_id == report_id)
+    return list((await session.execute(query.order_by(AdverseEventReport.adverse_event_id))).scalars().all())

@@ -39,6 +39,10 @@ class ProtocolParameters:
     blood_volume_ml_per_kg: float = 70.0
     # Sequential design: CD19 first, then BCMA.
     allow_bcma_before_cd19: bool = False
+    # Bleeding diary: reports older than this are accepted but flagged late; a report within the
+    # gap of an open patient-reported event of the same term continues that event.
+    diary_entry_window_days: int = 7
+    bleeding_episode_gap_hours: int = 48
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,6 +71,8 @@ class ProtocolParameters:
             "loss_of_response_consecutive_failures",
             "assessment_window_months",
             "pre_count_lookback_hours",
+            "diary_entry_window_days",
+            "bleeding_episode_gap_hours",
         ):
             if getattr(self, name) < 1:
                 out.append((_camel(name), "must be at least 1"))

@@ -9,6 +9,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.types import Info as StrawberryInfo
 
+from ..db.notify import AlertBus
 from ..domain.auth import Actor
 from ..services.unit_of_work import UnitOfWork
 from ..settings import Settings
@@ -21,22 +22,36 @@ class Context:
     def __init__(
         self,
         *,
-        actor: Actor,
+        actor: Actor | None,
         sessionmaker: async_sessionmaker[AsyncSession],
+        write_sessionmaker: async_sessionmaker[AsyncSession],
+        alert_bus: AlertBus,
         settings: Settings,
         request_id: str,
     ) -> None:
         from .loaders import Loaders  # loaders read through this context
 
-        self.actor = actor
+        self._actor = actor  # None only on a WebSocket before its connection_init is accepted
         self.settings = settings
         self.request_id = request_id
+        self.alert_bus = alert_bus
+        self.connection_params: dict[str, Any] | None = None  # set by the WebSocket handler
         self._sessionmaker = sessionmaker
+        self._write_sessionmaker = write_sessionmaker
         self._session: AsyncSession | None = None
         # One session serves the whole request; loaders fire concurrently, an AsyncSession
         # runs one statement at a time.
         self._lock = asyncio.Lock()
         self.loaders = Loaders(self)
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            raise PermissionError("not authenticated")
+        return self._actor
+
+    def authenticate(self, actor: Actor) -> None:
+        self._actor = actor
 
     async def read(
         self, query: Callable[Concatenate[AsyncSession, Actor, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs
@@ -48,7 +63,7 @@ class Context:
             return await query(self._session, self.actor, *args, **kwargs)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._sessionmaker, self.actor, request_id=self.request_id)
+        return UnitOfWork(self._write_sessionmaker, self.actor, request_id=self.request_id, alert_bus=self.alert_bus)
 
     async def forget_reads(self) -> None:
         """After a write, later reads in the same request must see it: drop the cached rows and

@@ -7,6 +7,10 @@ import binascii
 
 import strawberry
 
+# Primary keys are 32-bit integer columns; a larger number cannot name a row, and passing it to the
+# database would fail there (an internal error instead of "not found").
+MAX_PK = 2**31 - 1
+
 
 def encode_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("="))
@@ -17,7 +21,7 @@ def decode_id(global_id: str) -> tuple[str, int] | None:
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
         type_name, _, pk = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        return (type_name, int(pk)) if type_name and pk.isdigit() else None
+        return (type_name, int(pk)) if type_name and pk.isdigit() and int(pk) <= MAX_PK else None
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
 

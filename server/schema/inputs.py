@@ -333,6 +333,8 @@ class AmendProtocolParametersInput:
     bsa_formula: e.BsaFormula | None = strawberry.UNSET
     blood_volume_ml_per_kg: float | None = strawberry.field(default=strawberry.UNSET, description="mL/kg")
     allow_bcma_before_cd19: bool | None = strawberry.UNSET
+    diary_entry_window_days: int | None = strawberry.field(default=strawberry.UNSET, description="days")
+    bleeding_episode_gap_hours: int | None = strawberry.field(default=strawberry.UNSET, description="hours")
 
 
 PROTOCOL_PARAMETER_FIELDS = {

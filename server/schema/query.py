@@ -49,6 +49,16 @@ async def _subjects_by_response(
     return [s for s in subjects if s is not None], len(page) > limit, len(matching)
 
 
+def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
+    """Times must carry their UTC offset, as in mutation inputs; a naive one is refused, not guessed."""
+    if value is not None and value.utcoffset() is None:
+        raise GraphQLError(
+            f"{field} must include the UTC offset, e.g. 2026-03-01T08:30:00Z",
+            extensions={"code": "BAD_USER_INPUT", "field": [field]},
+        )
+    return value
+
+
 def _require_audit_reader(info: Info) -> None:
     if not info.context.actor.may_read_audit_trail:
         raise GraphQLError("only monitors and admins read the audit trail", extensions={"code": "PERMISSION_DENIED"})
@@ -152,7 +162,12 @@ class Query:
                 )
             entity, entity_id = decoded
         where = q.AuditFilter(
-            subject_code=subject_code, entity=entity, entity_id=entity_id, actor_id=actor_id, since=since, until=until
+            subject_code=subject_code,
+            entity=entity,
+            entity_id=entity_id,
+            actor_id=actor_id,
+            since=_aware(since, "since"),
+            until=_aware(until, "until"),
         )
         rows, has_next = await info.context.read(
             q.page_of_audit_events, where, after_id=_after(after), limit=_page_size(info, first)

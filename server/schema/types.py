@@ -93,6 +93,12 @@ class ProtocolParameters:
     allow_bcma_before_cd19: bool = strawberry.field(
         description="Whether a BCMA infusion may precede the subject's CD19 infusion."
     )
+    diary_entry_window_days: int = strawberry.field(
+        description="Diary reports noticed more than this many days before receipt are flagged late (days)."
+    )
+    bleeding_episode_gap_hours: int = strawberry.field(
+        description="A diary report within this many hours of an open patient-reported event of the same term continues it (hours)."
+    )
 
     @classmethod
     def of(cls, row: m.ProtocolParameterSet, sees_free_text: bool) -> ProtocolParameters:

@@ -25,6 +25,7 @@ class ErrorCode(str, Enum):
     INVALID_TRANSITION = "invalid_transition"
     ALREADY_VOIDED = "already_voided"
     NO_CHANGE = "no_change"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
 
 
 class ServiceError(Exception):

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.audit import append_audit_event
+from ..db.notify import AlertBus
 from ..domain.auth import Actor
 from ..domain.enums import AuditAction
 
@@ -27,10 +28,13 @@ class UnitOfWork:
         *,
         request_id: str | None = None,
         clock: Callable[[], datetime] = utc_now,
+        alert_bus: AlertBus | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self.actor = actor
         self.request_id = request_id
+        self._alert_bus = alert_bus
+        self._alerts: list[dict[str, Any]] = []
         self.now = clock()  # one time for the whole use case: the change and its audit agree
         self._session: AsyncSession | None = None
 
@@ -54,8 +58,16 @@ class UnitOfWork:
         finally:
             await self._session.close()
 
+    def push_alert(self, alert: dict[str, Any]) -> None:
+        """Queues a stored alert for live delivery once this transaction commits."""
+        self._alerts.append(alert)
+
     async def commit(self) -> None:
+        if self._alert_bus is not None and self._alerts:
+            await self._alert_bus.stage(self.session, self._alerts)
         await self.session.commit()
+        if self._alert_bus is not None and self._alerts:
+            self._alert_bus.committed(self._alerts)
 
     async def flush(self) -> None:
         await self.session.flush()

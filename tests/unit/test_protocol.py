@@ -31,6 +31,8 @@ from server.domain.protocol import DEFAULT_PARAMETERS, BsaFormula, ProtocolParam
         ("bsa_formula", BsaFormula.MOSTELLER),
         ("blood_volume_ml_per_kg", 70),
         ("allow_bcma_before_cd19", False),
+        ("diary_entry_window_days", 7),
+        ("bleeding_episode_gap_hours", 48),
     ],
 )
 def test_defaults_are_domain_md(name: str, expected: Any) -> None:
@@ -40,7 +42,7 @@ def test_defaults_are_domain_md(name: str, expected: Any) -> None:
 
 def test_every_field_has_a_default_test() -> None:
     # A new parameter must get its DOMAIN.md default checked above.
-    assert len(fields(ProtocolParameters)) == 15
+    assert len(fields(ProtocolParameters)) == 17
 
 
 def test_defaults_are_consistent() -> None:
@@ -180,6 +182,8 @@ def valid_parameters(draw: st.DrawFn) -> ProtocolParameters:
         bsa_formula=draw(st.sampled_from(BsaFormula)),
         blood_volume_ml_per_kg=draw(finite),
         allow_bcma_before_cd19=draw(st.booleans()),
+        diary_entry_window_days=draw(count),
+        bleeding_episode_gap_hours=draw(count),
     )
 
 

@@ -1,0 +1,225 @@
+"""Adverse events reported and reviewed by site staff (DOMAIN.md, "Safety workflow")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any
+
+from ..db import repositories as repo
+from ..db.audit import field_changes
+from ..db.models import AdverseEvent
+from ..domain import validation as v
+from ..domain.adverse_events import (
+    RESOLVED_OUTCOMES,
+    ActionTaken,
+    AdverseEventFacts,
+    AdverseEventSource,
+    AdverseEventStatus,
+    Attribution,
+    Outcome,
+    ReviewDecision,
+    SeriousCriterion,
+    check_adverse_event,
+)
+from ..domain.ctcae import GradingScale
+from ..domain.enums import AuditAction, Role
+from .access import writable_subject, writable_subject_by_id
+from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
+from .terms import trial_terms
+from .unit_of_work import UnitOfWork
+
+ENTITY = "AdverseEvent"
+REVIEWERS = frozenset({Role.INVESTIGATOR, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class AdverseEventDetails:
+    """The fields site staff set on an adverse event (model attribute names)."""
+
+    meddra_code: int
+    grade: int
+    grading_scale: GradingScale
+    onset_date: date
+    awareness_at: datetime
+    serious: bool = False
+    serious_criteria: tuple[SeriousCriterion, ...] = ()
+    verbatim: str | None = None
+    resolution_date: date | None = None
+    attribution_cd19: Attribution | None = None
+    attribution_bcma: Attribution | None = None
+    attribution_lymphodepletion: Attribution | None = None
+    attribution_platelet_transfusion: Attribution | None = None
+    expected: bool | None = None
+    action_taken: ActionTaken | None = None
+    outcome: Outcome | None = None
+    sponsor_reported_at: datetime | None = None
+
+
+EDITABLE = tuple(f.name for f in fields(AdverseEventDetails))
+
+
+def _values(event: AdverseEvent) -> dict[str, Any]:
+    values = {name: getattr(event, name) for name in EDITABLE}
+    values["serious_criteria"] = tuple(SeriousCriterion(c) for c in event.serious_criteria)
+    return values
+
+
+def _check(uow: UnitOfWork, details: AdverseEventDetails) -> None:
+    facts = AdverseEventFacts(
+        term=trial_terms().get(details.meddra_code),
+        grade=details.grade,
+        scale=details.grading_scale,
+        onset_date=details.onset_date,
+        resolution_date=details.resolution_date,
+        serious=details.serious,
+        serious_criteria=details.serious_criteria,
+        outcome=details.outcome,
+        verbatim=details.verbatim,
+        awareness_at=details.awareness_at,
+    )
+    problems = check_adverse_event(facts, uow.now)
+    problems += v.check_not_future(details.sponsor_reported_at, uow.now, ("sponsorReportedAt",))
+    raise_if(problems)
+
+
+def _stored(details: dict[str, Any]) -> dict[str, Any]:
+    stored = dict(details)
+    stored["serious_criteria"] = [c.value for c in details["serious_criteria"]]
+    stored["term"] = trial_terms()[details["meddra_code"]].name
+    return stored
+
+
+async def report_adverse_event(uow: UnitOfWork, *, subject_code: str, details: AdverseEventDetails) -> AdverseEvent:
+    """An investigator-sourced event, confirmed as it is entered by the site."""
+    subject, site = await writable_subject(uow.session, uow.actor, subject_code)
+    _check(uow, details)
+    status = AdverseEventStatus.CONFIRMED if uow.actor.role in REVIEWERS else AdverseEventStatus.PENDING_REVIEW
+    values = _stored(_values_of(details))
+    event = AdverseEvent(
+        subject_id=subject.id,
+        source=AdverseEventSource.INVESTIGATOR,
+        status=status,
+        created_at=uow.now,
+        updated_at=uow.now,
+        **values,
+    )
+    uow.session.add(event)
+    await uow.flush()
+    uow.audit(
+        entity=ENTITY,
+        entity_id=event.id,
+        action=AuditAction.CREATE,
+        changes=field_changes({}, {**values, "source": event.source, "status": status}),
+        subject_id=subject.id,
+        site_id=site.id,
+    )
+    return event
+
+
+def _values_of(details: AdverseEventDetails) -> dict[str, Any]:
+    return {name: getattr(details, name) for name in EDITABLE}
+
+
+async def _existing(uow: UnitOfWork, event_id: int) -> tuple[AdverseEvent, int]:
+    event = await repo.record_by_id(uow.session, AdverseEvent, event_id)
+    if event is None:
+        raise NotFound(ENTITY, ("id",))
+    _subject, site = await writable_subject_by_id(uow.session, uow.actor, event.subject_id, field=("id",))
+    if event.voided_at is not None:
+        raise Conflict(ErrorCode.ALREADY_VOIDED, "this adverse event was voided", ("id",))
+    return event, site.id
+
+
+def _apply(
+    uow: UnitOfWork,
+    event: AdverseEvent,
+    site_id: int,
+    patch: dict[str, Any],
+    reason: str,
+    action: AuditAction,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    old = _values(event)
+    merged = AdverseEventDetails(**{**old, **patch})
+    _check(uow, merged)
+    changes = field_changes({k: old[k] for k in patch}, patch)
+    extra_old = {k: getattr(event, k) for k in (extra or {})}
+    changes.update(field_changes(extra_old, extra or {}))
+    if not changes:
+        raise Conflict(ErrorCode.NO_CHANGE, "the change changes nothing")
+    for name, value in _stored({**_values_of(merged)}).items():
+        setattr(event, name, value)
+    for name, value in (extra or {}).items():
+        setattr(event, name, value)
+    event.updated_at = uow.now
+    uow.audit(
+        entity=ENTITY,
+        entity_id=event.id,
+        action=action,
+        changes=changes,
+        subject_id=event.subject_id,
+        site_id=site_id,
+        reason=reason,
+    )
+
+
+async def update_adverse_event(uow: UnitOfWork, *, event_id: int, patch: dict[str, Any], reason: str) -> AdverseEvent:
+    raise_if(v.check_reason(reason))
+    event, site_id = await _existing(uow, event_id)
+    _apply(uow, event, site_id, patch, reason, AuditAction.UPDATE)
+    return event
+
+
+async def resolve_adverse_event(
+    uow: UnitOfWork, *, event_id: int, resolution_date: date, outcome: Outcome, reason: str | None
+) -> AdverseEvent:
+    event, site_id = await _existing(uow, event_id)
+    if outcome not in RESOLVED_OUTCOMES:
+        raise_if(
+            [
+                v.Problem(
+                    ("outcome",),
+                    v.ProblemCode.NOT_ALLOWED,
+                    "a resolved event's outcome is recovered/resolved, with sequelae, or fatal",
+                )
+            ]
+        )
+    if event.resolution_date is not None:
+        raise Conflict(
+            ErrorCode.INVALID_TRANSITION, "the event is already resolved; correct it with updateAdverseEvent", ("id",)
+        )
+    _apply(
+        uow,
+        event,
+        site_id,
+        {"resolution_date": resolution_date, "outcome": outcome},
+        reason or "resolved",
+        AuditAction.UPDATE,
+    )
+    return event
+
+
+async def review_adverse_event(
+    uow: UnitOfWork, *, event_id: int, decision: ReviewDecision, grade: int | None, reason: str
+) -> AdverseEvent:
+    """The investigator's medical judgment on a provisional event: confirm, regrade or reject."""
+    if uow.actor.role not in REVIEWERS:
+        raise PermissionDenied("only an investigator reviews adverse events")
+    raise_if(v.check_reason(reason))
+    event, site_id = await _existing(uow, event_id)
+    if event.status is not AdverseEventStatus.PENDING_REVIEW:
+        raise Conflict(ErrorCode.INVALID_TRANSITION, f"the event is already {event.status.value}", ("id",))
+    review = {"reviewed_by": uow.actor.actor_id, "reviewed_at": uow.now, "review_reason": reason}
+    if decision is ReviewDecision.REJECT:
+        _apply(uow, event, site_id, {}, reason, AuditAction.UPDATE, {"status": AdverseEventStatus.REJECTED, **review})
+        return event
+    patch: dict[str, Any] = {}
+    if decision is ReviewDecision.REGRADE:
+        if grade is None:
+            raise_if([v.Problem(("grade",), v.ProblemCode.REQUIRED, "a regrade names the new grade")])
+        patch["grade"] = grade
+    elif grade is not None and grade != event.grade:
+        raise_if([v.Problem(("grade",), v.ProblemCode.NOT_ALLOWED, "to change the grade, choose REGRADE")])
+    _apply(uow, event, site_id, patch, reason, AuditAction.UPDATE, {"status": AdverseEventStatus.CONFIRMED, **review})
+    return event

@@ -1,0 +1,348 @@
+"""Patients' bleeding diary: exactly-once submission, provisional grading, provisional adverse
+events and site alerts, all in the transaction that stores the report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..db import repositories as repo
+from ..db.audit import audit_value, field_changes
+from ..db.models import AdverseEvent, AdverseEventReport, Alert, BleedingReport, BleedingReportAnnotation, Site, Subject
+from ..domain import bleeding as b
+from ..domain import validation as v
+from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus
+from ..domain.auth import Actor
+from ..domain.ctcae import GradingScale
+from ..domain.enums import AuditAction, Role
+from .access import require_clinical_writer, writable_subject_by_id
+from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
+from .terms import trial_terms
+from .unit_of_work import UnitOfWork
+
+MAX_UTC_OFFSET_MINUTES = 14 * 60
+
+
+@dataclass(frozen=True)
+class DiarySubmission:
+    client_report_id: str
+    noticed_at: datetime
+    device_entered_at: datetime
+    device_utc_offset_minutes: int
+    symptoms: tuple[b.Symptom, ...]
+    signs: b.NeurologicalSigns = field(default_factory=b.NeurologicalSigns)
+    pro_ctcae: dict[str, int | bool | None] = field(default_factory=dict)
+    note: str | None = None
+    device_submitted_at: datetime | None = None  # changes on every retry: not part of the content
+
+    def content_hash(self) -> str:
+        content = {
+            "noticed_at": self.noticed_at.isoformat(),
+            "device_entered_at": self.device_entered_at.isoformat(),
+            "device_utc_offset_minutes": self.device_utc_offset_minutes,
+            "symptoms": [audit_value(asdict(s)) for s in self.symptoms],
+            "signs": asdict(self.signs),
+            "pro_ctcae": {k: v for k, v in sorted(self.pro_ctcae.items()) if v is not None},
+            "note": self.note,
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DiaryOutcome:
+    report: BleedingReport
+    assessment: b.DiaryAssessment
+    duplicate: bool  # True when this was a resubmission of a report already received
+    alert_raised: bool
+    adverse_event_ids: tuple[int, ...]
+
+
+def _check(uow: UnitOfWork, s: DiarySubmission) -> None:
+    problems: list[v.Problem] = []
+    try:
+        uuid.UUID(s.client_report_id)
+    except ValueError:
+        problems.append(v.Problem(("clientReportId",), v.ProblemCode.INVALID_FORMAT, "a UUID generated on the device"))
+    problems += v.check_not_future(s.noticed_at, uow.now, ("noticedAt",))
+    problems += v.check_not_future(s.device_entered_at, uow.now, ("deviceEnteredAt",))
+    if s.noticed_at > s.device_entered_at + v.MAX_CLOCK_SKEW:
+        problems.append(v.Problem(("noticedAt",), v.ProblemCode.INVALID_ORDER, "noticed after the entry was made"))
+    problems += v.check_range(
+        s.device_utc_offset_minutes,
+        -MAX_UTC_OFFSET_MINUTES,
+        MAX_UTC_OFFSET_MINUTES,
+        ("deviceUtcOffsetMinutes",),
+        "UTC offset (minutes)",
+    )
+    problems += b.check_symptoms(s.symptoms, s.signs)
+    problems += b.check_pro_ctcae(s.pro_ctcae)
+    problems += b.check_note(s.note)
+    raise_if(problems)
+
+
+async def _own_subject(uow: UnitOfWork, subject_code: str | None) -> Subject:
+    actor = uow.actor
+    if actor.role is not Role.PATIENT:
+        raise PermissionDenied("diary reports come from patients; site staff annotate them")
+    if subject_code is not None and subject_code != actor.subject_code:
+        raise PermissionDenied("you can report only for yourself")
+    # Locking the subject serializes one patient's submissions: duplicates and episode merging
+    # then see each other's effects.
+    subject = await repo.subject_by_code(uow.session, actor.subject_code or "", for_update=True)
+    if subject is None:
+        raise NotFound("subject", ("subjectCode",))
+    return subject
+
+
+async def submit_bleeding_report(
+    uow: UnitOfWork, submission: DiarySubmission, subject_code: str | None = None
+) -> DiaryOutcome:
+    subject = await _own_subject(uow, subject_code)
+    _check(uow, submission)
+    _version, parameters = await repo.parameters_in_force(uow.session, subject.trial_id, uow.now.date())
+    assessment = b.assess_report(submission.symptoms, submission.signs)
+    digest = submission.content_hash()
+    values = {
+        "subject_id": subject.id,
+        "client_report_id": submission.client_report_id,
+        "content_hash": digest,
+        "noticed_at": submission.noticed_at,
+        "device_entered_at": submission.device_entered_at,
+        "device_utc_offset_minutes": submission.device_utc_offset_minutes,
+        "device_submitted_at": submission.device_submitted_at,
+        "received_at": uow.now,
+        "late": b.is_late(submission.noticed_at, uow.now, parameters.diary_entry_window_days),
+        "symptoms": [audit_value(asdict(s)) for s in submission.symptoms],
+        "neurological_signs": asdict(submission.signs),
+        "pro_ctcae": submission.pro_ctcae,
+        "note": submission.note,
+        "who_grade": assessment.who_grade,
+        "red_flags": [f.value for f in assessment.red_flags],
+        "submitted_by": uow.actor.actor_id,
+    }
+    report_id = await repo.insert_if_absent(uow.session, BleedingReport, values, "client_report_id")
+    if report_id is None:
+        return await _resubmission(uow, subject, submission.client_report_id, digest)
+    report = await repo.record_by_id(uow.session, BleedingReport, report_id)
+    assert report is not None
+    site = await repo.site_by_id(uow.session, subject.site_id)
+    uow.audit(
+        entity="BleedingReport",
+        entity_id=report.id,
+        action=AuditAction.CREATE,
+        changes=field_changes({}, {k: val for k, val in values.items() if k not in ("subject_id", "content_hash")}),
+        subject_id=subject.id,
+        site_id=site.id,
+    )
+    event_ids = await _provisional_events(
+        uow, subject, site, report, assessment, submission, parameters.bleeding_episode_gap_hours
+    )
+    if assessment.raises_alert:
+        await _raise_alert(uow, subject, site, report, assessment)
+    return DiaryOutcome(
+        report, assessment, duplicate=False, alert_raised=assessment.raises_alert, adverse_event_ids=tuple(event_ids)
+    )
+
+
+async def _resubmission(uow: UnitOfWork, subject: Subject, client_report_id: str, digest: str) -> DiaryOutcome:
+    """The same id again: the original result when the content is the same, else a conflict."""
+    report = await repo.bleeding_report_by_client_id(uow.session, client_report_id)
+    if report is None or report.subject_id != subject.id or report.content_hash != digest:
+        raise Conflict(
+            ErrorCode.IDEMPOTENCY_CONFLICT,
+            "this clientReportId was already used for a different report; generate a new id for a new report",
+            ("clientReportId",),
+        )
+    assessment = b.DiaryAssessment(
+        who_grade=report.who_grade, proposals=(), red_flags=tuple(b.RedFlag(f) for f in report.red_flags)
+    )
+    event_ids = await repo.adverse_event_ids_of_report(uow.session, report.id)
+    return DiaryOutcome(
+        report, assessment, duplicate=True, alert_raised=assessment.raises_alert, adverse_event_ids=tuple(event_ids)
+    )
+
+
+def _verbatim(symptom_sites: list[b.BleedingSite]) -> str:
+    return "Patient diary: " + ", ".join(site.value.replace("_", "/") for site in symptom_sites)
+
+
+async def _provisional_events(
+    uow: UnitOfWork,
+    subject: Subject,
+    site: Site,
+    report: BleedingReport,
+    assessment: b.DiaryAssessment,
+    submission: DiarySubmission,
+    gap_hours: int,
+) -> list[int]:
+    """Each proposed term continues an open patient-reported episode of that term, or starts one
+    (source: patient report, status: pending review)."""
+    codes = [p.meddra_code for p in assessment.proposals]
+    if not codes:
+        return []
+    open_events = await repo.open_patient_reported_events(uow.session, subject.id, codes)
+    episodes = [b.OpenEpisode(e.id, e.meddra_code, last) for e, last in open_events]
+    by_id = {e.id: e for e, _ in open_events}
+    onset = b.local_date(submission.noticed_at, submission.device_utc_offset_minutes)
+    terms = trial_terms()
+    event_ids: list[int] = []
+    for proposal in assessment.proposals:
+        episode = b.continuing_episode(episodes, proposal.meddra_code, submission.noticed_at, gap_hours)
+        if episode is not None:
+            event = by_id[episode.event_id]
+            if proposal.grade > event.grade and event.status is AdverseEventStatus.PENDING_REVIEW:
+                uow.audit(
+                    entity="AdverseEvent",
+                    entity_id=event.id,
+                    action=AuditAction.UPDATE,
+                    changes=field_changes({"grade": event.grade}, {"grade": proposal.grade}),
+                    subject_id=subject.id,
+                    site_id=site.id,
+                    reason=f"diary report {report.id} proposes a higher grade",
+                )
+                event.grade = proposal.grade
+                event.updated_at = uow.now
+        else:
+            event = AdverseEvent(
+                subject_id=subject.id,
+                meddra_code=proposal.meddra_code,
+                term=terms[proposal.meddra_code].name,
+                verbatim=_verbatim([proposal.site]),
+                grade=proposal.grade,
+                grading_scale=GradingScale.CTCAE_V5,
+                onset_date=onset,
+                serious=False,
+                serious_criteria=[],
+                source=AdverseEventSource.PATIENT_REPORT,
+                status=AdverseEventStatus.PENDING_REVIEW,
+                awareness_at=uow.now,
+                created_at=uow.now,
+                updated_at=uow.now,
+            )
+            uow.session.add(event)
+            await uow.flush()
+            uow.audit(
+                entity="AdverseEvent",
+                entity_id=event.id,
+                action=AuditAction.CREATE,
+                changes=field_changes(
+                    {},
+                    {
+                        "term": event.term,
+                        "meddra_code": event.meddra_code,
+                        "grade": event.grade,
+                        "onset_date": onset,
+                        "source": event.source,
+                        "status": event.status,
+                    },
+                ),
+                subject_id=subject.id,
+                site_id=site.id,
+            )
+        uow.session.add(AdverseEventReport(adverse_event_id=event.id, bleeding_report_id=report.id))
+        event_ids.append(event.id)
+    await uow.flush()
+    return event_ids
+
+
+def alert_message(subject_code: str, assessment: b.DiaryAssessment) -> str:
+    if assessment.red_flags:
+        flags = ", ".join(f.value.replace("_", " ") for f in assessment.red_flags)
+        return f"{subject_code}: red flag in a bleeding diary report ({flags}); contact the patient now"
+    return f"{subject_code}: bleeding diary report with provisional WHO grade {assessment.who_grade}"
+
+
+async def _raise_alert(
+    uow: UnitOfWork, subject: Subject, site: Site, report: BleedingReport, assessment: b.DiaryAssessment
+) -> None:
+    alert = Alert(
+        site_id=site.id,
+        subject_id=subject.id,
+        bleeding_report_id=report.id,
+        red_flags=[f.value for f in assessment.red_flags],
+        who_grade=assessment.who_grade,
+        message=alert_message(subject.code, assessment),
+        created_at=uow.now,
+    )
+    uow.session.add(alert)
+    await uow.flush()
+    uow.audit(
+        entity="Alert",
+        entity_id=alert.id,
+        action=AuditAction.CREATE,
+        changes=field_changes(
+            {}, {"message": alert.message, "red_flags": alert.red_flags, "who_grade": alert.who_grade}
+        ),
+        subject_id=subject.id,
+        site_id=site.id,
+    )
+    uow.push_alert(alert_payload(alert, site.code, subject.code))
+
+
+def alert_payload(alert: Alert, site_code: str, subject_code: str) -> dict[str, Any]:
+    """What a live subscriber receives (pseudonymous: codes only)."""
+    return {
+        "id": alert.id,
+        "siteCode": site_code,
+        "subjectCode": subject_code,
+        "bleedingReportId": alert.bleeding_report_id,
+        "redFlags": alert.red_flags,
+        "whoGrade": alert.who_grade,
+        "message": alert.message,
+        "createdAt": alert.created_at.isoformat(),
+    }
+
+
+async def annotate_bleeding_report(
+    uow: UnitOfWork, *, report_id: int, text: str, reason: str
+) -> BleedingReportAnnotation:
+    """Site staff's note or correction; the patient's entry itself stays as submitted."""
+    require_clinical_writer(uow.actor)
+    raise_if(v.check_reason(reason) + v.check_reason(text, ("text",)))
+    report = await repo.record_by_id(uow.session, BleedingReport, report_id)
+    if report is None:
+        raise NotFound("BleedingReport", ("id",))
+    _subject, site = await writable_subject_by_id(uow.session, uow.actor, report.subject_id, field=("id",))
+    annotation = BleedingReportAnnotation(
+        bleeding_report_id=report.id, text=text, reason=reason, actor_id=uow.actor.actor_id, created_at=uow.now
+    )
+    uow.session.add(annotation)
+    await uow.flush()
+    uow.audit(
+        entity="BleedingReport",
+        entity_id=report.id,
+        action=AuditAction.UPDATE,
+        changes=field_changes({}, {"annotation": text}),
+        subject_id=report.subject_id,
+        site_id=site.id,
+        reason=reason,
+    )
+    return annotation
+
+
+async def acknowledge_alert(uow: UnitOfWork, *, alert_id: int) -> Alert:
+    actor: Actor = uow.actor
+    require_clinical_writer(actor)
+    alert = await repo.record_by_id(uow.session, Alert, alert_id)
+    if alert is None:
+        raise NotFound("Alert", ("id",))
+    site = await repo.site_by_id(uow.session, alert.site_id)
+    if not actor.may_write_site(site.code):
+        raise NotFound("Alert", ("id",))
+    if alert.acknowledged_at is not None:
+        raise Conflict(ErrorCode.NO_CHANGE, "already acknowledged", ("id",))
+    alert.acknowledged_at = uow.now
+    alert.acknowledged_by = actor.actor_id
+    uow.audit(
+        entity="Alert",
+        entity_id=alert.id,
+        action=AuditAction.UPDATE,
+        changes=field_changes({"acknowledged_at": None}, {"acknowledged_at": uow.now}),
+        subject_id=alert.subject_id,
+        site_id=site.id,
+    )
+    return alert

@@ -6,6 +6,9 @@ from enum import Enum
 
 import strawberry
 
+from ..domain import adverse_events as _ae
+from ..domain import bleeding as _bleeding
+from ..domain import ctcae as _ctcae
 from ..domain import enums as d
 from ..domain import response as _response
 from ..domain.protocol import BsaFormula as _BsaFormula
@@ -37,3 +40,25 @@ NotEvaluableReason = strawberry.enum(_response.NotEvaluableReason, description="
 class EndpointPopulation(Enum):
     INFUSED = "infused"
     PER_PROTOCOL = "per_protocol"
+
+
+GradingScale = strawberry.enum(_ctcae.GradingScale, description="CTCAE v5.0, or ASTCT 2019 for CRS and ICANS.")
+Attribution = strawberry.enum(_ae.Attribution, description="NCI five-point attribution scale.")
+SeriousCriterion = strawberry.enum(_ae.SeriousCriterion, description="ICH E2A seriousness criteria.")
+AdverseEventOutcome = strawberry.enum(_ae.Outcome, name="AdverseEventOutcome", description="CDISC OUT outcome.")
+ActionTaken = strawberry.enum(_ae.ActionTaken)
+AdverseEventSource = strawberry.enum(_ae.AdverseEventSource)
+AdverseEventStatus = strawberry.enum(_ae.AdverseEventStatus)
+ReviewDecision = strawberry.enum(
+    _ae.ReviewDecision, description="CONFIRM as graded, REGRADE with a new grade, or REJECT."
+)
+BleedingSite = strawberry.enum(_bleeding.BleedingSite)
+RedFlag = strawberry.enum(_bleeding.RedFlag, description="A sign that needs the site's attention at once.")
+
+
+@strawberry.enum(description="Which product (or procedure) an attribution filter looks at.")
+class AttributionTarget(Enum):
+    CD19_CAR_T = "attribution_cd19"
+    BCMA_CAR_T = "attribution_bcma"
+    LYMPHODEPLETION = "attribution_lymphodepletion"
+    PLATELET_TRANSFUSION = "attribution_platelet_transfusion"

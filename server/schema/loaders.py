@@ -12,6 +12,8 @@ from strawberry.dataloader import DataLoader
 
 from ..db import queries as q
 from ..db.models import (
+    AdverseEvent,
+    BleedingReport,
     BodyMeasurement,
     CarTInfusion,
     LymphodepletionCourse,
@@ -57,6 +59,11 @@ class Loaders:
         self.platelet_counts = DataLoader(self._children(PlateletCount, PlateletCount.drawn_at))
         self.first_infusion_at = DataLoader(self._first_infusions)
         self.evaluation = DataLoader(self._evaluations)
+        self.bleeding_reports = DataLoader(self._children(BleedingReport, BleedingReport.id))
+        self.adverse_events = DataLoader(self._children(AdverseEvent, AdverseEvent.onset_date))
+        self.annotations = DataLoader(self._annotations)
+        self.events_of_report = DataLoader(self._events_of_reports)
+        self.reports_of_event = DataLoader(self._reports_of_events)
         self._by_id: dict[type[Any], DataLoader[int, Any]] = {}
         self._protocol: tuple[int, ProtocolParameters] | None = None
 
@@ -98,6 +105,21 @@ class Loaders:
         """Study day 0 of each subject: the first live CAR-T infusion (any product)."""
         per_subject = await self.infusions.load_many(subject_ids)
         return [min((i.infused_at for i in infusions), default=None) for infusions in per_subject]
+
+    async def _annotations(self, report_ids: list[int]) -> list[list[Any]]:
+        rows = await self._ctx.read(q.annotations_of_reports, report_ids)
+        return _group(rows, report_ids, lambda r: r.bleeding_report_id)
+
+    async def _events_of_reports(self, report_ids: list[int]) -> list[list[Any]]:
+        pairs = await self._ctx.read(q.events_of_reports, report_ids)
+        events = await self.record_by_id(AdverseEvent).load_many(sorted({p[1] for p in pairs}))
+        by_id = {event.id: event for event in events if event is not None}
+        grouped = _group([p for p in pairs if p[1] in by_id], report_ids, lambda p: p[0])
+        return [[by_id[p[1]] for p in group] for group in grouped]
+
+    async def _reports_of_events(self, event_ids: list[int]) -> list[list[Any]]:
+        rows = await self._ctx.read(q.reports_of_adverse_events, event_ids)
+        return [[row[1] for row in group] for group in _group(rows, event_ids, lambda r: r[0])]
 
     def record_by_id(self, model: type[Any]) -> DataLoader[int, Any]:
         if model not in self._by_id:

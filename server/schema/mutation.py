@@ -17,6 +17,7 @@ from . import types as t
 from .context import Info
 from .errors import result_union, run_use_case
 from .ids import decode_id
+from .safety import SafetyMutation
 
 
 @strawberry.type
@@ -148,7 +149,7 @@ def _transfusion(saved: Any) -> PlateletTransfusionSuccess:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(SafetyMutation):
     @strawberry.mutation(description="Register a subject at a site (coordinators, investigators, admins).")
     async def enroll_subject(self, info: Info, input: i.EnrollSubjectInput) -> EnrollSubjectResult:
         async def use_case(uow: UnitOfWork) -> Any:

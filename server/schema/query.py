@@ -14,26 +14,10 @@ from ..services.response import EndpointSubject, primary_endpoint
 from . import types as t
 from .context import Info
 from .enums import EndpointPopulation, SubjectStatus
-from .ids import decode_cursor, decode_id, encode_cursor
+from .ids import decode_id, encode_cursor
+from .paging import cursor_position, page_size_of
 from .response_types import PrimaryEndpoint, SiteEndpoint
-
-
-def _page_size(info: Info, first: int | None) -> int:
-    settings = info.context.settings
-    size = settings.default_page_size if first is None else first
-    if not 1 <= size <= settings.max_page_size:
-        raise GraphQLError(
-            f"first must be between 1 and {settings.max_page_size}",
-            extensions={"code": "BAD_USER_INPUT", "field": ["first"]},
-        )
-    return size
-
-
-def _after(after: str | None) -> int | None:
-    try:
-        return decode_cursor(after)
-    except ValueError as error:
-        raise GraphQLError(str(error), extensions={"code": "BAD_USER_INPUT", "field": ["after"]}) from error
+from .safety import SafetyQuery
 
 
 async def _subjects_by_response(
@@ -65,7 +49,7 @@ def _require_audit_reader(info: Info) -> None:
 
 
 @strawberry.type
-class Query:
+class Query(SafetyQuery):
     @strawberry.field(description="Who is calling.")
     def viewer(self, info: Info) -> t.Viewer:
         actor = info.context.actor
@@ -100,7 +84,7 @@ class Query:
         ] = None,
     ) -> t.SubjectConnection:
         where = q.SubjectFilter(site_codes=site_codes, statuses=statuses)
-        after_id, limit = _after(after), _page_size(info, first)
+        after_id, limit = cursor_position(after), page_size_of(info, first)
         if sustained_response is not None:
             rows, has_next, total = await _subjects_by_response(info, where, sustained_response, after_id, limit)
         else:
@@ -170,7 +154,7 @@ class Query:
             until=_aware(until, "until"),
         )
         rows, has_next = await info.context.read(
-            q.page_of_audit_events, where, after_id=_after(after), limit=_page_size(info, first)
+            q.page_of_audit_events, where, after_id=cursor_position(after), limit=page_size_of(info, first)
         )
         subject_ids = sorted({r.subject_id for r in rows if r.subject_id is not None})
         codes = await info.context.read(lambda session, _actor: q.subject_codes_by_ids(session, subject_ids))

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 from ..settings import Settings
 from .mutation import Mutation
 from .query import Query
+from .safety import Subscription
 from .types import (
     BodyMeasurement,
     CarTInfusion,
@@ -78,6 +79,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return TrialSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Subject, Site, BodyMeasurement, LymphodepletionCourse, CarTInfusion, PlateletTransfusion, PlateletCount],
         extensions=extensions,
     )

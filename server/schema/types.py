@@ -20,6 +20,7 @@ from .ids import encode_id
 
 if TYPE_CHECKING:
     from .response_types import AttributedCount, BodySurfaceArea, PlateletResponse, TransfusionResponse
+    from .safety_types import AdverseEvent, BleedingReport
 
 STUDY_DAY = (
     f"Days from the subject's first CAR-T infusion (day 0), by rule '{STUDY_DAY_RULE}'; null before any infusion."
@@ -447,6 +448,18 @@ class Subject(Node):
 
         evaluation = await info.context.loaders.evaluation.load(self.db_id)
         return PlateletResponse.of(evaluation.subject, evaluation.parameter_version)
+
+    @strawberry.field(description="The patient's bleeding diary reports, in receipt order.")
+    async def bleeding_reports(self, info: Info) -> list[Annotated[BleedingReport, strawberry.lazy(".safety_types")]]:
+        from .safety_types import BleedingReport
+
+        return [BleedingReport.of(r) for r in await info.context.loaders.bleeding_reports.load(self.db_id)]
+
+    @strawberry.field(description="Adverse events (not voided), by onset.")
+    async def adverse_events(self, info: Info) -> list[Annotated[AdverseEvent, strawberry.lazy(".safety_types")]]:
+        from .safety_types import AdverseEvent
+
+        return [AdverseEvent.of(r) for r in await info.context.loaders.adverse_events.load(self.db_id)]
 
     @strawberry.field(description="Platelet counts, oldest first.")
     async def platelet_counts(self, info: Info) -> list[PlateletCount]:

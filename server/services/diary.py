@@ -297,9 +297,7 @@ def alert_payload(alert: Alert, site_code: str, subject_code: str) -> dict[str, 
     }
 
 
-async def annotate_bleeding_report(
-    uow: UnitOfWork, *, report_id: int, text: str, reason: str
-) -> BleedingReportAnnotation:
+async def annotate_bleeding_report(uow: UnitOfWork, *, report_id: int, text: str, reason: str) -> BleedingReport:
     """Site staff's note or correction; the patient's entry itself stays as submitted."""
     require_clinical_writer(uow.actor)
     raise_if(v.check_reason(reason) + v.check_reason(text, ("text",)))
@@ -321,10 +319,11 @@ async def annotate_bleeding_report(
         site_id=site.id,
         reason=reason,
     )
-    return annotation
+    return report
 
 
-async def acknowledge_alert(uow: UnitOfWork, *, alert_id: int) -> Alert:
+async def acknowledge_alert(uow: UnitOfWork, *, alert_id: int) -> tuple[Alert, str, str]:
+    """The acknowledged alert, with its site and subject codes."""
     actor: Actor = uow.actor
     require_clinical_writer(actor)
     alert = await repo.record_by_id(uow.session, Alert, alert_id)
@@ -345,4 +344,5 @@ async def acknowledge_alert(uow: UnitOfWork, *, alert_id: int) -> Alert:
         subject_id=alert.subject_id,
         site_id=site.id,
     )
-    return alert
+    subject = await repo.subject_by_id(uow.session, alert.subject_id)
+    return alert, site.code, subject.code

@@ -1,0 +1,572 @@
+"""Safety operations: the patients' bleeding diary, adverse events, the site alert inbox and the
+live `siteAlerts` subscription."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import AsyncGenerator
+from typing import Annotated, Any
+
+import strawberry
+from graphql import GraphQLError
+
+from ..db import queries as q
+from ..domain import bleeding as b
+from ..domain.adverse_events import Attribution as DomainAttribution
+from ..domain.enums import Role
+from ..domain.validation import Problem, ProblemCode
+from ..services import adverse_events as ae
+from ..services import diary
+from ..services.errors import InvalidInput, NotFound
+from ..services.terms import trial_terms
+from ..services.unit_of_work import UnitOfWork
+from . import enums as e
+from .context import Info
+from .errors import result_union, run_use_case
+from .ids import decode_id, encode_cursor
+from .inputs import aware, patch_of
+from .paging import cursor_position, page_size_of
+from .safety_types import (
+    AdverseEvent,
+    AdverseEventConnection,
+    AdverseEventEdge,
+    Alert,
+    AlertConnection,
+    AlertEdge,
+    BleedingReport,
+    BleedingReportConnection,
+    BleedingReportEdge,
+    SafetyTableRow,
+)
+from .types import PageInfo
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+@strawberry.input(description="One bleeding symptom. Fill what applies to the site.")
+class BleedingSymptomInput:
+    site: e.BleedingSite
+    duration_minutes: int | None = strawberry.field(default=None, description="Total bleeding time today, in minutes.")
+    size_cm: float | None = strawberry.field(default=None, description="Bruise size in cm (1 inch = 2.54 cm).")
+    stopped: bool | None = strawberry.field(default=None, description="Has it stopped? false raises a red flag.")
+    medical_help_needed: bool = strawberry.field(
+        default=False, description="Needed packing, cautery or a clinic visit."
+    )
+    black_or_tarry: bool = strawberry.field(default=False, description="Stool: black or tarry.")
+    beyond_spotting: bool = strawberry.field(default=False, description="Vaginal: heavier than spotting.")
+    deep_swelling: bool = strawberry.field(default=False, description="Bruise: a spontaneous deep swelling.")
+
+
+@strawberry.input(
+    description="A diary report from the patient's phone. Resubmitting the same clientReportId with the same content returns the original result."
+)
+class SubmitBleedingReportInput:
+    client_report_id: str = strawberry.field(description="A UUID generated on the phone when the entry is made.")
+    noticed_at: dt.datetime = strawberry.field(
+        description="When the bleeding was noticed, with the phone's UTC offset."
+    )
+    device_entered_at: dt.datetime = strawberry.field(
+        description="When the entry was made, with the phone's UTC offset (kept)."
+    )
+    symptoms: list[BleedingSymptomInput]
+    device_submitted_at: dt.datetime | None = strawberry.field(
+        default=None, description="When the phone sent it (may change on retries)."
+    )
+    sudden_severe_headache: bool = False
+    new_confusion: bool = False
+    vision_change: bool = False
+    new_weakness: bool = False
+    pro_ctcae_bruising: bool | None = strawberry.field(
+        default=None, description="PRO-CTCAE, last 7 days: any bruising."
+    )
+    pro_ctcae_nosebleed_frequency: int | None = strawberry.field(
+        default=None, description="PRO-CTCAE, last 7 days: 0 never - 4 almost constantly."
+    )
+    pro_ctcae_nosebleed_severity: int | None = strawberry.field(
+        default=None, description="PRO-CTCAE, last 7 days: 0 none - 4 very severe."
+    )
+    note: str | None = None
+    subject_code: str | None = strawberry.field(default=None, description="Optional; must be your own subject.")
+
+
+@strawberry.input
+class AttributionInput:
+    cd19_car_t: e.Attribution | None = None
+    bcma_car_t: e.Attribution | None = None
+    lymphodepletion: e.Attribution | None = None
+    platelet_transfusion: e.Attribution | None = None
+
+
+@strawberry.input
+class ReportAdverseEventInput:
+    subject_code: str
+    meddra_code: int = strawberry.field(description="MedDRA code of a CTCAE v5.0 term in the trial's list.")
+    grade: int
+    onset_date: dt.date
+    awareness_at: dt.datetime = strawberry.field(description="When the site became aware, with UTC offset.")
+    grading_scale: e.GradingScale = e.GradingScale.CTCAE_V5
+    serious: bool = False
+    serious_criteria: list[e.SeriousCriterion] = strawberry.field(default_factory=list)
+    verbatim: str | None = None
+    resolution_date: dt.date | None = None
+    attribution: AttributionInput | None = None
+    expected: bool | None = None
+    action_taken: e.ActionTaken | None = None
+    outcome: e.AdverseEventOutcome | None = None
+    sponsor_reported_at: dt.datetime | None = None
+
+
+@strawberry.input(description="Change an adverse event, with a reason; fields left out keep their value.")
+class UpdateAdverseEventInput:
+    id: strawberry.ID
+    reason: str
+    meddra_code: int | None = strawberry.UNSET
+    grade: int | None = strawberry.UNSET
+    grading_scale: e.GradingScale | None = strawberry.UNSET
+    onset_date: dt.date | None = strawberry.UNSET
+    awareness_at: dt.datetime | None = strawberry.UNSET
+    serious: bool | None = strawberry.UNSET
+    serious_criteria: list[e.SeriousCriterion] | None = strawberry.UNSET
+    verbatim: str | None = strawberry.UNSET
+    resolution_date: dt.date | None = strawberry.UNSET
+    attribution_cd19: e.Attribution | None = strawberry.UNSET
+    attribution_bcma: e.Attribution | None = strawberry.UNSET
+    attribution_lymphodepletion: e.Attribution | None = strawberry.UNSET
+    attribution_platelet_transfusion: e.Attribution | None = strawberry.UNSET
+    expected: bool | None = strawberry.UNSET
+    action_taken: e.ActionTaken | None = strawberry.UNSET
+    outcome: e.AdverseEventOutcome | None = strawberry.UNSET
+    sponsor_reported_at: dt.datetime | None = strawberry.UNSET
+
+
+@strawberry.input
+class ReviewAdverseEventInput:
+    id: strawberry.ID
+    decision: e.ReviewDecision
+    reason: str
+    grade: int | None = strawberry.field(default=None, description="The new grade, with REGRADE.")
+
+
+@strawberry.input
+class ResolveAdverseEventInput:
+    id: strawberry.ID
+    resolution_date: dt.date
+    outcome: e.AdverseEventOutcome
+    reason: str | None = None
+
+
+@strawberry.input
+class AnnotateBleedingReportInput:
+    id: strawberry.ID
+    text: str
+    reason: str
+
+
+@strawberry.input
+class AcknowledgeAlertInput:
+    id: strawberry.ID
+
+
+def _as_is(value: Any, _path: tuple[str, ...]) -> Any:
+    return value
+
+
+UPDATE_FIELDS: dict[str, Any] = {
+    name: (name, aware if name in ("awareness_at", "sponsor_reported_at") else _as_is)
+    for name in UpdateAdverseEventInput.__annotations__
+    if name not in ("id", "reason")
+}
+UPDATE_FIELDS["serious_criteria"] = ("serious_criteria", lambda value, _p: tuple(value))
+REQUIRED_AE = frozenset(
+    {"meddra_code", "grade", "grading_scale", "onset_date", "awareness_at", "serious", "serious_criteria"}
+)
+
+
+def _pk(global_id: str, type_name: str) -> int:
+    decoded = decode_id(global_id)
+    if decoded is None or decoded[0] != type_name:
+        raise NotFound(type_name, ("id",))
+    return decoded[1]
+
+
+def _submission(data: SubmitBleedingReportInput) -> diary.DiarySubmission:
+    entered = aware(data.device_entered_at, ("deviceEnteredAt",))
+    offset = data.device_entered_at.utcoffset()
+    if len(data.symptoms) > 20:
+        raise InvalidInput([Problem(("symptoms",), ProblemCode.OUT_OF_RANGE, "at most 20 symptoms in one report")])
+    return diary.DiarySubmission(
+        client_report_id=data.client_report_id.strip().lower()[:64],
+        noticed_at=aware(data.noticed_at, ("noticedAt",)),
+        device_entered_at=entered,
+        device_utc_offset_minutes=int(offset.total_seconds() // 60) if offset is not None else 0,
+        device_submitted_at=aware(data.device_submitted_at, ("deviceSubmittedAt",))
+        if data.device_submitted_at
+        else None,
+        symptoms=tuple(
+            b.Symptom(
+                site=s.site,
+                duration_minutes=s.duration_minutes,
+                size_cm=s.size_cm,
+                stopped=s.stopped,
+                medical_help_needed=s.medical_help_needed,
+                black_or_tarry=s.black_or_tarry,
+                beyond_spotting=s.beyond_spotting,
+                deep_swelling=s.deep_swelling,
+            )
+            for s in data.symptoms
+        ),
+        signs=b.NeurologicalSigns(
+            sudden_severe_headache=data.sudden_severe_headache,
+            new_confusion=data.new_confusion,
+            vision_change=data.vision_change,
+            new_weakness=data.new_weakness,
+        ),
+        pro_ctcae={
+            k: v
+            for k, v in (
+                ("bruising", data.pro_ctcae_bruising),
+                ("nosebleedFrequency", data.pro_ctcae_nosebleed_frequency),
+                ("nosebleedSeverity", data.pro_ctcae_nosebleed_severity),
+            )
+            if v is not None
+        },
+        note=data.note,
+    )
+
+
+def _details(data: ReportAdverseEventInput) -> ae.AdverseEventDetails:
+    attribution = data.attribution or AttributionInput()
+    return ae.AdverseEventDetails(
+        meddra_code=data.meddra_code,
+        grade=data.grade,
+        grading_scale=data.grading_scale,
+        onset_date=data.onset_date,
+        awareness_at=aware(data.awareness_at, ("awarenessAt",)),
+        serious=data.serious,
+        serious_criteria=tuple(data.serious_criteria),
+        verbatim=data.verbatim,
+        resolution_date=data.resolution_date,
+        attribution_cd19=attribution.cd19_car_t,
+        attribution_bcma=attribution.bcma_car_t,
+        attribution_lymphodepletion=attribution.lymphodepletion,
+        attribution_platelet_transfusion=attribution.platelet_transfusion,
+        expected=data.expected,
+        action_taken=data.action_taken,
+        outcome=data.outcome,
+        sponsor_reported_at=aware(data.sponsor_reported_at, ("sponsorReportedAt",))
+        if data.sponsor_reported_at
+        else None,
+    )
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+@strawberry.type(
+    description="What the phone shows after submitting: accepted, the provisional grade, and whether to call the site now."
+)
+class BleedingReportAccepted:
+    report: BleedingReport
+    duplicate: bool = strawberry.field(
+        description="True when this id had already been received: nothing new was created."
+    )
+    provisional_who_grade: int | None = strawberry.field(description=f"Rule: {b.WHO_RULE}")
+    red_flags: list[e.RedFlag]
+    call_site_now: bool = strawberry.field(
+        description="A red flag was raised: tell the patient to call the site at once."
+    )
+    alert_raised: bool = strawberry.field(description="The site has been alerted.")
+    advice: str = strawberry.field(description="A sentence to show the patient.")
+    late: bool = strawberry.field(description="Noticed longer ago than the diary entry window.")
+
+
+@strawberry.type
+class AdverseEventSuccess:
+    adverse_event: AdverseEvent
+
+
+@strawberry.type
+class AnnotationSuccess:
+    report: BleedingReport
+
+
+@strawberry.type
+class AlertSuccess:
+    alert: Alert
+
+
+SubmitBleedingReportResult = result_union("SubmitBleedingReportResult", BleedingReportAccepted)
+AdverseEventResult = result_union("AdverseEventResult", AdverseEventSuccess)
+AnnotateBleedingReportResult = result_union("AnnotateBleedingReportResult", AnnotationSuccess)
+AcknowledgeAlertResult = result_union("AcknowledgeAlertResult", AlertSuccess)
+
+
+def _accepted(outcome: diary.DiaryOutcome) -> BleedingReportAccepted:
+    assessment = outcome.assessment
+    return BleedingReportAccepted(
+        report=BleedingReport.of(outcome.report),
+        duplicate=outcome.duplicate,
+        provisional_who_grade=assessment.who_grade,
+        red_flags=[e.RedFlag(f.value) for f in assessment.red_flags],
+        call_site_now=bool(assessment.red_flags),
+        alert_raised=outcome.alert_raised,
+        advice=assessment.advice,
+        late=outcome.report.late,
+    )
+
+
+def _event(row: Any) -> AdverseEventSuccess:
+    return AdverseEventSuccess(adverse_event=AdverseEvent.of(row))
+
+
+@strawberry.type
+class SafetyMutation:
+    @strawberry.mutation(
+        description="A patient's bleeding diary report (patients only, for themselves). Exactly once per clientReportId."
+    )
+    async def submit_bleeding_report(self, info: Info, input: SubmitBleedingReportInput) -> SubmitBleedingReportResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await diary.submit_bleeding_report(uow, _submission(input), input.subject_code)
+
+        return await run_use_case(info, use_case, _accepted)
+
+    @strawberry.mutation(
+        description="Site staff's note or correction on a diary report, with a reason (the report itself is never edited)."
+    )
+    async def annotate_bleeding_report(
+        self, info: Info, input: AnnotateBleedingReportInput
+    ) -> AnnotateBleedingReportResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await diary.annotate_bleeding_report(
+                uow, report_id=_pk(input.id, "BleedingReport"), text=input.text, reason=input.reason
+            )
+
+        return await run_use_case(info, use_case, lambda row: AnnotationSuccess(report=BleedingReport.of(row)))
+
+    @strawberry.mutation(
+        description="Report an adverse event (site staff). Entered by an investigator it is confirmed; by a coordinator it awaits review."
+    )
+    async def report_adverse_event(self, info: Info, input: ReportAdverseEventInput) -> AdverseEventResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await ae.report_adverse_event(uow, subject_code=input.subject_code, details=_details(input))
+
+        return await run_use_case(info, use_case, _event)
+
+    @strawberry.mutation(description="An investigator confirms, regrades or rejects a pending event, with a reason.")
+    async def review_adverse_event(self, info: Info, input: ReviewAdverseEventInput) -> AdverseEventResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await ae.review_adverse_event(
+                uow,
+                event_id=_pk(input.id, "AdverseEvent"),
+                decision=input.decision,
+                grade=input.grade,
+                reason=input.reason,
+            )
+
+        return await run_use_case(info, use_case, _event)
+
+    @strawberry.mutation(description="Change an adverse event, with a reason (audited).")
+    async def update_adverse_event(self, info: Info, input: UpdateAdverseEventInput) -> AdverseEventResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            patch = patch_of(input, UPDATE_FIELDS, REQUIRED_AE)
+            return await ae.update_adverse_event(
+                uow, event_id=_pk(input.id, "AdverseEvent"), patch=patch, reason=input.reason
+            )
+
+        return await run_use_case(info, use_case, _event)
+
+    @strawberry.mutation(description="Record an adverse event's resolution date and outcome.")
+    async def resolve_adverse_event(self, info: Info, input: ResolveAdverseEventInput) -> AdverseEventResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await ae.resolve_adverse_event(
+                uow,
+                event_id=_pk(input.id, "AdverseEvent"),
+                resolution_date=input.resolution_date,
+                outcome=input.outcome,
+                reason=input.reason,
+            )
+
+        return await run_use_case(info, use_case, _event)
+
+    @strawberry.mutation(description="Mark an alert as seen by the site (its staff).")
+    async def acknowledge_alert(self, info: Info, input: AcknowledgeAlertInput) -> AcknowledgeAlertResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            alert, site_code, subject_code = await diary.acknowledge_alert(uow, alert_id=_pk(input.id, "Alert"))
+            return Alert.of(alert, site_code, subject_code)
+
+        return await run_use_case(info, use_case, lambda alert: AlertSuccess(alert=alert))
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+def _require_patient(info: Info) -> None:
+    if info.context.actor.role is not Role.PATIENT:
+        raise GraphQLError("myBleedingReports is the patient's own list", extensions={"code": "PERMISSION_DENIED"})
+
+
+def _study_day_of(onset: dt.date, first: dt.datetime | None) -> int | None:
+    return None if first is None else (onset - first.astimezone(dt.timezone.utc).date()).days
+
+
+ATTRIBUTION_ORDER = list(DomainAttribution)
+
+
+@strawberry.type
+class SafetyQuery:
+    @strawberry.field(
+        description="The patient's own diary reports in receipt order, each with its provisional grade and review status; pass the last endCursor to fetch only new ones."
+    )
+    async def my_bleeding_reports(
+        self, info: Info, after: str | None = None, first: int | None = None
+    ) -> BleedingReportConnection:
+        _require_patient(info)
+        rows, has_next = await info.context.read(
+            q.page_of_my_bleeding_reports, after_id=cursor_position(after), limit=page_size_of(info, first)
+        )
+        edges = [BleedingReportEdge(cursor=encode_cursor(r.id), node=BleedingReport.of(r)) for r in rows]
+        return BleedingReportConnection(
+            edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else after)
+        )
+
+    @strawberry.field(description="Adverse events you may see, filtered; analysts get no verbatim text or reasons.")
+    async def adverse_events(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        subject_code: str | None = None,
+        site_codes: list[str] | None = None,
+        meddra_codes: list[int] | None = None,
+        min_grade: int | None = None,
+        max_grade: int | None = None,
+        serious: bool | None = None,
+        sources: list[e.AdverseEventSource] | None = None,
+        statuses: list[e.AdverseEventStatus] | None = None,
+        onset_from: dt.date | None = None,
+        onset_to: dt.date | None = None,
+        attribution_to: e.AttributionTarget | None = None,
+        attribution_at_least: Annotated[
+            e.Attribution | None,
+            strawberry.argument(
+                description="With attributionTo: this level or more related (UNRELATED < UNLIKELY < POSSIBLE < PROBABLE < DEFINITE)."
+            ),
+        ] = None,
+        onset_study_day_from: Annotated[
+            int | None,
+            strawberry.argument(description="Onset at or after this study day (days from the first CAR-T infusion)."),
+        ] = None,
+        onset_study_day_to: int | None = None,
+    ) -> AdverseEventConnection:
+        levels = None
+        if attribution_at_least is not None:
+            levels = ATTRIBUTION_ORDER[ATTRIBUTION_ORDER.index(DomainAttribution(attribution_at_least.value)) :]
+        where = q.AdverseEventFilter(
+            subject_code=subject_code,
+            site_codes=site_codes,
+            meddra_codes=meddra_codes,
+            min_grade=min_grade,
+            max_grade=max_grade,
+            serious=serious,
+            sources=sources,
+            statuses=statuses,
+            onset_from=onset_from,
+            onset_to=onset_to,
+            attribution_product=attribution_to.value if attribution_to else None,
+            attribution_at_least=levels,
+        )
+        rows = list(await info.context.read(q.adverse_events, where))
+        if onset_study_day_from is not None or onset_study_day_to is not None:
+            firsts = await info.context.loaders.first_infusion_at.load_many([r.subject_id for r in rows])
+            days = [_study_day_of(r.onset_date, first) for r, first in zip(rows, firsts, strict=True)]
+            rows = [
+                r
+                for r, day in zip(rows, days, strict=True)
+                if day is not None
+                and (onset_study_day_from is None or day >= onset_study_day_from)
+                and (onset_study_day_to is None or day <= onset_study_day_to)
+            ]
+        after_id, limit = cursor_position(after), page_size_of(info, first)
+        page = [r for r in rows if after_id is None or r.id > after_id]
+        edges = [AdverseEventEdge(cursor=encode_cursor(r.id), node=AdverseEvent.of(r)) for r in page[:limit]]
+        return AdverseEventConnection(
+            edges=edges,
+            total_count=len(rows),
+            page_info=PageInfo(has_next_page=len(page) > limit, end_cursor=edges[-1].cursor if edges else None),
+        )
+
+    @strawberry.field(
+        description="The usual safety table: per CTCAE term, events, subjects and subjects by worst grade (rejected and voided events excluded)."
+    )
+    async def adverse_event_summary(
+        self, info: Info, site_codes: list[str] | None = None, min_grade: int | None = None, serious: bool | None = None
+    ) -> list[SafetyTableRow]:
+        statuses = [e.AdverseEventStatus.CONFIRMED, e.AdverseEventStatus.PENDING_REVIEW]
+        where = q.AdverseEventFilter(site_codes=site_codes, min_grade=min_grade, serious=serious, statuses=statuses)
+        rows = await info.context.read(q.adverse_events, where)
+        worst: dict[int, dict[int, int]] = defaultdict(dict)
+        events: dict[int, int] = defaultdict(int)
+        serious_events: dict[int, int] = defaultdict(int)
+        for r in rows:
+            events[r.meddra_code] += 1
+            serious_events[r.meddra_code] += int(r.serious)
+            worst[r.meddra_code][r.subject_id] = max(worst[r.meddra_code].get(r.subject_id, 0), r.grade)
+        terms = trial_terms()
+        table = []
+        for code in sorted(events, key=lambda c: (-len(worst[c]), terms[c].name if c in terms else str(c))):
+            by_grade = [sum(1 for g in worst[code].values() if g == grade) for grade in range(1, 6)]
+            term = terms.get(code)
+            table.append(
+                SafetyTableRow(
+                    meddra_code=code,
+                    term=term.name if term else str(code),
+                    soc=term.soc if term else "",
+                    events=events[code],
+                    subjects=len(worst[code]),
+                    subjects_by_worst_grade=by_grade,
+                    serious_events=serious_events[code],
+                )
+            )
+        return table
+
+    @strawberry.field(description="The site alert inbox (coordinators and investigators of the site, admins).")
+    async def alerts(
+        self, info: Info, unacknowledged_only: bool = False, after: str | None = None, first: int | None = None
+    ) -> AlertConnection:
+        rows, has_next = await info.context.read(
+            q.page_of_alerts,
+            unacknowledged_only=unacknowledged_only,
+            after_id=cursor_position(after),
+            limit=page_size_of(info, first),
+        )
+        edges = [AlertEdge(cursor=encode_cursor(r[0].id), node=Alert.of(r[0], r[1], r[2])) for r in rows]
+        return AlertConnection(
+            edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
+        )
+
+
+ALERT_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.ADMIN})
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description='Alerts of your sites as they are raised (graphql-transport-ws; send {"Authorization": "Bearer <token>"} in connection_init). Missed alerts stay in the `alerts` inbox.'
+    )
+    async def site_alerts(self, info: Info, site_codes: list[str] | None = None) -> AsyncGenerator[Alert, None]:
+        actor = info.context.actor
+        if actor.role not in ALERT_ROLES:
+            raise GraphQLError("site alerts go to the site's clinical staff", extensions={"code": "PERMISSION_DENIED"})
+        bus = info.context.alert_bus
+        queue = bus.subscribe()
+        try:
+            while True:
+                payload = await queue.get()
+                site = payload["siteCode"]
+                if (actor.role is Role.ADMIN or site in actor.site_codes) and (
+                    site_codes is None or site in site_codes
+                ):
+                    yield Alert.of_payload(payload)
+        finally:
+            bus.unsubscribe(queue)

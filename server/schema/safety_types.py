@@ -1,0 +1,312 @@
+"""Safety types: patients' bleeding diary reports, adverse events and site alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import strawberry
+
+from ..db import models as m
+from ..domain import bleeding as b
+from ..domain.adverse_events import sae_deadline, sae_overdue
+from ..domain.ctcae import CTCAE_VERSION
+from . import enums as e
+from .context import Info
+from .ids import encode_id
+from .types import STUDY_DAY, PageInfo, _study_day
+
+
+@strawberry.type(description="One symptom as the patient reported it.")
+class BleedingSymptom:
+    site: e.BleedingSite
+    duration_minutes: int | None = strawberry.field(description="Total bleeding time that day, in minutes.")
+    size_cm: float | None = strawberry.field(description="Bruise size in cm.")
+    stopped: bool | None
+    medical_help_needed: bool
+    black_or_tarry: bool
+    beyond_spotting: bool
+    deep_swelling: bool
+    provisional_who_grade: int | None = strawberry.field(
+        description=f"This symptom's provisional WHO grade. Rule: {b.WHO_RULE}"
+    )
+
+
+@strawberry.type(description="A staff note on a diary report (the report itself never changes).")
+class BleedingReportAnnotation:
+    text: str | None = strawberry.field(description="Null for analysts.")
+    reason: str | None = strawberry.field(description="Null for analysts.")
+    actor_id: str
+    created_at: dt.datetime
+
+
+@strawberry.type(description="A patient's bleeding diary report, as submitted; immutable.")
+class BleedingReport:
+    id: strawberry.ID
+    db_id: strawberry.Private[int]
+    subject_id: strawberry.Private[int]
+    client_report_id: str = strawberry.field(description="The UUID the phone generated; resubmitting it is idempotent.")
+    noticed_at: dt.datetime = strawberry.field(description="When the patient noticed the bleeding (UTC).")
+    device_entered_at: dt.datetime = strawberry.field(description="When the entry was made on the phone (UTC).")
+    device_utc_offset_minutes: int = strawberry.field(description="The phone's UTC offset at entry, in minutes.")
+    device_submitted_at: dt.datetime | None = strawberry.field(
+        description="When the phone sent it (UTC), as the phone says."
+    )
+    received_at: dt.datetime = strawberry.field(description="When the server received it (UTC).")
+    late: bool = strawberry.field(description="Noticed longer ago than the diary entry window (a protocol parameter).")
+    symptoms: list[BleedingSymptom]
+    red_flags: list[e.RedFlag]
+    provisional_who_grade: int | None = strawberry.field(
+        description=f"The day's provisional WHO grade (worst site). Rule: {b.WHO_RULE}"
+    )
+    note: str | None = strawberry.field(description="The patient's note; null for analysts.")
+    pro_ctcae_bruising: bool | None = strawberry.field(description="PRO-CTCAE: any bruising (last 7 days).")
+    pro_ctcae_nosebleed_frequency: int | None = strawberry.field(description="PRO-CTCAE 0-4 (last 7 days).")
+    pro_ctcae_nosebleed_severity: int | None = strawberry.field(description="PRO-CTCAE 0-4 (last 7 days).")
+
+    @strawberry.field(description=STUDY_DAY + " Of the time noticed.")
+    async def study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.noticed_at)
+
+    @strawberry.field(description="REVIEWED when every adverse event it supports has been confirmed or rejected.")
+    async def review_status(self, info: Info) -> e.AdverseEventStatus | None:
+        events = await info.context.loaders.events_of_report.load(self.db_id)
+        if not events:
+            return None
+        statuses = {event.status for event in events}
+        if e.AdverseEventStatus.PENDING_REVIEW in statuses:
+            return e.AdverseEventStatus.PENDING_REVIEW
+        return (
+            e.AdverseEventStatus.CONFIRMED
+            if e.AdverseEventStatus.CONFIRMED in statuses
+            else e.AdverseEventStatus.REJECTED
+        )
+
+    @strawberry.field(description="Provisional or reviewed adverse events this report supports.")
+    async def adverse_events(self, info: Info) -> list[AdverseEvent]:
+        return [AdverseEvent.of(row) for row in await info.context.loaders.events_of_report.load(self.db_id)]
+
+    @strawberry.field(description="Site staff's notes on this report.")
+    async def annotations(self, info: Info) -> list[BleedingReportAnnotation]:
+        rows = await info.context.loaders.annotations.load(self.db_id)
+        return [
+            BleedingReportAnnotation(text=r.text, reason=r.reason, actor_id=r.actor_id, created_at=r.created_at)
+            for r in rows
+        ]
+
+    @classmethod
+    def of(cls, row: m.BleedingReport) -> BleedingReport:
+        symptoms = []
+        for s in row.symptoms:
+            symptom = b.Symptom(**{**s, "site": b.BleedingSite(s["site"])})
+            symptoms.append(
+                BleedingSymptom(**{**s, "site": symptom.site, "provisional_who_grade": b.who_grade(symptom)})
+            )
+        pro = row.pro_ctcae or {}
+        return cls(
+            id=encode_id("BleedingReport", row.id),
+            db_id=row.id,
+            subject_id=row.subject_id,
+            client_report_id=row.client_report_id,
+            noticed_at=row.noticed_at,
+            device_entered_at=row.device_entered_at,
+            device_utc_offset_minutes=row.device_utc_offset_minutes,
+            device_submitted_at=row.device_submitted_at,
+            received_at=row.received_at,
+            late=row.late,
+            symptoms=symptoms,
+            red_flags=[e.RedFlag(f) for f in row.red_flags],
+            provisional_who_grade=row.who_grade,
+            note=row.note,
+            pro_ctcae_bruising=pro.get("bruising"),
+            pro_ctcae_nosebleed_frequency=pro.get("nosebleedFrequency"),
+            pro_ctcae_nosebleed_severity=pro.get("nosebleedSeverity"),
+        )
+
+
+@strawberry.type(description="Attribution on the NCI five-point scale to each product and procedure.")
+class AttributionSet:
+    cd19_car_t: e.Attribution | None
+    bcma_car_t: e.Attribution | None
+    lymphodepletion: e.Attribution | None
+    platelet_transfusion: e.Attribution | None
+
+
+@strawberry.type(description="An adverse event: CTCAE v5.0 term and grade (ASTCT 2019 for CRS/ICANS).")
+class AdverseEvent:
+    id: strawberry.ID
+    db_id: strawberry.Private[int]
+    subject_id: strawberry.Private[int]
+    meddra_code: int = strawberry.field(description="MedDRA code of the CTCAE v5.0 term.")
+    term: str
+    verbatim: str | None = strawberry.field(description="Verbatim description; null for analysts.")
+    grade: int
+    grading_scale: e.GradingScale
+    onset_date: dt.date
+    resolution_date: dt.date | None
+    serious: bool
+    serious_criteria: list[e.SeriousCriterion]
+    attribution: AttributionSet
+    expected: bool | None
+    action_taken: e.ActionTaken | None
+    outcome: e.AdverseEventOutcome | None
+    source: e.AdverseEventSource
+    status: e.AdverseEventStatus
+    awareness_at: dt.datetime = strawberry.field(description="When the site became aware (UTC); starts the SAE clock.")
+    sponsor_reported_at: dt.datetime | None = strawberry.field(
+        description="When a serious event was reported to the sponsor (UTC)."
+    )
+    review_reason: str | None = strawberry.field(description="The reviewer's reason; null for analysts.")
+    reviewed_by: str | None
+    reviewed_at: dt.datetime | None
+    grading_version: str = CTCAE_VERSION
+
+    @strawberry.field(description="For a serious event: the sponsor reporting deadline, 24 h after awareness (UTC).")
+    def sae_report_deadline(self) -> dt.datetime | None:
+        return sae_deadline(self.awareness_at) if self.serious else None
+
+    @strawberry.field(description="A serious event not reported to the sponsor by its deadline (or reported late).")
+    def sae_report_overdue(self) -> bool:
+        return sae_overdue(self.serious, self.awareness_at, self.sponsor_reported_at, dt.datetime.now(dt.timezone.utc))
+
+    @strawberry.field(description=STUDY_DAY + " Of the onset date.")
+    async def onset_study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.onset_date)
+
+    @strawberry.field(description="The diary reports that support this event (patient-reported events).")
+    async def bleeding_reports(self, info: Info) -> list[BleedingReport]:
+        return [BleedingReport.of(row) for row in await info.context.loaders.reports_of_event.load(self.db_id)]
+
+    @strawberry.field
+    async def subject_code(self, info: Info) -> str:
+        subject = await info.context.loaders.subject.load(self.subject_id)
+        assert subject is not None
+        return subject.code
+
+    @classmethod
+    def of(cls, row: m.AdverseEvent) -> AdverseEvent:
+        return cls(
+            id=encode_id("AdverseEvent", row.id),
+            db_id=row.id,
+            subject_id=row.subject_id,
+            meddra_code=row.meddra_code,
+            term=row.term,
+            verbatim=row.verbatim,
+            grade=row.grade,
+            grading_scale=row.grading_scale,
+            onset_date=row.onset_date,
+            resolution_date=row.resolution_date,
+            serious=row.serious,
+            serious_criteria=[e.SeriousCriterion(c) for c in row.serious_criteria],
+            attribution=AttributionSet(
+                cd19_car_t=row.attribution_cd19,
+                bcma_car_t=row.attribution_bcma,
+                lymphodepletion=row.attribution_lymphodepletion,
+                platelet_transfusion=row.attribution_platelet_transfusion,
+            ),
+            expected=row.expected,
+            action_taken=row.action_taken,
+            outcome=row.outcome,
+            source=row.source,
+            status=row.status,
+            awareness_at=row.awareness_at,
+            sponsor_reported_at=row.sponsor_reported_at,
+            review_reason=row.review_reason,
+            reviewed_by=row.reviewed_by,
+            reviewed_at=row.reviewed_at,
+        )
+
+
+@strawberry.type
+class AdverseEventEdge:
+    cursor: str
+    node: AdverseEvent
+
+
+@strawberry.type(description="A page of adverse events, in the order they were recorded.")
+class AdverseEventConnection:
+    edges: list[AdverseEventEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class BleedingReportEdge:
+    cursor: str
+    node: BleedingReport
+
+
+@strawberry.type(description="A page of diary reports in receipt order; keep endCursor to sync the next time.")
+class BleedingReportConnection:
+    edges: list[BleedingReportEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="An alert to a site: a red flag or a provisional grade >= 2 in a diary report.")
+class Alert:
+    id: strawberry.ID
+    site_code: str
+    subject_code: str
+    bleeding_report_id: strawberry.ID | None
+    red_flags: list[e.RedFlag]
+    provisional_who_grade: int | None
+    message: str
+    created_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str | None
+
+    @classmethod
+    def of(cls, row: m.Alert, site_code: str, subject_code: str) -> Alert:
+        return cls(
+            id=encode_id("Alert", row.id),
+            site_code=site_code,
+            subject_code=subject_code,
+            bleeding_report_id=encode_id("BleedingReport", row.bleeding_report_id) if row.bleeding_report_id else None,
+            red_flags=[e.RedFlag(f) for f in row.red_flags],
+            provisional_who_grade=row.who_grade,
+            message=row.message,
+            created_at=row.created_at,
+            acknowledged_at=row.acknowledged_at,
+            acknowledged_by=row.acknowledged_by,
+        )
+
+    @classmethod
+    def of_payload(cls, payload: dict[str, Any]) -> Alert:
+        report = payload.get("bleedingReportId")
+        return cls(
+            id=encode_id("Alert", payload["id"]),
+            site_code=payload["siteCode"],
+            subject_code=payload["subjectCode"],
+            bleeding_report_id=encode_id("BleedingReport", report) if report else None,
+            red_flags=[e.RedFlag(f) for f in payload["redFlags"]],
+            provisional_who_grade=payload["whoGrade"],
+            message=payload["message"],
+            created_at=dt.datetime.fromisoformat(payload["createdAt"]),
+            acknowledged_at=None,
+            acknowledged_by=None,
+        )
+
+
+@strawberry.type
+class AlertEdge:
+    cursor: str
+    node: Alert
+
+
+@strawberry.type(description="The site's alert inbox, oldest first.")
+class AlertConnection:
+    edges: list[AlertEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="Adverse events of one term: the usual safety table row.")
+class SafetyTableRow:
+    meddra_code: int
+    term: str
+    soc: str = strawberry.field(description="MedDRA system organ class.")
+    events: int
+    subjects: int = strawberry.field(description="Subjects with at least one event of this term.")
+    subjects_by_worst_grade: list[int] = strawberry.field(
+        description="Subjects whose worst grade of this term is 1, 2, 3, 4, 5 (five counts)."
+    )
+    serious_events: int

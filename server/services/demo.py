@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import random
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import repositories as repo
+from ..domain import bleeding as b
+from ..domain import ctcae
+from ..domain.adverse_events import ActionTaken, Attribution, SeriousCriterion
+from ..domain.adverse_events import Outcome as AEOutcome
 from ..domain.auth import Actor
 from ..domain.enums import (
     AboCompatibility,
@@ -63,7 +68,7 @@ from ..domain.enums import (
     Sex,
     SubjectStatus,
 )
-from . import records, subjects
+from . import adverse_events, diary, records, subjects
 from .errors import Conflict, ErrorCode
 from .unit_of_work import UnitOfWork, utc_now
 
@@ -146,6 +151,7 @@ class SubjectPlan:
     # (when, write step) in time order; each step takes the open unit of work.
     steps: list[tuple[datetime, Callable[[UnitOfWork], Awaitable[Any]]]] = field(default_factory=list)
     tally: Counter[str] = field(default_factory=Counter)
+    day0: date | None = None  # the CD19 infusion day, for infused subjects
 
     def add(self, when: datetime, what: str, step: Callable[[UnitOfWork], Awaitable[Any]], n: int = 1) -> None:
         self.steps.append((when, step))
@@ -446,6 +452,7 @@ def plan_infused(plan: SubjectPlan, rng: random.Random, index: int, consent: dat
     """Consent, baseline refractory transfusions, lymphodepletion, CD19 (day 0), BCMA, follow-up."""
     course = plan.course
     day0 = consent + timedelta(days=rng.randint(62, 70))
+    plan.day0 = day0
     bcma_day = rng.randint(14, 28)
     withdrawn_day = rng.randint(22, 25) if course is Course.WITHDRAWN else None
     last_post_day = min(200, (anchor - day0).days - 3) if withdrawn_day is None else withdrawn_day - 1
@@ -571,6 +578,82 @@ async def _ensure_subject(
         return True
 
 
+# --- safety data: diary reports from a few patients and investigator-reported events -------------
+
+DIARY_PATIENTS = {
+    # subject code: (days ago the bleeding was noticed, symptoms) per report
+    "S01-001": [
+        (9, [b.Symptom(b.BleedingSite.SKIN_SPOTS)]),
+        (4, [b.Symptom(b.BleedingSite.NOSE, duration_minutes=20, stopped=True)]),
+        (3, [b.Symptom(b.BleedingSite.NOSE, duration_minutes=45, stopped=True, medical_help_needed=True)]),
+    ],
+    "S01-002": [
+        (2, [b.Symptom(b.BleedingSite.BRUISE, size_cm=4.0), b.Symptom(b.BleedingSite.GUMS_MOUTH, duration_minutes=10)])
+    ],
+    "S02-001": [(1, [b.Symptom(b.BleedingSite.STOOL, black_or_tarry=True)])],
+    "S02-003": [(6, [b.Symptom(b.BleedingSite.URINE)])],
+}
+DEVICE_OFFSET = timedelta(hours=1)  # the demo phones are on UTC+01:00
+
+
+def _diary_submissions(code: str, now: datetime) -> list[diary.DiarySubmission]:
+    submissions = []
+    for n, (days_ago, symptoms) in enumerate(DIARY_PATIENTS.get(code, [])):
+        noticed = (now - timedelta(days=days_ago)).replace(hour=7, minute=30, second=0, microsecond=0)
+        local = timezone(DEVICE_OFFSET)
+        submissions.append(
+            diary.DiarySubmission(
+                client_report_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{SEED}:{code}:diary:{n}")),
+                noticed_at=noticed.astimezone(local),
+                device_entered_at=(noticed + timedelta(minutes=40)).astimezone(local),
+                device_utc_offset_minutes=int(DEVICE_OFFSET.total_seconds() // 60),
+                symptoms=tuple(symptoms),
+                device_submitted_at=noticed + timedelta(minutes=41),
+            )
+        )
+    return submissions
+
+
+async def _seed_safety(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Callable[[], datetime], plan: SubjectPlan, report: SeedReport
+) -> None:
+    """Diary reports through the patient's own path (idempotent by their client ids), and for
+    infused subjects a CRS after CD19 reported by the investigator (ASTCT 2019 grade)."""
+    patient = Actor(actor_id=f"patient-{plan.code}", role=Role.PATIENT, subject_code=plan.code)
+    for submission in _diary_submissions(plan.code, clock()):
+        async with UnitOfWork(sessionmaker, patient, request_id="seed-demo", clock=clock) as uow:
+            outcome = await diary.submit_bleeding_report(uow, submission)
+            await uow.commit()
+        if not outcome.duplicate:
+            report.records["bleeding reports"] += 1
+    day0 = plan.day0
+    if day0 is None or plan.code not in ("S01-001", "S01-003", "S02-002"):
+        return
+    async with UnitOfWork(sessionmaker, ACTOR, request_id="seed-demo", clock=clock) as uow:
+        await adverse_events.report_adverse_event(
+            uow,
+            subject_code=plan.code,
+            details=adverse_events.AdverseEventDetails(
+                meddra_code=ctcae.CYTOKINE_RELEASE_SYNDROME,
+                grade=1 if plan.code != "S02-002" else 2,
+                grading_scale=ctcae.GradingScale.ASTCT_2019,
+                onset_date=day0 + timedelta(days=2),
+                awareness_at=_at(day0 + timedelta(days=2), 10),
+                resolution_date=day0 + timedelta(days=5),
+                attribution_cd19=Attribution.DEFINITE,
+                attribution_lymphodepletion=Attribution.UNLIKELY,
+                expected=True,
+                action_taken=ActionTaken.MEDICATION,
+                outcome=AEOutcome.RECOVERED_RESOLVED,
+                serious=plan.code == "S02-002",
+                serious_criteria=(SeriousCriterion.HOSPITALIZATION,) if plan.code == "S02-002" else (),
+                sponsor_reported_at=_at(day0 + timedelta(days=2), 20) if plan.code == "S02-002" else None,
+            ),
+        )
+        await uow.commit()
+    report.records["adverse events (investigator)"] += 1
+
+
 async def seed_demo_trial(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
     """Create the demo trial's sites, subjects and records that do not exist yet; return a report."""
     now = utc_now()
@@ -587,6 +670,7 @@ async def seed_demo_trial(sessionmaker: async_sessionmaker[AsyncSession]) -> str
         if await _ensure_subject(sessionmaker, clock, plan):
             report.subjects_created.append(code)
             report.records.update(plan.tally)
+            await _seed_safety(sessionmaker, clock, plan, report)
         else:
             report.subjects_present.append(code)
     return str(report)

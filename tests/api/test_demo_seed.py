@@ -259,3 +259,32 @@ def test_cli_seed_demo_twice_on_the_embedded_database(tmp_path):
     assert "subjects: 12 created, 0 already present" in first.stdout
     assert "seed-demo: nothing new created; already present: 2 sites, 12 subjects" in second.stdout
     assert (tmp_path / "ptr-trial.sqlite3").exists()
+
+
+SAFETY = """
+{
+  adverseEvents(first: 100) { totalCount edges { node { term source status gradingScale subjectCode } } }
+  alerts { edges { node { siteCode subjectCode redFlags } } }
+}"""
+
+
+async def test_seed_demo_has_diary_reports_adverse_events_and_alerts(app, gql, token):
+    # given
+    await seed_demo_trial(app.state.write_sessionmaker)
+    # when
+    data = await gql.data(token("admin"), SAFETY)
+    patient = await gql.data(
+        token("patient", subject="S01-001"), "{ myBleedingReports { edges { node { provisionalWhoGrade } } } }"
+    )
+    # then
+    events = [e["node"] for e in data["adverseEvents"]["edges"]]
+    assert {e["source"] for e in events} == {"PATIENT_REPORT", "INVESTIGATOR"}
+    crs = [e for e in events if e["term"] == "Cytokine release syndrome"]
+    assert len(crs) == 3 and {e["gradingScale"] for e in crs} == {"ASTCT_2019"}
+    # S01-001's nosebleeds on consecutive days are one Epistaxis episode.
+    epistaxis = [e for e in events if e["term"] == "Epistaxis" and e["subjectCode"] == "S01-001"]
+    assert len(epistaxis) == 1
+    assert [r["node"]["provisionalWhoGrade"] for r in patient["myBleedingReports"]["edges"]] == [1, 1, 2]
+    alerts = [a["node"] for a in data["alerts"]["edges"]]
+    assert {(a["siteCode"], a["subjectCode"]) for a in alerts} >= {("S02", "S02-001"), ("S01", "S01-001")}
+    assert ["BLACK_STOOL"] in [a["redFlags"] for a in alerts]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 
 from . import ctcae
@@ -227,5 +227,10 @@ def continuing_episode(
 
 
 def local_date(noticed_at: datetime, utc_offset_minutes: int) -> date:
-    """The patient's own calendar day of a report (the day a daily WHO grade belongs to)."""
+    """The patient's own calendar day of a report (the day a daily WHO grade belongs to).
+
+    The offset applies to the UTC time: an aware moment written in another zone is converted
+    first (else its own offset would be counted twice); a naive moment is taken as UTC."""
+    if noticed_at.utcoffset() is not None:
+        noticed_at = noticed_at.astimezone(timezone.utc)
     return (noticed_at + timedelta(minutes=utc_offset_minutes)).date()

@@ -115,6 +115,9 @@ def check_subject(
         )
     problems += check_not_future(consent_date, now, ("consentDate",))
     problems += check_not_future(remission_date, now, ("remissionDate",))
+    birth_year_ok = not any(p.field in (("ageAtConsent",), ("yearOfBirth",)) for p in problems)
+    if birth_year_ok and remission_date is not None and remission_date.year < year_of_birth:
+        problems.append(Problem(("remissionDate",), ProblemCode.INVALID_ORDER, "before the year of birth"))
     if initial_status not in INITIAL_STATUSES:
         problems.append(Problem(("status",), ProblemCode.NOT_ALLOWED, "a new subject starts in screening or enrolled"))
     return problems

@@ -64,6 +64,38 @@ async def _seed_demo(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def _import_labs(args: argparse.Namespace, settings: Settings) -> int:
+    from .db.engine import build_engine, build_sessionmaker
+    from .domain.auth import Actor
+    from .domain.enums import Role
+    from .services.errors import ServiceError
+    from .services.lab_import import import_lab_csv
+    from .services.unit_of_work import UnitOfWork
+
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"cannot read {args.file}: {error}", file=sys.stderr)
+        return 2
+    engine = build_engine(settings.effective_database_url)
+    actor = Actor(actor_id=args.actor_id, role=Role.ADMIN)
+    try:
+        async with UnitOfWork(
+            build_sessionmaker(engine, writes=True), actor, request_id=f"import-labs:{args.file.name}"
+        ) as uow:
+            try:
+                report = await import_lab_csv(uow, text, partial=args.partial)
+            except ServiceError as error:
+                print(f"refused: {error.message}", file=sys.stderr)
+                return 2
+            if report.written:
+                await uow.commit()
+    finally:
+        await engine.dispose()
+    print(report)
+    return 0 if report.written and not (report.problems and not args.partial) else 1
+
+
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     from .auth import InvalidToken, development_token
     from .domain.enums import Role
@@ -116,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--sub", help="the actor id written into the audit trail")
     token.add_argument("--ttl-minutes", type=int)
 
+    labs = commands.add_parser("import-labs", help="load a lab system's CSV export (all rows or none)")
+    labs.add_argument("file", type=Path)
+    labs.add_argument("--partial", action="store_true", help="write the good rows and report the bad ones")
+    labs.add_argument("--actor-id", default="lab-import", help="who the audit trail names")
+
     export = commands.add_parser("export-schema", help="write the GraphQL SDL (default schema.graphql)")
     export.add_argument("--output", "-o", type=Path, default=SCHEMA_FILE)
     export.add_argument("--check", action="store_true", help="exit 1 when the file differs from the code")
@@ -133,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "seed-demo":
         asyncio.run(_seed_demo(settings))
         return 0
+    if args.command == "import-labs":
+        return asyncio.run(_import_labs(args, settings))
     if args.command == "token":
         return _token(args, settings)
     if args.command == "export-schema":

@@ -37,6 +37,8 @@ from ..domain.enums import (
     Sex,
     SubjectStatus,
 )
+from ..domain.labs import Analyte, Specimen, Unit
+from ..domain.outcomes import AntibodyClass, AntibodyMethod, CutoffOperator
 from .types import JSONType, UTCDateTime, enum_column
 
 NAMING = {
@@ -204,6 +206,12 @@ class PlateletCount(VoidableMixin, Base):
     entered_with_transfusion_id: Mapped[int | None] = mapped_column(
         ForeignKey("platelet_transfusion.id"), nullable=True
     )
+    # Lab metadata when the count came through recordLabResults or a lab import.
+    lln_e9_per_l: Mapped[float | None] = mapped_column(Float, nullable=True)
+    uln_e9_per_l: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lab_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assay: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    result_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
 
 
 class AuditEvent(Base):
@@ -339,3 +347,49 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class LabResult(VoidableMixin, Base):
+    """A laboratory value other than platelets (platelet counts live in platelet_count, the one
+    table the response engine reads). `value` is in the analyte's canonical unit; what the lab
+    sent is kept beside it."""
+
+    __tablename__ = "lab_result"
+    __table_args__ = (Index("ix_lab_result_subject_analyte_time", "subject_id", "analyte", "collected_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    analyte: Mapped[Analyte] = mapped_column(enum_column(Analyte, "analyte"))
+    specimen: Mapped[Specimen] = mapped_column(enum_column(Specimen, "specimen"))
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)  # None when below the limit
+    value_reported: Mapped[float | None] = mapped_column(Float, nullable=True)
+    unit_reported: Mapped[Unit] = mapped_column(enum_column(Unit, "unit_reported"))
+    lln: Mapped[float | None] = mapped_column(Float, nullable=True)
+    uln: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lloq: Mapped[float | None] = mapped_column(Float, nullable=True)
+    below_limit: Mapped[bool] = mapped_column(Boolean)
+    lab_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assay: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # One result per subject, analyte, specimen and collection time: re-imports are no-ops.
+    result_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AntibodyTest(VoidableMixin, Base):
+    """An HLA class I / class II or HPA antibody test with its kit, lot and positivity rule."""
+
+    __tablename__ = "antibody_test"
+    __table_args__ = (Index("ix_antibody_test_subject_time", "subject_id", "collected_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    antibody_class: Mapped[AntibodyClass] = mapped_column(enum_column(AntibodyClass, "antibody_class"))
+    method: Mapped[AntibodyMethod] = mapped_column(enum_column(AntibodyMethod, "antibody_method"))
+    kit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lot: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cutoff_mfi: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cutoff_operator: Mapped[CutoffOperator] = mapped_column(enum_column(CutoffOperator, "cutoff_operator"))
+    cpra_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lab_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)  # [{"specificity", "mfi", "positive"}]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus
 from ..domain.enums import CarTProduct
+from ..domain.labs import Analyte
 from ..domain.protocol import ProtocolParameters
 from .models import (
     AdverseEvent,
@@ -19,6 +20,8 @@ from .models import (
     Base,
     BleedingReport,
     CarTInfusion,
+    LabResult,
+    PlateletCount,
     ProtocolParameterSet,
     Site,
     Subject,
@@ -137,3 +140,51 @@ async def open_patient_reported_events(
 async def adverse_event_ids_of_report(session: AsyncSession, report_id: int) -> list[int]:
     query = select(AdverseEventReport.adverse_event_id).where(AdverseEventReport.bleeding_report_id == report_id)
     return list((await session.execute(query.order_by(AdverseEventReport.adverse_event_id))).scalars().all())
+
+
+async def previous_lab_value(
+    session: AsyncSession, subject_id: int, analyte: Analyte, before: datetime
+) -> tuple[float, float | None] | None:
+    """(value, LLN) of the subject's latest live result of this analyte collected before `before`,
+    in the canonical unit."""
+    if analyte is Analyte.PLATELETS:
+        query: Any = (
+            select(PlateletCount.value_e9_per_l, PlateletCount.lln_e9_per_l)
+            .where(
+                PlateletCount.subject_id == subject_id,
+                PlateletCount.drawn_at < before,
+                PlateletCount.voided_at.is_(None),
+            )
+            .order_by(PlateletCount.drawn_at.desc(), PlateletCount.id.desc())
+        )
+    else:
+        query = (
+            select(LabResult.value, LabResult.lln)
+            .where(
+                LabResult.subject_id == subject_id,
+                LabResult.analyte == analyte,
+                LabResult.collected_at < before,
+                LabResult.voided_at.is_(None),
+                LabResult.value.is_not(None),
+            )
+            .order_by(LabResult.collected_at.desc(), LabResult.id.desc())
+        )
+    row = (await session.execute(query.limit(1))).first()
+    return (float(row[0]), row[1]) if row is not None else None
+
+
+async def open_lab_event(session: AsyncSession, subject_id: int, meddra_code: int) -> AdverseEvent | None:
+    query = (
+        select(AdverseEvent)
+        .where(
+            AdverseEvent.subject_id == subject_id,
+            AdverseEvent.meddra_code == meddra_code,
+            AdverseEvent.source == AdverseEventSource.LAB,
+            AdverseEvent.status != AdverseEventStatus.REJECTED,
+            AdverseEvent.resolution_date.is_(None),
+            AdverseEvent.voided_at.is_(None),
+        )
+        .order_by(AdverseEvent.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()

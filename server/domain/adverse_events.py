@@ -105,7 +105,7 @@ def check_adverse_event(facts: AdverseEventFacts, now: datetime) -> list[Problem
     problems: list[Problem] = []
     term = facts.term
     if term is None:
-        problems.append(Problem(("termCode",), ProblemCode.NOT_ALLOWED, "not a CTCAE v5.0 term of this trial's list"))
+        problems.append(Problem(("meddraCode",), ProblemCode.NOT_ALLOWED, "not a CTCAE v5.0 term of this trial's list"))
     else:
         if facts.scale not in term.allowed_scales():
             scales = ", ".join(sorted(s.value for s in term.allowed_scales()))

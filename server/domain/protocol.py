@@ -43,6 +43,20 @@ class ProtocolParameters:
     # gap of an open patient-reported event of the same term continues that event.
     diary_entry_window_days: int = 7
     bleeding_episode_gap_hours: int = 48
+    # Lab grading: a new CTCAE grade >= this, or a worsening by >= N grades, proposes a lab-sourced
+    # adverse event pending review.
+    lab_event_min_grade: int = 3
+    lab_event_worsening_grades: int = 1
+    # B-cell aplasia: CD19+ below this % of lymphocytes, or below this many cells/uL; which rule
+    # decides (the other is shown beside it).
+    b_cell_aplasia_percent: float = 1.0
+    b_cell_aplasia_per_ul: float = 20.0
+    b_cell_aplasia_rule: str = "percent_of_lymphocytes"
+    # IgG (mg/dL): low below, severe at or below.
+    igg_low_below_mg_dl: float = 700.0
+    igg_severe_at_or_below_mg_dl: float = 400.0
+    # HLA single-antigen beads: positive when MFI >= this (the lab's cut-off when it gives one).
+    hla_mfi_cutoff: float = 1000.0
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -73,6 +87,8 @@ class ProtocolParameters:
             "pre_count_lookback_hours",
             "diary_entry_window_days",
             "bleeding_episode_gap_hours",
+            "lab_event_min_grade",
+            "lab_event_worsening_grades",
         ):
             if getattr(self, name) < 1:
                 out.append((_camel(name), "must be at least 1"))
@@ -81,6 +97,10 @@ class ProtocolParameters:
         for name in ("cci_early_threshold_per_ul", "cci_late_threshold_per_ul", "refractory_cci_threshold_per_ul"):
             if not getattr(self, name) >= 0:
                 out.append((_camel(name), "must not be negative"))
+        if self.b_cell_aplasia_rule not in ("percent_of_lymphocytes", "absolute_per_ul"):
+            out.append(("bCellAplasiaRule", "percent_of_lymphocytes or absolute_per_ul"))
+        if not self.igg_severe_at_or_below_mg_dl < self.igg_low_below_mg_dl:
+            out.append(("iggSevereAtOrBelowMgDl", "must be below the low threshold"))
         return out
 
 

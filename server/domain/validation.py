@@ -31,6 +31,7 @@ class ProblemCode(str, Enum):
     TOO_LONG = "too_long"
     UNIT_SUSPECT = "unit_suspect"
     NOT_ALLOWED = "not_allowed"
+    NOT_FOUND = "not_found"  # a referenced record (e.g. a batch row's subject) does not exist for you
 
 
 @dataclass(frozen=True)

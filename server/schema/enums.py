@@ -10,6 +10,8 @@ from ..domain import adverse_events as _ae
 from ..domain import bleeding as _bleeding
 from ..domain import ctcae as _ctcae
 from ..domain import enums as d
+from ..domain import labs as _labs
+from ..domain import outcomes as _outcomes
 from ..domain import response as _response
 from ..domain.protocol import BsaFormula as _BsaFormula
 from ..services.errors import ErrorCode as _ErrorCode
@@ -62,3 +64,26 @@ class AttributionTarget(Enum):
     BCMA_CAR_T = "attribution_bcma"
     LYMPHODEPLETION = "attribution_lymphodepletion"
     PLATELET_TRANSFUSION = "attribution_platelet_transfusion"
+
+
+Analyte = strawberry.enum(_labs.Analyte, description="What a lab result measures.")
+LabUnit = strawberry.enum(
+    _labs.Unit,
+    name="LabUnit",
+    description="Units labs report in; converted explicitly to each analyte's canonical unit.",
+)
+Specimen = strawberry.enum(_labs.Specimen)
+AntibodyClass = strawberry.enum(_outcomes.AntibodyClass)
+AntibodyMethod = strawberry.enum(
+    _outcomes.AntibodyMethod, description="SINGLE_ANTIGEN_BEADS (Luminex, MFI per specificity), MAIPA, ELISA, BEADS."
+)
+CutoffOperator = strawberry.enum(
+    _outcomes.CutoffOperator, description="GE: positive when MFI >= cut-off; GT: when MFI > cut-off."
+)
+IgGStatus = strawberry.enum(_outcomes.IgGStatus)
+
+
+@strawberry.enum(description="How CAR-T cells are measured: QPCR transgene copies/ug DNA, or FLOW CAR+ cells/uL.")
+class KineticsMeasure(Enum):
+    QPCR = "qpcr"
+    FLOW = "flow"

@@ -13,9 +13,11 @@ from strawberry.dataloader import DataLoader
 from ..db import queries as q
 from ..db.models import (
     AdverseEvent,
+    AntibodyTest,
     BleedingReport,
     BodyMeasurement,
     CarTInfusion,
+    LabResult,
     LymphodepletionCourse,
     PlateletCount,
     PlateletTransfusion,
@@ -64,6 +66,8 @@ class Loaders:
         self.annotations = DataLoader(self._annotations)
         self.events_of_report = DataLoader(self._events_of_reports)
         self.reports_of_event = DataLoader(self._reports_of_events)
+        self.lab_results = DataLoader(self._children(LabResult, LabResult.collected_at))
+        self.antibody_tests = DataLoader(self._children(AntibodyTest, AntibodyTest.collected_at))
         self._by_id: dict[type[Any], DataLoader[int, Any]] = {}
         self._protocol: tuple[int, ProtocolParameters] | None = None
 

@@ -17,6 +17,7 @@ from . import types as t
 from .context import Info
 from .errors import result_union, run_use_case
 from .ids import decode_id
+from .outcomes import OutcomesMutation
 from .safety import SafetyMutation
 
 
@@ -149,7 +150,7 @@ def _transfusion(saved: Any) -> PlateletTransfusionSuccess:
 
 
 @strawberry.type
-class Mutation(SafetyMutation):
+class Mutation(SafetyMutation, OutcomesMutation):
     @strawberry.mutation(description="Register a subject at a site (coordinators, investigators, admins).")
     async def enroll_subject(self, info: Info, input: i.EnrollSubjectInput) -> EnrollSubjectResult:
         async def use_case(uow: UnitOfWork) -> Any:

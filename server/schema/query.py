@@ -9,12 +9,13 @@ import strawberry
 from graphql import GraphQLError
 
 from ..db import queries as q
-from ..domain.enums import CarTProduct
 from ..services.response import EndpointSubject, primary_endpoint
+from . import outcomes
 from . import types as t
 from .context import Info
-from .enums import EndpointPopulation, SubjectStatus
+from .enums import CarTProduct, EndpointPopulation, KineticsMeasure, SubjectStatus
 from .ids import decode_id, encode_cursor
+from .outcome_types import CohortCount, MedianValue
 from .paging import cursor_position, page_size_of
 from .response_types import PrimaryEndpoint, SiteEndpoint
 from .safety import SafetyQuery
@@ -231,6 +232,24 @@ class Trial:
             )
             for site in sorted(sites, key=lambda s: s.code)
         ]
+
+    @strawberry.field(
+        description="Subjects you may see with B-cell aplasia at a month after the CD19 infusion (analysts: the cohort)."
+    )
+    async def b_cell_aplasia_at(self, info: Info, month: int) -> CohortCount:
+        return await outcomes.b_cell_aplasia_at(info, month)
+
+    @strawberry.field(description="Median Cmax of a CAR-T product across the subjects you may see.")
+    async def median_cmax(
+        self, info: Info, product: CarTProduct, measure: KineticsMeasure = KineticsMeasure.QPCR
+    ) -> MedianValue:
+        return await outcomes.median_cmax(info, product, measure)
+
+    @strawberry.field(
+        description="Subjects with HLA antibodies at baseline who cleared them within a number of months of the first CAR-T infusion."
+    )
+    async def hla_cleared_by(self, info: Info, month: int) -> CohortCount:
+        return await outcomes.hla_cleared_by(info, month)
 
     @strawberry.field(description="Every version of the protocol parameters, oldest first.")
     async def protocol_parameter_history(self, info: Info) -> list[t.ProtocolParameters]:

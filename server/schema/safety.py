@@ -12,8 +12,10 @@ import strawberry
 from graphql import GraphQLError
 
 from ..db import queries as q
+from ..db.notify import AlertBus
 from ..domain import bleeding as b
 from ..domain.adverse_events import Attribution as DomainAttribution
+from ..domain.auth import Actor
 from ..domain.enums import Role
 from ..domain.validation import Problem, ProblemCode
 from ..services import adverse_events as ae
@@ -555,18 +557,21 @@ class Subscription:
         description='Alerts of your sites as they are raised (graphql-transport-ws; send {"Authorization": "Bearer <token>"} in connection_init). Missed alerts stay in the `alerts` inbox.'
     )
     async def site_alerts(self, info: Info, site_codes: list[str] | None = None) -> AsyncGenerator[Alert, None]:
+        # Checked before the stream exists, so a refusal is the protocol's `error` message (the
+        # operation never starts) rather than a `next` carrying errors.
         actor = info.context.actor
         if actor.role not in ALERT_ROLES:
             raise GraphQLError("site alerts go to the site's clinical staff", extensions={"code": "PERMISSION_DENIED"})
-        bus = info.context.alert_bus
-        queue = bus.subscribe()
-        try:
-            while True:
-                payload = await queue.get()
-                site = payload["siteCode"]
-                if (actor.role is Role.ADMIN or site in actor.site_codes) and (
-                    site_codes is None or site in site_codes
-                ):
-                    yield Alert.of_payload(payload)
-        finally:
-            bus.unsubscribe(queue)
+        return _alerts_for(actor, info.context.alert_bus, site_codes)
+
+
+async def _alerts_for(actor: Actor, bus: AlertBus, site_codes: list[str] | None) -> AsyncGenerator[Alert, None]:
+    queue = bus.subscribe()
+    try:
+        while True:
+            payload = await queue.get()
+            site = payload["siteCode"]
+            if (actor.role is Role.ADMIN or site in actor.site_codes) and (site_codes is None or site in site_codes):
+                yield Alert.of_payload(payload)
+    finally:
+        bus.unsubscribe(queue)

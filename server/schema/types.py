@@ -19,6 +19,7 @@ from .context import Info
 from .ids import encode_id
 
 if TYPE_CHECKING:
+    from .outcome_types import AntibodyClearance, AntibodyTest, BCells, CarTKinetics, IgGValue, LabResult
     from .response_types import AttributedCount, BodySurfaceArea, PlateletResponse, TransfusionResponse
     from .safety_types import AdverseEvent, BleedingReport
 
@@ -100,6 +101,14 @@ class ProtocolParameters:
     bleeding_episode_gap_hours: int = strawberry.field(
         description="A diary report within this many hours of an open patient-reported event of the same term continues it (hours)."
     )
+    lab_event_min_grade: int = strawberry.field(description="A new CTCAE lab grade at or above this proposes a lab-sourced adverse event.")
+    lab_event_worsening_grades: int = strawberry.field(description="A worsening by this many grades from an abnormal grade proposes one too.")
+    b_cell_aplasia_percent: float = strawberry.field(description="B-cell aplasia: CD19+ below this % of lymphocytes.")
+    b_cell_aplasia_per_ul: float = strawberry.field(description="B-cell aplasia: CD19+ below this many cells/uL.")
+    b_cell_aplasia_rule: str = strawberry.field(description="Which rule decides aplasia: percent_of_lymphocytes or absolute_per_ul.")
+    igg_low_below_mg_dl: float = strawberry.field(description="IgG below this (mg/dL) is low.")
+    igg_severe_at_or_below_mg_dl: float = strawberry.field(description="IgG at or below this (mg/dL) is severely low.")
+    hla_mfi_cutoff: float = strawberry.field(description="Default MFI cut-off of single-antigen bead positivity (the lab's own applies when given).")
 
     @classmethod
     def of(cls, row: m.ProtocolParameterSet, sees_free_text: bool) -> ProtocolParameters:
@@ -460,6 +469,67 @@ class Subject(Node):
         from .safety_types import AdverseEvent
 
         return [AdverseEvent.of(r) for r in await info.context.loaders.adverse_events.load(self.db_id)]
+
+    @strawberry.field(
+        description="Lab results, oldest first (platelet counts included); optionally only some analytes."
+    )
+    async def lab_results(
+        self, info: Info, analytes: list[e.Analyte] | None = None
+    ) -> list[Annotated[LabResult, strawberry.lazy(".outcome_types")]]:
+        from .outcomes import subject_lab_results
+
+        return await subject_lab_results(info, self.db_id, analytes)
+
+    @strawberry.field(
+        description="B-cell aplasia over time, by both rules, with time to aplasia and recovery after CD19."
+    )
+    async def b_cells(self, info: Info) -> Annotated[BCells, strawberry.lazy(".outcome_types")]:
+        from .outcomes import subject_b_cells
+
+        return await subject_b_cells(info, self.db_id)
+
+    @strawberry.field(description="IgG over time with its status (low, severe).")
+    async def igg(self, info: Info) -> list[Annotated[IgGValue, strawberry.lazy(".outcome_types")]]:
+        from .outcomes import subject_igg
+
+        return await subject_igg(info, self.db_id)
+
+    @strawberry.field(description="Marrow CD138+ plasma cells (% of nucleated cells), oldest first.")
+    async def marrow_plasma_cells(self, info: Info) -> list[Annotated[LabResult, strawberry.lazy(".outcome_types")]]:
+        from .outcomes import subject_lab_results
+
+        return await subject_lab_results(info, self.db_id, [e.Analyte.MARROW_CD138_PERCENT])
+
+    @strawberry.field(
+        description="CAR-T kinetics of one product (day 0 = its infusion); null before that product is given."
+    )
+    async def car_t_kinetics(
+        self, info: Info, product: e.CarTProduct, measure: e.KineticsMeasure = e.KineticsMeasure.QPCR
+    ) -> Annotated[CarTKinetics, strawberry.lazy(".outcome_types")] | None:
+        from .outcomes import subject_kinetics
+
+        return await subject_kinetics(info, self.db_id, product, measure)
+
+    @strawberry.field(description="HLA and HPA antibody tests, oldest first.")
+    async def antibody_tests(self, info: Info) -> list[Annotated[AntibodyTest, strawberry.lazy(".outcome_types")]]:
+        from .outcomes import subject_antibody_tests
+
+        return await subject_antibody_tests(info, self.db_id)
+
+    @strawberry.field(
+        description="Clearance of HLA (class I and II) antibodies positive at baseline; null without tests."
+    )
+    async def hla_clearance(self, info: Info) -> Annotated[AntibodyClearance, strawberry.lazy(".outcome_types")] | None:
+        from .outcomes import HLA, subject_clearance
+
+        return await subject_clearance(info, self.db_id, HLA)
+
+    @strawberry.field(description="Clearance of HPA antibodies positive at baseline; null without tests.")
+    async def hpa_clearance(self, info: Info) -> Annotated[AntibodyClearance, strawberry.lazy(".outcome_types")] | None:
+        from ..domain.outcomes import AntibodyClass
+        from .outcomes import subject_clearance
+
+        return await subject_clearance(info, self.db_id, {AntibodyClass.HPA})
 
     @strawberry.field(description="Platelet counts, oldest first.")
     async def platelet_counts(self, info: Info) -> list[PlateletCount]:

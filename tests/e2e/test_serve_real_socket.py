@@ -4,13 +4,9 @@ example client run as a subprocess. Also: the production refusals of the `token`
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,35 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from .servers import REPO, Launch, Server, clean_env, cli, serving
+
 ANALYST_CLIENT = REPO / "clients" / "examples" / "analyst.py"
-STARTUP_TIMEOUT_S = 25
 PRODUCTION_SECRET = "e2e-production-secret-0123456789abcdefgh"  # 40 characters
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    """The caller's environment without any PTR_* setting or DATABASE_URL, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PTR_") and k != "DATABASE_URL"}
-    env.update(extra)
-    return env
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 # Tokens the tests use, minted by the `token` command while the server starts.
 TOKENS = {
@@ -54,44 +25,6 @@ TOKENS = {
     "patient": ("--role", "patient", "--subject", "S01-001"),
     "analyst": ("--role", "analyst", "--sub", "e2e-analyst"),
 }
-
-
-@dataclass
-class Server:
-    url: str
-    env: dict[str, str]
-    log: Path
-    tokens: dict[str, str]
-
-    @property
-    def graphql_url(self) -> str:
-        return f"{self.url}/graphql"
-
-    def gql(self, token: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = httpx.post(
-            self.graphql_url,
-            json={"query": query, "variables": variables or {}},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"server not ready within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
 
 def _start_token_commands(env: dict[str, str]) -> dict[str, subprocess.Popen[str]]:
@@ -126,29 +59,17 @@ def _collect_tokens(commands: dict[str, subprocess.Popen[str]]) -> dict[str, str
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("e2e-data")
-    log = data_dir / "server.log"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = _clean_env(PTR_DATA_DIR=str(data_dir), PTR_ENVIRONMENT="development", PTR_LOG_LEVEL="WARNING")
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--seed-demo", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            tokens = _collect_tokens(_start_token_commands(env))  # while the demo is seeded
-            _wait_until_ready(process, url, log)
-            yield Server(url=url, env=env, log=log, tokens=tokens)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+    env = clean_env(PTR_DATA_DIR=str(data_dir), PTR_ENVIRONMENT="development", PTR_LOG_LEVEL="WARNING")
+    commands = _start_token_commands(env)  # minted while the demo is seeded
+    try:
+        with serving(env, Launch(data_dir / "server.log", ("--seed-demo",))) as (started,):
+            started.tokens = _collect_tokens(commands)
+            yield started
+    finally:  # when the server failed to start, the token commands may still run
+        for command in commands.values():
+            if command.poll() is None:
+                command.kill()
+                command.wait()
 
 
 def _utc(value: str) -> datetime:
@@ -368,9 +289,9 @@ def test_analyst_example_client_without_token_exits_2(server: Server) -> None:
 
 def test_production_refuses_the_development_secret(tmp_path: Path) -> None:
     # given
-    env = _clean_env(PTR_ENVIRONMENT="production", PTR_DATA_DIR=str(tmp_path))
+    env = clean_env(PTR_ENVIRONMENT="production", PTR_DATA_DIR=str(tmp_path))
     # when
-    result = _cli(env, "token", "--role", "admin")
+    result = cli(env, "token", "--role", "admin")
     # then
     assert result.returncode != 0
     assert result.stdout == ""
@@ -380,9 +301,9 @@ def test_production_refuses_the_development_secret(tmp_path: Path) -> None:
 def test_production_refuses_development_tokens_even_with_a_real_secret(tmp_path: Path) -> None:
     # given
     assert len(PRODUCTION_SECRET) == 40
-    env = _clean_env(PTR_ENVIRONMENT="production", PTR_JWT_SECRET=PRODUCTION_SECRET, PTR_DATA_DIR=str(tmp_path))
+    env = clean_env(PTR_ENVIRONMENT="production", PTR_JWT_SECRET=PRODUCTION_SECRET, PTR_DATA_DIR=str(tmp_path))
     # when
-    result = _cli(env, "token", "--role", "admin")
+    result = cli(env, "token", "--role", "admin")
     # then
     assert result.returncode == 2
     assert result.stdout == ""

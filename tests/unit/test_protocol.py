@@ -33,6 +33,14 @@ from server.domain.protocol import DEFAULT_PARAMETERS, BsaFormula, ProtocolParam
         ("allow_bcma_before_cd19", False),
         ("diary_entry_window_days", 7),
         ("bleeding_episode_gap_hours", 48),
+        ("lab_event_min_grade", 3),
+        ("lab_event_worsening_grades", 1),
+        ("b_cell_aplasia_percent", 1.0),
+        ("b_cell_aplasia_per_ul", 20.0),
+        ("b_cell_aplasia_rule", "percent_of_lymphocytes"),
+        ("igg_low_below_mg_dl", 700.0),
+        ("igg_severe_at_or_below_mg_dl", 400.0),
+        ("hla_mfi_cutoff", 1000.0),
     ],
 )
 def test_defaults_are_domain_md(name: str, expected: Any) -> None:
@@ -42,7 +50,7 @@ def test_defaults_are_domain_md(name: str, expected: Any) -> None:
 
 def test_every_field_has_a_default_test() -> None:
     # A new parameter must get its DOMAIN.md default checked above.
-    assert len(fields(ProtocolParameters)) == 17
+    assert len(fields(ProtocolParameters)) == 25
 
 
 def test_defaults_are_consistent() -> None:
@@ -184,6 +192,14 @@ def valid_parameters(draw: st.DrawFn) -> ProtocolParameters:
         allow_bcma_before_cd19=draw(st.booleans()),
         diary_entry_window_days=draw(count),
         bleeding_episode_gap_hours=draw(count),
+        lab_event_min_grade=draw(count),
+        lab_event_worsening_grades=draw(count),
+        b_cell_aplasia_percent=draw(finite),
+        b_cell_aplasia_per_ul=draw(finite),
+        b_cell_aplasia_rule=draw(st.sampled_from(["percent_of_lymphocytes", "absolute_per_ul"])),
+        igg_low_below_mg_dl=draw(st.floats(min_value=500.0, max_value=2000.0)),
+        igg_severe_at_or_below_mg_dl=draw(st.floats(min_value=0.0, max_value=499.0)),
+        hla_mfi_cutoff=draw(finite),
     )
 
 

@@ -1,0 +1,248 @@
+"""Secondary outcome types: lab results, B cells, IgG, CAR-T kinetics, HLA/HPA antibodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from ..db import models as m
+from ..domain import outcomes as o
+from ..domain.labs import CTCAE_LAB_RULE, SPECS, ctcae_lab_grade
+from . import enums as e
+from .context import Info
+from .ids import encode_id
+from .types import STUDY_DAY, _study_day
+
+
+@strawberry.type(description="A CTCAE v5.0 grade of a low lab value.")
+class LabGrade:
+    grade: int = strawberry.field(description="0 (at or above the lab's LLN) to 4.")
+    term: str
+    meddra_code: int
+    version: str
+    rule: str = CTCAE_LAB_RULE
+
+
+@strawberry.type(
+    description="A lab result. `value` is in the analyte's canonical unit (see `unit`); what the lab sent is kept in valueReported/unitReported."
+)
+class LabResult:
+    id: strawberry.ID
+    subject_id: strawberry.Private[int]
+    analyte: e.Analyte
+    specimen: e.Specimen
+    collected_at: dt.datetime
+    value: float | None = strawberry.field(description="In `unit`; null when below the limit of quantification.")
+    unit: e.LabUnit = strawberry.field(description="The canonical unit of this analyte.")
+    value_reported: float | None
+    unit_reported: e.LabUnit
+    lln: float | None = strawberry.field(description="Lower limit of normal, in `unit` (the lab's own).")
+    uln: float | None = strawberry.field(description="Upper limit of normal, in `unit`.")
+    lloq: float | None = strawberry.field(description="Lower limit of quantification, in `unit`.")
+    below_limit: bool
+    lab_name: str | None
+    assay: str | None
+
+    @strawberry.field(
+        description="CTCAE v5.0 grade for platelets, neutrophils, lymphocytes, white cells and hemoglobin; null otherwise."
+    )
+    def ctcae_grade(self) -> LabGrade | None:
+        if self.value is None:
+            return None
+        grade = ctcae_lab_grade(self.analyte, self.value, self.lln)
+        return (
+            LabGrade(grade=grade.grade, term=grade.term, meddra_code=grade.meddra_code, version=grade.version)
+            if grade
+            else None
+        )
+
+    @strawberry.field(description=STUDY_DAY)
+    async def study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.collected_at)
+
+    @classmethod
+    def of(cls, row: m.LabResult) -> LabResult:
+        return cls(
+            id=encode_id("LabResult", row.id),
+            subject_id=row.subject_id,
+            analyte=row.analyte,
+            specimen=row.specimen,
+            collected_at=row.collected_at,
+            value=row.value,
+            unit=SPECS[row.analyte].canonical,
+            value_reported=row.value_reported,
+            unit_reported=row.unit_reported,
+            lln=row.lln,
+            uln=row.uln,
+            lloq=row.lloq,
+            below_limit=row.below_limit,
+            lab_name=row.lab_name,
+            assay=row.assay,
+        )
+
+    @classmethod
+    def of_platelet_count(cls, row: m.PlateletCount) -> LabResult:
+        """Platelet counts are lab results too (one table, the one the response engine reads)."""
+        from ..domain.labs import Analyte, Specimen, Unit
+
+        return cls(
+            id=encode_id("PlateletCount", row.id),
+            subject_id=row.subject_id,
+            analyte=Analyte.PLATELETS,
+            specimen=Specimen.BLOOD,
+            collected_at=row.drawn_at,
+            value=row.value_e9_per_l,
+            unit=Unit.E9_PER_L,
+            value_reported=row.value_e9_per_l,
+            unit_reported=Unit.E9_PER_L,
+            lln=row.lln_e9_per_l,
+            uln=row.uln_e9_per_l,
+            lloq=None,
+            below_limit=False,
+            lab_name=row.lab_name,
+            assay=row.assay,
+        )
+
+
+@strawberry.type(description="B cells at one draw: absolute CD19+ and aplasia by both rules.")
+class BCellDraw:
+    collected_on: dt.date
+    cd19_percent_of_lymphocytes: float | None = strawberry.field(description="% of lymphocytes.")
+    lymphocytes_per_ul: float | None = strawberry.field(description="cells/uL.")
+    cd19_per_ul: float | None = strawberry.field(
+        description="Absolute CD19+ cells/uL (%CD19+ x lymphocytes/uL unless measured)."
+    )
+    aplasia_by_percent: bool | None
+    aplasia_by_absolute: bool | None
+    rules_disagree: bool
+    aplastic: bool | None = strawberry.field(description="By the rule the protocol parameters choose.")
+
+
+@strawberry.type(description=f"B-cell aplasia over time. Rule: {o.B_CELL_RULE}")
+class BCells:
+    draws: list[BCellDraw]
+    rule: str
+    parameter_version: int
+    aplasia_on: dt.date | None = strawberry.field(description="First aplastic draw after the CD19 infusion.")
+    days_to_aplasia: int | None = strawberry.field(description="Days from the CD19 infusion to aplasia.")
+    recovery_on: dt.date | None = strawberry.field(description="First non-aplastic draw after aplasia.")
+    days_to_recovery: int | None = strawberry.field(description="Days from the CD19 infusion to recovery.")
+
+
+@strawberry.type(description=f"IgG with its status. Rule: {o.IGG_RULE} (thresholds are protocol parameters).")
+class IgGValue:
+    collected_at: dt.datetime
+    igg_mg_per_dl: float = strawberry.field(description="IgG in mg/dL (1 g/L = 100 mg/dL).")
+    status: e.IgGStatus
+
+
+@strawberry.type(description="A point of a CAR-T series, ready to plot.")
+class KineticPointType:
+    day: float = strawberry.field(description="Days from this product's infusion (actual elapsed days).")
+    value: float | None = strawberry.field(description="copies/ug DNA (QPCR) or CAR+ cells/uL (FLOW); null when BLQ.")
+    blq: bool
+
+
+@strawberry.type(description=f"CAR-T expansion and persistence of one product. Rule: {o.KINETICS_RULE}")
+class CarTKinetics:
+    product: e.CarTProduct
+    measure: e.KineticsMeasure
+    unit: str
+    cmax: float | None = strawberry.field(description="Peak value, in `unit`.")
+    tmax: float | None = strawberry.field(description="Day of the peak.")
+    auc_0_28: float | None = strawberry.field(
+        name="auc0To28", description="Area under the curve from day 0 to 28, in `unit` x days."
+    )
+    tlast: float | None = strawberry.field(description="Last quantifiable day (persistence).")
+    series: list[KineticPointType]
+    rule: str = o.KINETICS_RULE
+
+
+@strawberry.type(description="One specificity in an antibody test.")
+class AntibodySpecificity:
+    specificity: str
+    mfi: float | None = strawberry.field(
+        description="Median fluorescence intensity (bead assays); not comparable across kits."
+    )
+    positive: bool
+
+
+@strawberry.type(description="An HLA or HPA antibody test with its kit, lot and positivity rule.")
+class AntibodyTest:
+    id: strawberry.ID
+    subject_id: strawberry.Private[int]
+    collected_at: dt.datetime
+    antibody_class: e.AntibodyClass
+    method: e.AntibodyMethod
+    kit: str | None
+    lot: str | None
+    cutoff_mfi: float | None = strawberry.field(description="Positive when MFI meets this (see cutoffOperator).")
+    cutoff_operator: e.CutoffOperator
+    cpra_percent: float | None = strawberry.field(description="Calculated PRA in %, as the lab reports it.")
+    results: list[AntibodySpecificity]
+
+    @strawberry.field(description=STUDY_DAY)
+    async def study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.collected_at)
+
+    @classmethod
+    def of(cls, row: m.AntibodyTest) -> AntibodyTest:
+        return cls(
+            id=encode_id("AntibodyTest", row.id),
+            subject_id=row.subject_id,
+            collected_at=row.collected_at,
+            antibody_class=row.antibody_class,
+            method=row.method,
+            kit=row.kit,
+            lot=row.lot,
+            cutoff_mfi=row.cutoff_mfi,
+            cutoff_operator=row.cutoff_operator,
+            cpra_percent=row.cpra_percent,
+            results=[
+                AntibodySpecificity(specificity=r["specificity"], mfi=r.get("mfi"), positive=bool(r["positive"]))
+                for r in row.results
+            ],
+        )
+
+
+@strawberry.type
+class SpecificityClearance:
+    specificity: str
+    cleared_at: dt.datetime | None
+
+
+@strawberry.type
+class SummedMfi:
+    collected_at: dt.datetime
+    summed_mfi: float = strawberry.field(description="Sum of the MFIs of the baseline-positive specificities.")
+
+
+@strawberry.type(description=f"Clearance of antibodies positive at baseline. Rule: {o.CLEARANCE_RULE}")
+class AntibodyClearance:
+    classes: list[e.AntibodyClass]
+    baseline_positive: list[str]
+    specificities: list[SpecificityClearance]
+    cleared_at: dt.datetime | None = strawberry.field(
+        description="When every baseline-positive specificity was cleared."
+    )
+    summed_mfi: list[SummedMfi]
+    summed_mfi_reduction_percent: float | None = strawberry.field(
+        description="Reduction of the summed MFI from baseline to the latest sample, in %."
+    )
+    rule: str = o.CLEARANCE_RULE
+
+
+@strawberry.type(description="A cohort count at a time point.")
+class CohortCount:
+    subjects_assessed: int
+    subjects_meeting: int
+    rule: str
+    parameter_version: int
+
+
+@strawberry.type(description="Median Cmax of a product across subjects.")
+class MedianValue:
+    subjects: int
+    median: float | None
+    unit: str

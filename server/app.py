@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import re
 import uuid
@@ -208,6 +209,15 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "database": "ok", "migrations": {"current": current, "head": head}})
 
 
+def _tune_garbage_collector() -> None:
+    """A large GraphQL response allocates hundreds of thousands of short-lived objects; with
+    CPython's default thresholds the cyclic collector then runs hundreds of times per request and
+    rescans every long-lived object each time (measured: about half of a site view's time). The
+    objects alive at start-up are frozen out of collection and generation 0 collects less often."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
 
@@ -223,6 +233,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.write_sessionmaker = build_sessionmaker(engine, writes=True)
         app.state.alert_bus = AlertBus(settings.effective_database_url)
         await app.state.alert_bus.start()
+        _tune_garbage_collector()
         try:
             yield
         finally:

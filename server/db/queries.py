@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, func, select, true
+from sqlalchemy import ColumnElement, Select, false, func, null, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus, Attribution
@@ -142,31 +142,37 @@ async def subjects_by_codes(session: AsyncSession, actor: Actor, codes: Sequence
     return (await session.execute(query)).scalars().all()
 
 
+def readable_columns(actor: Actor, model: type[Base]) -> list[Any]:
+    """The model's columns, with the free text an actor may not read selected as NULL: the
+    redaction happens in SQL, and the rows never carry the text."""
+    hidden = () if actor.sees_free_text else FREE_TEXT_COLUMNS.get(model.__tablename__, ())
+    return [null().label(column.name) if column.name in hidden else column for column in model.__table__.columns]
+
+
 async def records_of_subjects(
     session: AsyncSession, actor: Actor, model: type[M], subject_ids: Sequence[int], order_by: Any
-) -> Sequence[M]:
-    """The live (not voided) records of subjects; callers pass subject ids already read through
-    a visibility-filtered query, and the filter is applied again here all the same."""
+) -> Sequence[Any]:
+    """The live (not voided) records of subjects, as read-only rows with the model's attribute
+    names (plain rows: no ORM identity map to build for thousands of records). Callers pass
+    subject ids already read through a visibility-filtered query; the filter is applied again."""
     query = (
-        select(model)
+        select(*readable_columns(actor, model))
         .join(Subject, Subject.id == model.subject_id)  # type: ignore[attr-defined]
         .where(model.subject_id.in_(subject_ids), subject_visible_to(actor))  # type: ignore[attr-defined]
         .order_by(model.subject_id, order_by, model.id)  # type: ignore[attr-defined]
     )
     if hasattr(model, "voided_at"):
         query = query.where(model.voided_at.is_(None))  # type: ignore[attr-defined]
-    rows = (await session.execute(query)).scalars().all()
-    return _redact_free_text(actor, session, rows)
+    return (await session.execute(query)).all()
 
 
-async def records_by_ids(session: AsyncSession, actor: Actor, model: type[M], ids: Sequence[int]) -> Sequence[M]:
+async def records_by_ids(session: AsyncSession, actor: Actor, model: type[M], ids: Sequence[int]) -> Sequence[Any]:
     query = (
-        select(model)
+        select(*readable_columns(actor, model))
         .join(Subject, Subject.id == model.subject_id)  # type: ignore[attr-defined]
         .where(model.id.in_(ids), subject_visible_to(actor))  # type: ignore[attr-defined]
     )
-    rows = (await session.execute(query)).scalars().all()
-    return _redact_free_text(actor, session, rows)
+    return (await session.execute(query)).all()
 
 
 async def status_history(

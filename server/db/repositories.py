@@ -83,6 +83,14 @@ async def record_by_id(session: AsyncSession, model: type[M], record_id: int) ->
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def subject_id_of(session: AsyncSession, model: type[M], record_id: int) -> int | None:
+    """The subject a record belongs to, read without a lock: a use case locks the subject first and
+    then the record, the order the diary takes them in (the other order deadlocks on PostgreSQL)."""
+    query = select(model.subject_id).where(model.id == record_id)  # type: ignore[attr-defined]
+    subject_id: int | None = (await session.execute(query)).scalar_one_or_none()
+    return subject_id
+
+
 async def infusion_history(
     session: AsyncSession, subject_id: int, *, excluding_id: int | None = None
 ) -> list[tuple[CarTProduct, datetime]]:

@@ -86,7 +86,10 @@ def to_canonical(analyte: Analyte, value: float, unit: Unit) -> float:
     if unit not in spec.accepted:
         accepted = ", ".join(u.value for u in spec.accepted)
         raise UnitError(f"{analyte.value} is reported in {accepted}, not {unit.value}")
-    return value * spec.accepted[unit]
+    factor = spec.accepted[unit]
+    # Dividing by 1000 rather than multiplying by 0.001 keeps stored values clean (0.35, not
+    # 0.35000000000000003).
+    return value * factor if factor >= 1 else value / round(1 / factor)
 
 
 # --- CTCAE v5.0 grades of lab values -----------------------------------------------------------

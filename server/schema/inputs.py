@@ -339,7 +339,9 @@ class AmendProtocolParametersInput:
     lab_event_worsening_grades: int | None = strawberry.UNSET
     b_cell_aplasia_percent: float | None = strawberry.field(default=strawberry.UNSET, description="% of lymphocytes")
     b_cell_aplasia_per_ul: float | None = strawberry.field(default=strawberry.UNSET, description="cells/uL")
-    b_cell_aplasia_rule: str | None = strawberry.field(default=strawberry.UNSET, description="percent_of_lymphocytes or absolute_per_ul")
+    b_cell_aplasia_rule: str | None = strawberry.field(
+        default=strawberry.UNSET, description="percent_of_lymphocytes or absolute_per_ul"
+    )
     igg_low_below_mg_dl: float | None = strawberry.field(default=strawberry.UNSET, description="mg/dL")
     igg_severe_at_or_below_mg_dl: float | None = strawberry.field(default=strawberry.UNSET, description="mg/dL")
     hla_mfi_cutoff: float | None = strawberry.field(default=strawberry.UNSET, description="MFI")

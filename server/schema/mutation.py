@@ -48,10 +48,16 @@ class CarTInfusionSuccess:
 
 @strawberry.type
 class PlateletTransfusionSuccess:
-    transfusion: t.PlateletTransfusion
-    counts: list[t.PlateletCount] = strawberry.field(
-        description="Counts recorded with it, in the order given (pre-count first)."
-    )
+    row: strawberry.Private[Any]
+    count_rows: strawberry.Private[list[Any]]
+
+    @strawberry.field
+    async def transfusion(self, info: Info) -> t.PlateletTransfusion:
+        return (await t.PlateletTransfusion.load(info, [self.row]))[0]
+
+    @strawberry.field(description="Counts recorded with it, in the order given (pre-count first).")
+    def counts(self) -> list[t.PlateletCount]:
+        return [t.PlateletCount.of(c) for c in self.count_rows]
 
 
 @strawberry.type
@@ -144,9 +150,7 @@ def _count(row: Any) -> PlateletCountSuccess:
 
 def _transfusion(saved: Any) -> PlateletTransfusionSuccess:
     transfusion, counts = saved if isinstance(saved, tuple) else (saved, [])
-    return PlateletTransfusionSuccess(
-        transfusion=t.PlateletTransfusion.of(transfusion), counts=[t.PlateletCount.of(c) for c in counts]
-    )
+    return PlateletTransfusionSuccess(row=transfusion, count_rows=list(counts))
 
 
 @strawberry.type

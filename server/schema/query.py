@@ -119,7 +119,11 @@ class Query(SafetyQuery):
         if type_name in t.NODE_TYPES:
             model, graphql_type = t.NODE_TYPES[type_name]
             row = await loaders.record_by_id(model).load(pk)
-            return graphql_type.of(row) if row else None
+            if row is None:
+                return None
+            if graphql_type is t.PlateletTransfusion:
+                return (await t.PlateletTransfusion.load(info, [row]))[0]
+            return graphql_type.of(row)
         return None
 
     @strawberry.field(description="The audit trail (monitors: their sites; admins: all), oldest first.")

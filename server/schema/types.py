@@ -4,6 +4,7 @@ Every field with a unit names it in its description; every dated record gives it
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -14,6 +15,7 @@ from ..domain.response import CCI_RULE, PPR_RULE
 from ..domain.response import TransfusionResponse as TransfusionResponseValue
 from ..domain.study_time import STUDY_DAY_RULE, study_day
 from ..domain.units import PER_UL_PER_E9_PER_L, platelets_per_ul
+from ..services.response import SubjectEvaluation
 from . import enums as e
 from .context import Info
 from .ids import encode_id
@@ -101,14 +103,22 @@ class ProtocolParameters:
     bleeding_episode_gap_hours: int = strawberry.field(
         description="A diary report within this many hours of an open patient-reported event of the same term continues it (hours)."
     )
-    lab_event_min_grade: int = strawberry.field(description="A new CTCAE lab grade at or above this proposes a lab-sourced adverse event.")
-    lab_event_worsening_grades: int = strawberry.field(description="A worsening by this many grades from an abnormal grade proposes one too.")
+    lab_event_min_grade: int = strawberry.field(
+        description="A new CTCAE lab grade at or above this proposes a lab-sourced adverse event."
+    )
+    lab_event_worsening_grades: int = strawberry.field(
+        description="A worsening by this many grades from an abnormal grade proposes one too."
+    )
     b_cell_aplasia_percent: float = strawberry.field(description="B-cell aplasia: CD19+ below this % of lymphocytes.")
     b_cell_aplasia_per_ul: float = strawberry.field(description="B-cell aplasia: CD19+ below this many cells/uL.")
-    b_cell_aplasia_rule: str = strawberry.field(description="Which rule decides aplasia: percent_of_lymphocytes or absolute_per_ul.")
+    b_cell_aplasia_rule: str = strawberry.field(
+        description="Which rule decides aplasia: percent_of_lymphocytes or absolute_per_ul."
+    )
     igg_low_below_mg_dl: float = strawberry.field(description="IgG below this (mg/dL) is low.")
     igg_severe_at_or_below_mg_dl: float = strawberry.field(description="IgG at or below this (mg/dL) is severely low.")
-    hla_mfi_cutoff: float = strawberry.field(description="Default MFI cut-off of single-antigen bead positivity (the lab's own applies when given).")
+    hla_mfi_cutoff: float = strawberry.field(
+        description="Default MFI cut-off of single-antigen bead positivity (the lab's own applies when given)."
+    )
 
     @classmethod
     def of(cls, row: m.ProtocolParameterSet, sees_free_text: bool) -> ProtocolParameters:
@@ -260,6 +270,8 @@ class PlateletCount(Node):
 class PlateletTransfusion(Node):
     db_id: strawberry.Private[int]
     subject_id: strawberry.Private[int]
+    evaluated: strawberry.Private[TransfusionResponseValue]
+    parameter_version: strawberry.Private[int]
     started_at: dt.datetime = strawberry.field(description="Start of the transfusion (UTC).")
     ended_at: dt.datetime = strawberry.field(
         description="End of the transfusion (UTC); response windows are timed from it."
@@ -285,72 +297,78 @@ class PlateletTransfusion(Node):
     async def study_day(self, info: Info) -> int | None:
         return await _study_day(info, self.subject_id, self.started_at)
 
-    async def _evaluated(self, info: Info) -> tuple[TransfusionResponseValue, int]:
-        evaluation = await info.context.loaders.evaluation.load(self.subject_id)
-        return evaluation.by_transfusion[self.db_id], evaluation.parameter_version
+    # Derived values are resolved synchronously from the subject's evaluation, computed once per
+    # subject and handed in at construction: a site view has thousands of transfusions, and an
+    # awaited resolver per field of each would dominate the response time.
 
     @strawberry.field(
         description="Body surface area used for the CCI; null when no height or weight was measured on or before the start."
     )
-    async def bsa(self, info: Info) -> Annotated[BodySurfaceArea, strawberry.lazy(".response_types")] | None:
+    def bsa(self) -> Annotated[BodySurfaceArea, strawberry.lazy(".response_types")] | None:
         from .response_types import BodySurfaceArea
 
-        return BodySurfaceArea.of((await self._evaluated(info))[0].bsa)
+        return BodySurfaceArea.of(self.evaluated.bsa)
 
     @strawberry.field(
         description="The pre-transfusion count used: the last drawn before the start, within the look-back."
     )
-    async def pre_count(self, info: Info) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
+    def pre_count(self) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
         from .response_types import AttributedCount
 
-        return AttributedCount.of((await self._evaluated(info))[0].attribution.pre, self.subject_id)
+        return AttributedCount.of(self.evaluated.attribution.pre, self.subject_id)
 
     @strawberry.field(
         description="The early count used: the earliest in the early window after the end (default 10-60 min)."
     )
-    async def early_count(self, info: Info) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
+    def early_count(self) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
         from .response_types import AttributedCount
 
-        return AttributedCount.of((await self._evaluated(info))[0].attribution.early, self.subject_id)
+        return AttributedCount.of(self.evaluated.attribution.early, self.subject_id)
 
     @strawberry.field(
         description="The late count used: the earliest in the late window after the end (default 18-24 h)."
     )
-    async def late_count(self, info: Info) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
+    def late_count(self) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
         from .response_types import AttributedCount
 
-        return AttributedCount.of((await self._evaluated(info))[0].attribution.late, self.subject_id)
+        return AttributedCount.of(self.evaluated.attribution.late, self.subject_id)
 
     @strawberry.field(
         description=f"Early corrected count increment, per uL (unrounded); null when not evaluable. Rule: {CCI_RULE}"
     )
-    async def cci_early(self, info: Info) -> float | None:
-        return (await self._evaluated(info))[0].cci_early
+    def cci_early(self) -> float | None:
+        return self.evaluated.cci_early
 
     @strawberry.field(
         description=f"Late corrected count increment, per uL (unrounded); null when not evaluable. Rule: {CCI_RULE}"
     )
-    async def cci_late(self, info: Info) -> float | None:
-        return (await self._evaluated(info))[0].cci_late
+    def cci_late(self) -> float | None:
+        return self.evaluated.cci_late
 
     @strawberry.field(description=f"Early percent platelet recovery, in % (unrounded). Rule: {PPR_RULE}")
-    async def ppr_early(self, info: Info) -> float | None:
-        return (await self._evaluated(info))[0].ppr_early
+    def ppr_early(self) -> float | None:
+        return self.evaluated.ppr_early
 
     @strawberry.field(description="Responsive, non-responsive or not evaluable, with the reason and parameter version.")
-    async def response(self, info: Info) -> Annotated[TransfusionResponse, strawberry.lazy(".response_types")]:
+    def response(self) -> Annotated[TransfusionResponse, strawberry.lazy(".response_types")]:
         from .response_types import TransfusionResponse
 
-        result, version = await self._evaluated(info)
+        result = self.evaluated
         return TransfusionResponse(
             category=result.category,
             reason=result.reason,
             not_evaluable_reasons=list(result.reasons),
-            parameter_version=version,
+            parameter_version=self.parameter_version,
         )
 
     @classmethod
-    def of(cls, row: m.PlateletTransfusion) -> PlateletTransfusion:
+    async def load(cls, info: Info, rows: Sequence[m.PlateletTransfusion]) -> list[PlateletTransfusion]:
+        """Views of stored transfusions with their derived values (from their subjects' evaluations)."""
+        evaluations = await info.context.loaders.evaluation.load_many([r.subject_id for r in rows])
+        return [cls.of(row, evaluation) for row, evaluation in zip(rows, evaluations, strict=True)]
+
+    @classmethod
+    def of(cls, row: m.PlateletTransfusion, evaluation: SubjectEvaluation) -> PlateletTransfusion:
         units = [
             PlateletUnit(
                 kind=e.PlateletUnitKind(u["kind"]),
@@ -363,6 +381,8 @@ class PlateletTransfusion(Node):
             id=encode_id("PlateletTransfusion", row.id),
             db_id=row.id,
             subject_id=row.subject_id,
+            evaluated=evaluation.by_transfusion[row.id],
+            parameter_version=evaluation.parameter_version,
             started_at=row.started_at,
             ended_at=row.ended_at,
             units=units,
@@ -447,7 +467,9 @@ class Subject(Node):
 
     @strawberry.field(description="Platelet transfusions, oldest first.")
     async def transfusions(self, info: Info) -> list[PlateletTransfusion]:
-        return [PlateletTransfusion.of(r) for r in await info.context.loaders.transfusions.load(self.db_id)]
+        rows = await info.context.loaders.transfusions.load(self.db_id)
+        evaluation = await info.context.loaders.evaluation.load(self.db_id)
+        return [PlateletTransfusion.of(r, evaluation) for r in rows]
 
     @strawberry.field(
         description="Baseline refractoriness, sustained response (the primary endpoint), first and lost response."

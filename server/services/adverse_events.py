@@ -122,10 +122,14 @@ def _values_of(details: AdverseEventDetails) -> dict[str, Any]:
 
 
 async def _existing(uow: UnitOfWork, event_id: int) -> tuple[AdverseEvent, int]:
-    event = await repo.record_by_id(uow.session, AdverseEvent, event_id)
-    if event is None:
+    # Locks the subject, then the event: the diary takes them in this order when a report
+    # continues an episode, and the reverse order deadlocks with it on PostgreSQL.
+    subject_id = await repo.subject_id_of(uow.session, AdverseEvent, event_id)
+    if subject_id is None:
         raise NotFound(ENTITY, ("id",))
-    _subject, site = await writable_subject_by_id(uow.session, uow.actor, event.subject_id, field=("id",))
+    _subject, site = await writable_subject_by_id(uow.session, uow.actor, subject_id, field=("id",))
+    event = await repo.record_by_id(uow.session, AdverseEvent, event_id)
+    assert event is not None  # events are never deleted
     if event.voided_at is not None:
         raise Conflict(ErrorCode.ALREADY_VOIDED, "this adverse event was voided", ("id",))
     return event, site.id

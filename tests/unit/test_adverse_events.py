@@ -120,7 +120,7 @@ def test_an_unknown_term_is_not_allowed() -> None:
     problems = check_adverse_event(replace(BASE, term=None), NOW)
 
     # then
-    assert codes(problems) == [(("termCode",), C.NOT_ALLOWED)]
+    assert codes(problems) == [(("meddraCode",), C.NOT_ALLOWED)]
 
 
 # --- grading scale: CRS by ASTCT only, ICANS (Nervous system - Other) by either ---------------------

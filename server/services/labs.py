@@ -104,10 +104,15 @@ def _check_row(
         )
     if row.value is None and not row.below_limit:
         problems.append(v.Problem((*prefix, "value"), v.ProblemCode.REQUIRED, "a value, or belowLimit"))
-    value, unit_problems = _convert(row, prefix, row.value, "value")
+    elif row.value is None and row.analyte is Analyte.PLATELETS:
+        # checked here, not at insert time, so a partial import still writes the other rows
+        problems.append(v.Problem((*prefix, "value"), v.ProblemCode.REQUIRED, "a platelet count needs a value"))
+    # The unit is checked even without a value: a below-limit row in a wrong unit is refused too.
+    _, unit_problems = _convert(row, prefix, 1.0, "unit")
     problems += unit_problems
     if unit_problems:
         return problems, None, None, None, None
+    value, _ = _convert(row, prefix, row.value, "value")
     lln, _ = _convert(row, prefix, row.lln, "lln")
     uln, _ = _convert(row, prefix, row.uln, "uln")
     lloq, _ = _convert(row, prefix, row.lloq, "lloq")

@@ -75,6 +75,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('uln_e9_per_l', sa.Float(), nullable=True))
         batch_op.add_column(sa.Column('lab_name', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('assay', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('value_reported', sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column('unit_reported', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('result_key', sa.String(length=64), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_platelet_count_result_key'), ['result_key'])
 
@@ -86,6 +88,8 @@ def downgrade() -> None:
     with op.batch_alter_table('platelet_count', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_platelet_count_result_key'), type_='unique')
         batch_op.drop_column('result_key')
+        batch_op.drop_column('unit_reported')
+        batch_op.drop_column('value_reported')
         batch_op.drop_column('assay')
         batch_op.drop_column('lab_name')
         batch_op.drop_column('uln_e9_per_l')

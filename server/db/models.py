@@ -211,6 +211,9 @@ class PlateletCount(VoidableMixin, Base):
     uln_e9_per_l: Mapped[float | None] = mapped_column(Float, nullable=True)
     lab_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     assay: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    value_reported: Mapped[float | None] = mapped_column(Float, nullable=True)  # as the lab sent it
+    # A plain string (a Unit value): a CHECK constraint here would stop SQLite's batch migrations.
+    unit_reported: Mapped[str | None] = mapped_column(String(32), nullable=True)
     result_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
 
 

@@ -196,3 +196,10 @@ async def open_lab_event(session: AsyncSession, subject_id: int, meddra_code: in
         .limit(1)
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def value_by_result_key(session: AsyncSession, model: Any, result_key: str) -> float | None:
+    """The stored value (canonical unit) of the lab result or platelet count with this key."""
+    column = model.value_e9_per_l if model is PlateletCount else model.value
+    value = (await session.execute(select(column).where(model.result_key == result_key))).scalar_one_or_none()
+    return None if value is None else float(value)

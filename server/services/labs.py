@@ -169,7 +169,13 @@ async def record_lab_results(uow: UnitOfWork, rows: list[LabRow], *, partial: bo
     for item in sorted(checked, key=lambda c: (c.row.collected_at, c.index)):
         record = await _insert(uow, item)
         if record is None:
-            outcome.already_present.append(item.index)
+            conflict = await _differs_from_stored(uow, item)
+            if conflict is None:
+                outcome.already_present.append(item.index)
+                continue
+            if not partial:
+                raise InvalidInput([conflict])
+            outcome.rejected[item.index] = [conflict]
             continue
         outcome.created.append(item.index)
         if isinstance(record, PlateletCount):
@@ -178,6 +184,23 @@ async def record_lab_results(uow: UnitOfWork, rows: list[LabRow], *, partial: bo
             outcome.lab_results.append(record)
         outcome.proposed_event_ids += await _propose_event(uow, item)
     return outcome
+
+
+async def _differs_from_stored(uow: UnitOfWork, item: _Checked) -> v.Problem | None:
+    """A result re-sent with the same subject, analyte, specimen and time is skipped when its value
+    is the stored one; a different value is a correction, which needs a reason, not a re-send."""
+    model: Any = PlateletCount if item.row.analyte is Analyte.PLATELETS else LabResult
+    stored = await repo.value_by_result_key(uow.session, model, item.row.key())
+    same = (stored is None and item.value is None) or (
+        stored is not None and item.value is not None and abs(stored - item.value) <= 1e-9 * max(1.0, abs(stored))
+    )
+    if same:
+        return None
+    return v.Problem(
+        ("results", str(item.index), "value"),
+        v.ProblemCode.NOT_ALLOWED,
+        f"a different value ({stored}) is already recorded for this subject, analyte and time; correct it with a reason",
+    )
 
 
 async def _insert(uow: UnitOfWork, item: _Checked) -> LabResult | PlateletCount | None:
@@ -200,6 +223,8 @@ async def _insert(uow: UnitOfWork, item: _Checked) -> LabResult | PlateletCount 
             "uln_e9_per_l": item.uln,
             "lab_name": row.lab_name,
             "assay": row.assay,
+            "value_reported": row.value,
+            "unit_reported": row.unit.value,
         }
         model: Any = PlateletCount
         entity = "PlateletCount"

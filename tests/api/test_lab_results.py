@@ -1132,3 +1132,36 @@ async def test_cohort_summaries_match_hand_counts(gql: Any, token: Any, world: s
     assert site_1["aplasia"] == {"subjectsAssessed": 2, "subjectsMeeting": 1, "parameterVersion": 1}
     assert site_1["cmax"]["subjects"] == 2 and site_1["cmax"]["median"] == 27500.0
     assert site_1["cleared6"] == {"subjectsAssessed": 2, "subjectsMeeting": 1}
+
+
+# --- re-sent results and what the lab sent for platelets -----------------------------------------
+
+
+async def test_a_result_re_sent_with_another_value_is_refused_not_skipped(gql: Any, token: Any, world: str) -> None:
+    # given
+    await recorded(gql, world, [lab(A, "IGG", 550, "MG_PER_DL", T0)])
+    # when
+    result = await record(
+        gql, world, [lab(A, "IGG", 610, "MG_PER_DL", T0), lab(A, "IGG", 600, "MG_PER_DL", T0 + timedelta(days=1))]
+    )
+    # then: a correction needs a reason (an amendment), and nothing of the batch was written
+    assert problems(result) == [("NOT_ALLOWED", ["results", "0", "value"])]
+    assert [r["value"] for r in await labs_of(gql, world, A, ["IGG"])] == [550]
+
+
+async def test_the_same_result_re_sent_in_another_unit_is_the_same_result(gql: Any, token: Any, world: str) -> None:
+    # given
+    await recorded(gql, world, [lab(A, "IGG", 550, "MG_PER_DL", T0)])
+    # when
+    result = await recorded(gql, world, [lab(A, "IGG", 5.5, "G_PER_L", T0)])
+    # then
+    assert (result["created"], result["alreadyPresent"]) == (0, 1)
+
+
+async def test_a_platelet_count_keeps_the_value_and_unit_the_lab_sent(gql: Any, token: Any, world: str) -> None:
+    # when
+    await recorded(gql, world, [lab(A, "PLATELETS", 20000, "PER_UL", T0, lln=150000)])
+    # then
+    [count] = await labs_of(gql, world, A, ["PLATELETS"])
+    assert (count["value"], count["unit"], count["lln"]) == (20, "E9_PER_L", 150)
+    assert (count["valueReported"], count["unitReported"]) == (20000, "PER_UL")

@@ -19,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from ..settings import Settings
+from .execution import TrialExecutionContext
 from .mutation import Mutation
 from .query import Query
 from .safety import Subscription
@@ -80,6 +81,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=TrialExecutionContext,
         types=[Subject, Site, BodyMeasurement, LymphodepletionCourse, CarTInfusion, PlateletTransfusion, PlateletCount],
         extensions=extensions,
     )

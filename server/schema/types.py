@@ -266,12 +266,31 @@ class PlateletCount(Node):
         )
 
 
+def _derived(result: TransfusionResponseValue, parameter_version: int, subject_id: int) -> dict[str, Any]:
+    from .response_types import AttributedCount, BodySurfaceArea, TransfusionResponse
+
+    attribution = result.attribution
+    return {
+        "bsa": BodySurfaceArea.of(result.bsa),
+        "pre_count": AttributedCount.of(attribution.pre, subject_id),
+        "early_count": AttributedCount.of(attribution.early, subject_id),
+        "late_count": AttributedCount.of(attribution.late, subject_id),
+        "cci_early": result.cci_early,
+        "cci_late": result.cci_late,
+        "ppr_early": result.ppr_early,
+        "response": TransfusionResponse(
+            category=result.category,
+            reason=result.reason,
+            not_evaluable_reasons=list(result.reasons),
+            parameter_version=parameter_version,
+        ),
+    }
+
+
 @strawberry.type(description="A platelet transfusion. Its counts are the subject's counts, attributed by time.")
 class PlateletTransfusion(Node):
     db_id: strawberry.Private[int]
     subject_id: strawberry.Private[int]
-    evaluated: strawberry.Private[TransfusionResponseValue]
-    parameter_version: strawberry.Private[int]
     started_at: dt.datetime = strawberry.field(description="Start of the transfusion (UTC).")
     ended_at: dt.datetime = strawberry.field(
         description="End of the transfusion (UTC); response windows are timed from it."
@@ -283,83 +302,43 @@ class PlateletTransfusion(Node):
     storage_age_days: int | None = strawberry.field(description="Age of the platelets at transfusion, in days.")
     note: str | None = strawberry.field(description="Free-text note; null for analysts.")
 
-    @strawberry.field(description="Total platelet dose in x10^11 platelets; null when any unit's content is unknown.")
-    def dose_e11(self) -> float | None:
-        contents = [u.content_e11 for u in self.units]
-        return None if not contents or any(c is None for c in contents) else sum(c for c in contents if c is not None)
-
-    @strawberry.field(description="MEASURED when every unit's content was measured, else NOMINAL.")
-    def dose_basis(self) -> e.DoseBasis:
-        measured = all(u.content_basis is e.DoseBasis.MEASURED for u in self.units)
-        return e.DoseBasis.MEASURED if measured else e.DoseBasis.NOMINAL
-
     @strawberry.field(description=STUDY_DAY)
     async def study_day(self, info: Info) -> int | None:
         return await _study_day(info, self.subject_id, self.started_at)
 
-    # Derived values are resolved synchronously from the subject's evaluation, computed once per
-    # subject and handed in at construction: a site view has thousands of transfusions, and an
-    # awaited resolver per field of each would dominate the response time.
-
-    @strawberry.field(
+    dose_e11: float | None = strawberry.field(
+        description="Total platelet dose in x10^11 platelets; null when any unit's content is unknown."
+    )
+    dose_basis: e.DoseBasis = strawberry.field(
+        description="MEASURED when every unit's content was measured, else NOMINAL."
+    )
+    # Derived values are plain attributes computed at construction from the subject's evaluation
+    # (one per subject): a site view has thousands of transfusions, and a resolver per field of
+    # each would dominate the response time.
+    bsa: Annotated[BodySurfaceArea, strawberry.lazy(".response_types")] | None = strawberry.field(
         description="Body surface area used for the CCI; null when no height or weight was measured on or before the start."
     )
-    def bsa(self) -> Annotated[BodySurfaceArea, strawberry.lazy(".response_types")] | None:
-        from .response_types import BodySurfaceArea
-
-        return BodySurfaceArea.of(self.evaluated.bsa)
-
-    @strawberry.field(
+    pre_count: Annotated[AttributedCount, strawberry.lazy(".response_types")] | None = strawberry.field(
         description="The pre-transfusion count used: the last drawn before the start, within the look-back."
     )
-    def pre_count(self) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
-        from .response_types import AttributedCount
-
-        return AttributedCount.of(self.evaluated.attribution.pre, self.subject_id)
-
-    @strawberry.field(
+    early_count: Annotated[AttributedCount, strawberry.lazy(".response_types")] | None = strawberry.field(
         description="The early count used: the earliest in the early window after the end (default 10-60 min)."
     )
-    def early_count(self) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
-        from .response_types import AttributedCount
-
-        return AttributedCount.of(self.evaluated.attribution.early, self.subject_id)
-
-    @strawberry.field(
+    late_count: Annotated[AttributedCount, strawberry.lazy(".response_types")] | None = strawberry.field(
         description="The late count used: the earliest in the late window after the end (default 18-24 h)."
     )
-    def late_count(self) -> Annotated[AttributedCount, strawberry.lazy(".response_types")] | None:
-        from .response_types import AttributedCount
-
-        return AttributedCount.of(self.evaluated.attribution.late, self.subject_id)
-
-    @strawberry.field(
+    cci_early: float | None = strawberry.field(
         description=f"Early corrected count increment, per uL (unrounded); null when not evaluable. Rule: {CCI_RULE}"
     )
-    def cci_early(self) -> float | None:
-        return self.evaluated.cci_early
-
-    @strawberry.field(
+    cci_late: float | None = strawberry.field(
         description=f"Late corrected count increment, per uL (unrounded); null when not evaluable. Rule: {CCI_RULE}"
     )
-    def cci_late(self) -> float | None:
-        return self.evaluated.cci_late
-
-    @strawberry.field(description=f"Early percent platelet recovery, in % (unrounded). Rule: {PPR_RULE}")
-    def ppr_early(self) -> float | None:
-        return self.evaluated.ppr_early
-
-    @strawberry.field(description="Responsive, non-responsive or not evaluable, with the reason and parameter version.")
-    def response(self) -> Annotated[TransfusionResponse, strawberry.lazy(".response_types")]:
-        from .response_types import TransfusionResponse
-
-        result = self.evaluated
-        return TransfusionResponse(
-            category=result.category,
-            reason=result.reason,
-            not_evaluable_reasons=list(result.reasons),
-            parameter_version=self.parameter_version,
-        )
+    ppr_early: float | None = strawberry.field(
+        description=f"Early percent platelet recovery, in % (unrounded). Rule: {PPR_RULE}"
+    )
+    response: Annotated[TransfusionResponse, strawberry.lazy(".response_types")] = strawberry.field(
+        description="Responsive, non-responsive or not evaluable, with the reason and parameter version."
+    )
 
     @classmethod
     async def load(cls, info: Info, rows: Sequence[m.PlateletTransfusion]) -> list[PlateletTransfusion]:
@@ -381,8 +360,11 @@ class PlateletTransfusion(Node):
             id=encode_id("PlateletTransfusion", row.id),
             db_id=row.id,
             subject_id=row.subject_id,
-            evaluated=evaluation.by_transfusion[row.id],
-            parameter_version=evaluation.parameter_version,
+            dose_e11=evaluation.by_transfusion[row.id].transfusion.dose_e11,
+            dose_basis=e.DoseBasis.MEASURED
+            if all(u.content_basis is e.DoseBasis.MEASURED for u in units)
+            else e.DoseBasis.NOMINAL,
+            **_derived(evaluation.by_transfusion[row.id], evaluation.parameter_version, row.subject_id),
             started_at=row.started_at,
             ended_at=row.ended_at,
             units=units,

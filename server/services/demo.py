@@ -28,6 +28,12 @@ then a good early but failed late count), or not evaluable through one of the fa
 `Fault`. The intended category is never stored: the response engine must find it from the
 records alone.
 
+Each subject also has lab series for the secondary outcomes (see `plan_labs`): blood counts
+with B cells, IgG, marrow plasma cells, CAR transgene kinetics of both products and HLA/HPA
+antibody panels, engineered per subject in `LAB_PROFILES` (when B cells go, whether they come
+back, which HLA antibodies clear). The cytopenias after lymphodepletion propose lab-sourced
+adverse events, pending review, as real lab data would.
+
 Everything is written through the services layer by an admin actor "seed-demo", so the demo
 has a real audit trail. Each subject is written with all its records in one transaction, and
 subjects or sites whose code exists are skipped, so seeding again creates nothing new.

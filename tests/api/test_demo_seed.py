@@ -278,7 +278,16 @@ async def test_seed_demo_has_diary_reports_adverse_events_and_alerts(app, gql, t
     )
     # then
     events = [e["node"] for e in data["adverseEvents"]["edges"]]
-    assert {e["source"] for e in events} == {"PATIENT_REPORT", "INVESTIGATOR"}
+    assert {e["source"] for e in events} == {"PATIENT_REPORT", "INVESTIGATOR", "LAB"}
+    # The cytopenias after lymphodepletion propose lab-sourced events, pending an investigator's review.
+    lab = [e for e in events if e["source"] == "LAB"]
+    assert {e["status"] for e in lab} == {"PENDING_REVIEW"}
+    assert {e["term"] for e in lab} <= {
+        "Neutrophil count decreased",
+        "Lymphocyte count decreased",
+        "White blood cell decreased",
+        "Anemia",
+    }
     crs = [e for e in events if e["term"] == "Cytokine release syndrome"]
     assert len(crs) == 3 and {e["gradingScale"] for e in crs} == {"ASTCT_2019"}
     # S01-001's nosebleeds on consecutive days are one Epistaxis episode.

@@ -13,11 +13,49 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType, Undefined
+from graphql import (
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLString,
+    Undefined,
+)
+from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-_NOT_PLAIN = (None, None, False)
+_NOT_PLAIN = (None, None, None, False)
+INF = float("inf")
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# How a leaf value is serialized: these built-in scalars pass a value of exactly their Python type
+# through unchanged (as graphql-core would), anything else goes through the type's serialize().
+NATIVE = {
+    GraphQLString.name: str,
+    GraphQLID.name: str,
+    GraphQLBoolean.name: bool,
+    GraphQLFloat.name: float,
+    GraphQLInt.name: int,
+}
+
+
+def _serialize(named: Any, native: type | None, value: Any) -> Any:
+    kind = type(value)
+    if kind is native and (
+        kind is str
+        or kind is bool
+        or (kind is float and -INF < value < INF)
+        or (kind is int and INT_MIN <= value <= INT_MAX)
+    ):
+        return value
+    try:
+        return named.serialize(value)
+    except Exception:  # noqa: BLE001 - the normal path reports it properly
+        return Undefined
 
 
 class TrialExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -29,49 +67,99 @@ class TrialExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        """Leaf fields read from attributes are completed here, without a path or resolve info;
-        the rest go through graphql-core, and the response keeps the query's field order."""
+        """Fields read from attributes are completed here, without resolve info (leaves without a
+        path entry either); the rest go through graphql-core. The response keeps the query's
+        field order."""
         plain_fields = self._plain_fields(parent_type)
         fast: dict[str, Any] = {}
         slow: dict[str, Any] = {}
+        pending: list[str] = []  # fast fields whose object completion is awaitable
         for response_name, field_details_list in grouped_field_set.items():
             node = field_details_list[0].node
             if not node.arguments:
-                attribute, named, nullable = plain_fields.get(node.name.value) or self._plain_field(
+                attribute, named, native, nullable = plain_fields.get(node.name.value) or self._plain_field(
                     parent_type, node.name.value, plain_fields
                 )
-                if attribute is not None and not isinstance(named, GraphQLObjectType):
+                if attribute is not None:
                     value = getattr(source_value, attribute, None)
                     if value is None:
                         if nullable:
                             fast[response_name] = None
                             continue
+                    elif native is GraphQLObjectType:
+                        completed = self._complete_plain_object(
+                            named,
+                            nullable,
+                            field_details_list,
+                            Path(path, response_name, parent_type.name),
+                            value,
+                            position_context,
+                        )
+                        if completed is not Undefined:
+                            fast[response_name] = completed
+                            if self.is_awaitable(completed):
+                                pending.append(response_name)
+                            continue
                     else:
-                        try:
-                            serialized = named.serialize(value)
-                        except Exception:  # noqa: BLE001 - the normal path reports it properly
-                            serialized = Undefined
+                        serialized = _serialize(named, native, value)
                         if serialized is not Undefined and serialized is not None:
                             fast[response_name] = serialized
                             continue
             slow[response_name] = field_details_list
-        if not slow:
+        if not slow and not pending:
             return fast
-        completed = super().execute_fields(parent_type, source_value, path, slow, position_context)
-        if not fast:
-            return completed
+        completed = super().execute_fields(parent_type, source_value, path, slow, position_context) if slow else {}
         order = list(grouped_field_set)
 
         def merge(rest: dict[str, Any]) -> dict[str, Any]:
             return {name: fast[name] if name in fast else rest[name] for name in order if name in fast or name in rest}
 
-        if self.is_awaitable(completed):
+        if not pending and not self.is_awaitable(completed):
+            return merge(completed) if fast else completed
 
-            async def merged() -> dict[str, Any]:
-                return merge(await completed)
+        async def merged() -> dict[str, Any]:
+            rest = await completed if self.is_awaitable(completed) else completed
+            for name in pending:
+                fast[name] = await fast[name]
+            return merge(rest)
 
-            return merged()
-        return merge(completed)
+        return merged()
+
+    def _complete_plain_object(
+        self,
+        object_type: GraphQLObjectType,
+        nullable: bool,
+        field_details_list: Any,
+        path: Any,
+        value: Any,
+        position_context: Any,
+    ) -> Any:
+        """An object read from an attribute: its sub-selection, as graphql-core would complete it
+        (Undefined: leave it to graphql-core, e.g. under @defer or when is_type_of disagrees)."""
+        is_type_of = object_type.is_type_of
+        if is_type_of is not None and is_type_of(value, None) is not True:
+            return Undefined
+        grouped, defer_usages, _forbidden = self.collect_subfields(object_type, field_details_list)
+        if defer_usages:
+            return Undefined
+        # A field error inside nulls this field, or (non-null) propagates, as graphql-core does.
+        return_type = object_type if nullable else GraphQLNonNull(object_type)
+        try:
+            completed = self.execute_fields(object_type, value, path, grouped, position_context)
+        except Exception as raw_error:  # noqa: BLE001 - recorded as a field error, as graphql-core does
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:  # noqa: BLE001
+                self.handle_field_error(raw_error, return_type, field_details_list, path)
+                return None
+
+        return await_completed()
 
     def execute_field(
         self,
@@ -85,42 +173,24 @@ class TrialExecutionContext(StrawberryGraphQLCoreExecutionContext):
         node = field_details_list[0].node
         if not node.arguments:
             plain_fields = self._plain_fields(parent_type)
-            attribute, named, nullable = plain_fields.get(node.name.value) or self._plain_field(
+            attribute, named, native, nullable = plain_fields.get(node.name.value) or self._plain_field(
                 parent_type, node.name.value, plain_fields
             )
-            if attribute is not None and isinstance(named, GraphQLObjectType):
+            if attribute is not None and native is GraphQLObjectType:
                 value = getattr(source, attribute, None)
                 if value is not None:
-                    return self._complete_object(named, field_details_list, path, value, position_context)
-                if nullable:
+                    completed = self._complete_plain_object(
+                        named, nullable, field_details_list, path, value, position_context
+                    )
+                    if completed is not Undefined:
+                        return completed
+                elif nullable:
                     return None
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
-    def _complete_object(
-        self, object_type: GraphQLObjectType, field_details_list: Any, path: Any, value: Any, position_context: Any
-    ) -> Any:
-        """The sub-selection of an object read from an attribute, with graphql-core's own error
-        handling (strawberry's is_type_of does not use the resolve info, so none is built)."""
-        try:
-            completed = self.complete_object_value(object_type, field_details_list, None, path, value, position_context)  # type: ignore[arg-type]
-        except Exception as raw_error:  # noqa: BLE001 - recorded as a field error, as graphql-core does
-            self.handle_field_error(raw_error, object_type, field_details_list, path)
-            return None
-        if not self.is_awaitable(completed):
-            return completed
-
-        async def await_completed() -> Any:
-            try:
-                return await completed
-            except Exception as raw_error:  # noqa: BLE001
-                self.handle_field_error(raw_error, object_type, field_details_list, path)
-                return None
-
-        return await_completed()
-
     def _plain_fields(self, parent_type: GraphQLObjectType) -> dict[str, Any]:
-        """Per object type, cached on it: field name -> (attribute, named type, nullable), with
-        (None, None, False) for a field that is not a plain attribute read."""
+        """Per object type, cached on it: field name -> (attribute, named type, native Python type
+        or GraphQLObjectType for an object, nullable); _NOT_PLAIN for any other field."""
         cache: dict[str, Any] | None = parent_type.__dict__.get("_plain_fields")
         if cache is None:
             cache = {}
@@ -134,7 +204,9 @@ class TrialExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if field_def is not None and definition is not None and getattr(field_def.resolve, "_is_default", False):
             nullable = not isinstance(field_def.type, GraphQLNonNull)
             named = field_def.type if nullable else field_def.type.of_type
-            if isinstance(named, GraphQLScalarType | GraphQLEnumType | GraphQLObjectType):
-                plain = (definition.python_name, named, nullable)
+            if isinstance(named, GraphQLObjectType):
+                plain = (definition.python_name, named, GraphQLObjectType, nullable)
+            elif isinstance(named, GraphQLScalarType | GraphQLEnumType):
+                plain = (definition.python_name, named, NATIVE.get(named.name), nullable)
         cache[field_name] = plain
         return plain

@@ -227,3 +227,75 @@ async def review_adverse_event(
         raise_if([v.Problem(("grade",), v.ProblemCode.NOT_ALLOWED, "to change the grade, choose REGRADE")])
     _apply(uow, event, site_id, patch, reason, AuditAction.UPDATE, {"status": AdverseEventStatus.CONFIRMED, **review})
     return event
+
+
+# --- provisional events proposed by diary reports and lab results ----------------------------------
+
+
+async def propose_provisional_event(
+    uow: UnitOfWork,
+    *,
+    subject_id: int,
+    site_id: int,
+    meddra_code: int,
+    grade: int,
+    onset: date,
+    source: AdverseEventSource,
+    verbatim: str | None = None,
+) -> AdverseEvent:
+    """A new event pending the investigator's review (source: patient report or lab)."""
+    event = AdverseEvent(
+        subject_id=subject_id,
+        meddra_code=meddra_code,
+        term=trial_terms()[meddra_code].name,
+        verbatim=verbatim,
+        grade=grade,
+        grading_scale=GradingScale.CTCAE_V5,
+        onset_date=onset,
+        serious=False,
+        serious_criteria=[],
+        source=source,
+        status=AdverseEventStatus.PENDING_REVIEW,
+        awareness_at=uow.now,
+        created_at=uow.now,
+        updated_at=uow.now,
+    )
+    uow.session.add(event)
+    await uow.flush()
+    uow.audit(
+        entity=ENTITY,
+        entity_id=event.id,
+        action=AuditAction.CREATE,
+        changes=field_changes(
+            {},
+            {
+                "term": event.term,
+                "meddra_code": meddra_code,
+                "grade": grade,
+                "onset_date": onset,
+                "source": source,
+                "status": event.status,
+            },
+        ),
+        subject_id=subject_id,
+        site_id=site_id,
+    )
+    return event
+
+
+def raise_provisional_grade(uow: UnitOfWork, event: AdverseEvent, grade: int, *, site_id: int, reason: str) -> None:
+    """A continuing episode graded higher raises a still-pending event; a reviewed one is left to
+    the investigator."""
+    if grade <= event.grade or event.status is not AdverseEventStatus.PENDING_REVIEW:
+        return
+    uow.audit(
+        entity=ENTITY,
+        entity_id=event.id,
+        action=AuditAction.UPDATE,
+        changes=field_changes({"grade": event.grade}, {"grade": grade}),
+        subject_id=event.subject_id,
+        site_id=site_id,
+        reason=reason,
+    )
+    event.grade = grade
+    event.updated_at = uow.now

@@ -12,16 +12,15 @@ from typing import Any
 
 from ..db import repositories as repo
 from ..db.audit import audit_value, field_changes
-from ..db.models import AdverseEvent, AdverseEventReport, Alert, BleedingReport, BleedingReportAnnotation, Site, Subject
+from ..db.models import AdverseEventReport, Alert, BleedingReport, BleedingReportAnnotation, Site, Subject
 from ..domain import bleeding as b
 from ..domain import validation as v
-from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus
+from ..domain.adverse_events import AdverseEventSource
 from ..domain.auth import Actor
-from ..domain.ctcae import GradingScale
 from ..domain.enums import AuditAction, Role
 from .access import require_clinical_writer, writable_subject_by_id
+from .adverse_events import propose_provisional_event, raise_provisional_grade
 from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
-from .terms import trial_terms
 from .unit_of_work import UnitOfWork
 
 MAX_UTC_OFFSET_MINUTES = 14 * 60
@@ -188,60 +187,24 @@ async def _provisional_events(
     episodes = [b.OpenEpisode(e.id, e.meddra_code, last) for e, last in open_events]
     by_id = {e.id: e for e, _ in open_events}
     onset = b.local_date(submission.noticed_at, submission.device_utc_offset_minutes)
-    terms = trial_terms()
     event_ids: list[int] = []
     for proposal in assessment.proposals:
         episode = b.continuing_episode(episodes, proposal.meddra_code, submission.noticed_at, gap_hours)
         if episode is not None:
             event = by_id[episode.event_id]
-            if proposal.grade > event.grade and event.status is AdverseEventStatus.PENDING_REVIEW:
-                uow.audit(
-                    entity="AdverseEvent",
-                    entity_id=event.id,
-                    action=AuditAction.UPDATE,
-                    changes=field_changes({"grade": event.grade}, {"grade": proposal.grade}),
-                    subject_id=subject.id,
-                    site_id=site.id,
-                    reason=f"diary report {report.id} proposes a higher grade",
-                )
-                event.grade = proposal.grade
-                event.updated_at = uow.now
-        else:
-            event = AdverseEvent(
-                subject_id=subject.id,
-                meddra_code=proposal.meddra_code,
-                term=terms[proposal.meddra_code].name,
-                verbatim=_verbatim([proposal.site]),
-                grade=proposal.grade,
-                grading_scale=GradingScale.CTCAE_V5,
-                onset_date=onset,
-                serious=False,
-                serious_criteria=[],
-                source=AdverseEventSource.PATIENT_REPORT,
-                status=AdverseEventStatus.PENDING_REVIEW,
-                awareness_at=uow.now,
-                created_at=uow.now,
-                updated_at=uow.now,
+            raise_provisional_grade(
+                uow, event, proposal.grade, site_id=site.id, reason=f"diary report {report.id} proposes a higher grade"
             )
-            uow.session.add(event)
-            await uow.flush()
-            uow.audit(
-                entity="AdverseEvent",
-                entity_id=event.id,
-                action=AuditAction.CREATE,
-                changes=field_changes(
-                    {},
-                    {
-                        "term": event.term,
-                        "meddra_code": event.meddra_code,
-                        "grade": event.grade,
-                        "onset_date": onset,
-                        "source": event.source,
-                        "status": event.status,
-                    },
-                ),
+        else:
+            event = await propose_provisional_event(
+                uow,
                 subject_id=subject.id,
                 site_id=site.id,
+                meddra_code=proposal.meddra_code,
+                grade=proposal.grade,
+                onset=onset,
+                source=AdverseEventSource.PATIENT_REPORT,
+                verbatim=_verbatim([proposal.site]),
             )
         uow.session.add(AdverseEventReport(adverse_event_id=event.id, bleeding_report_id=report.id))
         event_ids.append(event.id)

@@ -12,14 +12,14 @@ from typing import Any
 
 from ..db import repositories as repo
 from ..db.audit import field_changes
-from ..db.models import AdverseEvent, LabResult, PlateletCount, Site, Subject
+from ..db.models import LabResult, PlateletCount, Site, Subject
 from ..domain import validation as v
-from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus
+from ..domain.adverse_events import AdverseEventSource
 from ..domain.auth import Actor
-from ..domain.ctcae import GradingScale
 from ..domain.enums import AuditAction, Role
 from ..domain.labs import SPECS, Analyte, Specimen, Unit, UnitError, ctcae_lab_grade, proposes_lab_event, to_canonical
 from .access import writable_subject
+from .adverse_events import propose_provisional_event, raise_provisional_grade
 from .errors import InvalidInput, NotFound, PermissionDenied
 from .unit_of_work import UnitOfWork
 
@@ -283,45 +283,17 @@ async def _propose_event(uow: UnitOfWork, item: _Checked) -> list[int]:
         return []
     open_event = await repo.open_lab_event(uow.session, item.subject.id, grade.meddra_code)
     if open_event is not None:
-        if grade.grade > open_event.grade and open_event.status is AdverseEventStatus.PENDING_REVIEW:
-            uow.audit(
-                entity="AdverseEvent",
-                entity_id=open_event.id,
-                action=AuditAction.UPDATE,
-                changes=field_changes({"grade": open_event.grade}, {"grade": grade.grade}),
-                subject_id=item.subject.id,
-                site_id=item.site.id,
-                reason="a later lab result is graded higher",
-            )
-            open_event.grade = grade.grade
-            open_event.updated_at = uow.now
+        raise_provisional_grade(
+            uow, open_event, grade.grade, site_id=item.site.id, reason="a later lab result is graded higher"
+        )
         return [open_event.id]
-    event = AdverseEvent(
-        subject_id=item.subject.id,
-        meddra_code=grade.meddra_code,
-        term=grade.term,
-        verbatim=None,
-        grade=grade.grade,
-        grading_scale=GradingScale.CTCAE_V5,
-        onset_date=item.row.collected_at.date(),
-        serious=False,
-        serious_criteria=[],
-        source=AdverseEventSource.LAB,
-        status=AdverseEventStatus.PENDING_REVIEW,
-        awareness_at=uow.now,
-        created_at=uow.now,
-        updated_at=uow.now,
-    )
-    uow.session.add(event)
-    await uow.flush()
-    uow.audit(
-        entity="AdverseEvent",
-        entity_id=event.id,
-        action=AuditAction.CREATE,
-        changes=field_changes(
-            {}, {"term": event.term, "grade": event.grade, "source": event.source, "status": event.status}
-        ),
+    event = await propose_provisional_event(
+        uow,
         subject_id=item.subject.id,
         site_id=item.site.id,
+        meddra_code=grade.meddra_code,
+        grade=grade.grade,
+        onset=item.row.collected_at.date(),
+        source=AdverseEventSource.LAB,
     )
     return [event.id]

@@ -138,17 +138,17 @@ async def subject_clearance(info: Info, subject_id: int, classes: set[AntibodyCl
 # --- cohort summaries ----------------------------------------------------------------------------
 
 
-async def _visible_subject_ids(info: Info) -> list[int]:
+async def _visible_subject_ids(info: Info, site_codes: list[str] | None) -> list[int]:
     from ..db import queries as q
 
-    return list(await info.context.read(q.all_subject_ids, q.SubjectFilter()))
+    return list(await info.context.read(q.all_subject_ids, q.SubjectFilter(site_codes=site_codes)))
 
 
-async def b_cell_aplasia_at(info: Info, month: int) -> CohortCount:
+async def b_cell_aplasia_at(info: Info, month: int, site_codes: list[str] | None = None) -> CohortCount:
     """Subjects with a draw within 30 days of `month` months after the CD19 infusion; aplastic
     by the configured rule at the draw nearest to that time."""
     version, params = await info.context.loaders.protocol()
-    ids = await _visible_subject_ids(info)
+    ids = await _visible_subject_ids(info, site_codes)
     results = await info.context.loaders.lab_results.load_many(ids)
     infusions = await info.context.loaders.infusions.load_many(ids)
     assessed = meeting = 0
@@ -175,8 +175,10 @@ async def b_cell_aplasia_at(info: Info, month: int) -> CohortCount:
     )
 
 
-async def median_cmax(info: Info, product: e.CarTProduct, measure: e.KineticsMeasure) -> MedianValue:
-    ids = await _visible_subject_ids(info)
+async def median_cmax(
+    info: Info, product: e.CarTProduct, measure: e.KineticsMeasure, site_codes: list[str] | None = None
+) -> MedianValue:
+    ids = await _visible_subject_ids(info, site_codes)
     results = await info.context.loaders.lab_results.load_many(ids)
     infusions = await info.context.loaders.infusions.load_many(ids)
     peaks = []
@@ -193,9 +195,9 @@ async def median_cmax(info: Info, product: e.CarTProduct, measure: e.KineticsMea
     )
 
 
-async def hla_cleared_by(info: Info, month: int) -> CohortCount:
+async def hla_cleared_by(info: Info, month: int, site_codes: list[str] | None = None) -> CohortCount:
     version, _ = await info.context.loaders.protocol()
-    ids = await _visible_subject_ids(info)
+    ids = await _visible_subject_ids(info, site_codes)
     tests = await info.context.loaders.antibody_tests.load_many(ids)
     firsts = await info.context.loaders.first_infusion_at.load_many(ids)
     assessed = cleared = 0

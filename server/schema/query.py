@@ -240,20 +240,24 @@ class Trial:
     @strawberry.field(
         description="Subjects you may see with B-cell aplasia at a month after the CD19 infusion (analysts: the cohort)."
     )
-    async def b_cell_aplasia_at(self, info: Info, month: int) -> CohortCount:
-        return await outcomes.b_cell_aplasia_at(info, month)
+    async def b_cell_aplasia_at(self, info: Info, month: int, site_codes: list[str] | None = None) -> CohortCount:
+        return await outcomes.b_cell_aplasia_at(info, month, site_codes)
 
     @strawberry.field(description="Median Cmax of a CAR-T product across the subjects you may see.")
     async def median_cmax(
-        self, info: Info, product: CarTProduct, measure: KineticsMeasure = KineticsMeasure.QPCR
+        self,
+        info: Info,
+        product: CarTProduct,
+        measure: KineticsMeasure = KineticsMeasure.QPCR,
+        site_codes: list[str] | None = None,
     ) -> MedianValue:
-        return await outcomes.median_cmax(info, product, measure)
+        return await outcomes.median_cmax(info, product, measure, site_codes)
 
     @strawberry.field(
         description="Subjects with HLA antibodies at baseline who cleared them within a number of months of the first CAR-T infusion."
     )
-    async def hla_cleared_by(self, info: Info, month: int) -> CohortCount:
-        return await outcomes.hla_cleared_by(info, month)
+    async def hla_cleared_by(self, info: Info, month: int, site_codes: list[str] | None = None) -> CohortCount:
+        return await outcomes.hla_cleared_by(info, month, site_codes)
 
     @strawberry.field(description="Every version of the protocol parameters, oldest first.")
     async def protocol_parameter_history(self, info: Info) -> list[t.ProtocolParameters]:

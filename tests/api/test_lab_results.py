@@ -1132,6 +1132,18 @@ async def test_cohort_summaries_match_hand_counts(gql: Any, token: Any, world: s
     assert site_1["aplasia"] == {"subjectsAssessed": 2, "subjectsMeeting": 1, "parameterVersion": 1}
     assert site_1["cmax"]["subjects"] == 2 and site_1["cmax"]["median"] == 27500.0
     assert site_1["cleared6"] == {"subjectsAssessed": 2, "subjectsMeeting": 1}
+    # and an analyst can narrow a summary to sites
+    site_2 = (
+        await gql.data(
+            token("analyst"),
+            """{ trial { cmax: medianCmax(product: CD19, siteCodes: ["S02"]) { subjects median }
+                         cleared6: hlaClearedBy(month: 6, siteCodes: ["S02"]) { subjectsAssessed subjectsMeeting } } }""",
+        )
+    )["trial"]
+    assert site_2 == {
+        "cmax": {"subjects": 1, "median": 20000.0},
+        "cleared6": {"subjectsAssessed": 1, "subjectsMeeting": 0},
+    }
 
 
 # --- re-sent results and what the lab sent for platelets -----------------------------------------

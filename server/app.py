@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
+import json
 import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -111,6 +114,12 @@ def _unauthenticated(message: str) -> JSONResponse:
     )
 
 
+def _isoformat(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 class TrialGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(
@@ -120,6 +129,16 @@ class TrialGraphQL(GraphQL[Context, None]):
             **kwargs,
         )
         self.settings = settings
+
+    def encode_json(self, data: object) -> bytes:
+        """orjson: a site view's answer is 1.5 MiB, which the standard library takes ~20 ms to
+        encode. orjson writes a UTC datetime exactly as datetime.isoformat() does, so the executor
+        leaves those to it (Context.native_datetimes). The rare value orjson refuses (an integer
+        beyond 64 bits in a JSON scalar) falls back to the standard encoder."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return json.dumps(data, separators=(",", ":"), default=_isoformat).encode()
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.app.state
@@ -131,6 +150,7 @@ class TrialGraphQL(GraphQL[Context, None]):
             alert_bus=state.alert_bus,
             settings=self.settings,
             request_id=request.state.request_id,
+            native_datetimes=True,  # encode_json below writes them
         )
 
     async def on_ws_connect(self, context: Context) -> Any:
@@ -215,7 +235,7 @@ def _tune_garbage_collector() -> None:
     rescans every long-lived object each time (measured: about half of a site view's time). The
     objects alive at start-up are frozen out of collection and generation 0 collects less often."""
     gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(200_000, 20, 20)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -1,4 +1,4 @@
-"""The `ptr-trial` command: serve, migrate, seed-demo, token, export-schema."""
+"""The `ptr-trial` command: serve, migrate, seed-demo, token, export-schema, import-labs, refresh-responses."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from .settings import Settings, get_settings
 
@@ -47,8 +48,28 @@ async def _migrate(settings: Settings) -> None:
     try:
         await migrate.upgrade(engine)
         print(f"database at revision {await migrate.current_revision(engine)}")
+        refreshed = await _refresh_stale_responses(engine)
+        if refreshed:
+            print(f"stored platelet responses computed for {refreshed} subjects that had none current")
     finally:
         await engine.dispose()
+
+
+async def _refresh_stale_responses(engine: Any) -> int:
+    """After migrating, subjects without current stored responses (a database just upgraded to
+    0004, or a future-dated parameter version now in force) get them, so reads are fast again."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from .db.engine import build_sessionmaker
+    from .db.models import Trial
+    from .services.response import refresh_stale_responses
+
+    async with build_sessionmaker(engine, writes=True)() as session, session.begin():
+        if (await session.execute(select(Trial.id).limit(1))).first() is None:
+            return 0  # an empty database: nothing to compute
+        return await refresh_stale_responses(session, datetime.now(timezone.utc).date())
 
 
 async def _seed_demo(settings: Settings) -> None:
@@ -94,6 +115,27 @@ async def _import_labs(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
     print(report)
     return 0 if report.written and not (report.problems and not args.partial) else 1
+
+
+async def _refresh_responses(settings: Settings) -> None:
+    import time
+    from datetime import datetime, timezone
+
+    from .db.engine import build_engine, build_sessionmaker
+    from .services.response import refresh_stored_responses
+
+    engine = build_engine(settings.effective_database_url)
+    try:
+        started = time.perf_counter()
+        async with build_sessionmaker(engine, writes=True)() as session, session.begin():
+            today = datetime.now(timezone.utc).date()
+            subjects = await refresh_stored_responses(session, None, today)
+        print(
+            f"refresh-responses: {subjects} subjects recomputed under the parameters in force on {today.isoformat()}"
+            f" in {time.perf_counter() - started:.1f} s"
+        )
+    finally:
+        await engine.dispose()
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
@@ -153,6 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     labs.add_argument("--partial", action="store_true", help="write the good rows and report the bad ones")
     labs.add_argument("--actor-id", default="lab-import", help="who the audit trail names")
 
+    commands.add_parser(
+        "refresh-responses",
+        help="recompute every subject's stored platelet responses (after a future-dated parameter version"
+        " takes effect, or a bulk load that bypassed the service)",
+    )
+
     export = commands.add_parser("export-schema", help="write the GraphQL SDL (default schema.graphql)")
     export.add_argument("--output", "-o", type=Path, default=SCHEMA_FILE)
     export.add_argument("--check", action="store_true", help="exit 1 when the file differs from the code")
@@ -172,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "import-labs":
         return asyncio.run(_import_labs(args, settings))
+    if args.command == "refresh-responses":
+        asyncio.run(_refresh_responses(settings))
+        return 0
     if args.command == "token":
         return _token(args, settings)
     if args.command == "export-schema":

@@ -39,6 +39,8 @@ from ..domain.enums import (
 )
 from ..domain.labs import Analyte, Specimen, Unit
 from ..domain.outcomes import AntibodyClass, AntibodyMethod, CutoffOperator
+from ..domain.protocol import BsaFormula
+from ..domain.response import ResponseCategory
 from .types import JSONType, UTCDateTime, enum_column
 
 NAMING = {
@@ -396,3 +398,72 @@ class AntibodyTest(VoidableMixin, Base):
     cpra_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
     lab_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     results: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)  # [{"specificity", "mfi", "positive"}]
+
+
+# --- derived values, kept in step with their inputs ----------------------------------------------
+
+
+class StoredTransfusionResponse(Base):
+    """The response engine's result for one live platelet transfusion, rewritten in the same
+    transaction as any change to the subject's transfusions, counts, measurements or infusions
+    (services.response.refresh_stored_responses). Derived data: not audited, never edited by hand.
+    Holds everything the domain's TransfusionResponse carries, so a read needs no counts or
+    measurements. Times after the end are in seconds (negative for the pre-count: before the start)."""
+
+    __tablename__ = "transfusion_response"
+
+    transfusion_id: Mapped[int] = mapped_column(ForeignKey("platelet_transfusion.id"), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    parameter_version: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    abo_compatible: Mapped[bool] = mapped_column(Boolean)
+    dose_e11: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bsa_m2: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bsa_formula: Mapped[BsaFormula | None] = mapped_column(enum_column(BsaFormula, "bsa_formula"), nullable=True)
+    bsa_height_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bsa_weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bsa_height_measured_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    bsa_weight_measured_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    pre_count_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pre_drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    pre_value_e9_per_l: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pre_after_end_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    early_count_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    early_drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    early_value_e9_per_l: Mapped[float | None] = mapped_column(Float, nullable=True)
+    early_after_end_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    late_count_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    late_drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    late_value_e9_per_l: Mapped[float | None] = mapped_column(Float, nullable=True)
+    late_after_end_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    early_confounded: Mapped[bool] = mapped_column(Boolean)
+    late_confounded: Mapped[bool] = mapped_column(Boolean)
+    cci_early: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cci_late: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ppr_early: Mapped[float | None] = mapped_column(Float, nullable=True)
+    category: Mapped[ResponseCategory] = mapped_column(enum_column(ResponseCategory, "response_category"))
+    # NotEvaluableReason values in order, comma-joined ("" when none): cheaper to read back than JSON.
+    reasons: Mapped[str] = mapped_column(String(200))
+
+
+class StoredSubjectResponse(Base):
+    """The response engine's per-subject result (domain SubjectResponse) plus what the primary
+    endpoint's populations need, kept in step like StoredTransfusionResponse."""
+
+    __tablename__ = "subject_response"
+
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), primary_key=True)
+    parameter_version: Mapped[int] = mapped_column(Integer)
+    first_infusion_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    baseline_refractory: Mapped[bool] = mapped_column(Boolean)
+    sustained: Mapped[bool] = mapped_column(Boolean)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    days_to_response: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    longest_responsive_run: Mapped[int] = mapped_column(Integer)
+    lost_response: Mapped[bool] = mapped_column(Boolean)
+    lost_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    evaluable_transfusions: Mapped[int] = mapped_column(Integer)
+    responsive_transfusions: Mapped[int] = mapped_column(Integer)
+    infused: Mapped[bool] = mapped_column(Boolean)  # at least one live CAR-T infusion
+    per_protocol: Mapped[bool] = mapped_column(Boolean)  # both CD19 and BCMA given

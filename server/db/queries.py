@@ -27,6 +27,8 @@ from .models import (
     CarTInfusion,
     ProtocolParameterSet,
     Site,
+    StoredSubjectResponse,
+    StoredTransfusionResponse,
     Subject,
     SubjectStatusChange,
 )
@@ -231,6 +233,31 @@ async def protocol_in_force(session: AsyncSession, _actor: Actor, on: date) -> t
     """(version, parameters) the response engine applies on a date: the newest version in effect."""
     trial = await the_trial(session)
     return await parameters_in_force(session, trial.id, on)
+
+
+async def _stored_rows_of_subjects(
+    session: AsyncSession, actor: Actor, model: type[Base], subject_ids: Sequence[int]
+) -> Sequence[Any]:
+    table = model.__table__
+    query = (
+        select(*table.columns)
+        .join(Subject, Subject.id == table.c.subject_id)
+        .where(table.c.subject_id.in_(subject_ids), subject_visible_to(actor))
+    )
+    return (await session.execute(query)).all()
+
+
+async def stored_transfusion_responses(
+    session: AsyncSession, actor: Actor, subject_ids: Sequence[int]
+) -> Sequence[Any]:
+    """The stored engine results (transfusion_response) of these subjects' transfusions, as plain
+    rows, in no particular order. Scoped like records_of_subjects."""
+    return await _stored_rows_of_subjects(session, actor, StoredTransfusionResponse, subject_ids)
+
+
+async def stored_subject_responses(session: AsyncSession, actor: Actor, subject_ids: Sequence[int]) -> Sequence[Any]:
+    """The stored per-subject engine results (subject_response) of these subjects, as plain rows."""
+    return await _stored_rows_of_subjects(session, actor, StoredSubjectResponse, subject_ids)
 
 
 async def infused_subjects(session: AsyncSession, actor: Actor) -> Sequence[Subject]:

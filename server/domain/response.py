@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
+from functools import lru_cache
 
 from .bsa import BodySurfaceArea, Measurement, body_surface_area_at
 from .protocol import ProtocolParameters
@@ -166,12 +167,27 @@ class TransfusionResponse:
 
     @property
     def reason(self) -> str:
-        """A sentence for people: why the transfusion got its category."""
-        if self.category is ResponseCategory.RESPONSIVE:
-            return "early and late CCI above their thresholds"
-        if self.category is ResponseCategory.NON_RESPONSIVE:
-            return "an evaluable CCI is at or below its threshold"
-        return "not evaluable: " + ", ".join(r.value.replace("_", " ") for r in self.reasons)
+        return response_reason(self.category, self.reasons)
+
+
+def response_reason(category: ResponseCategory, reasons: Sequence[NotEvaluableReason]) -> str:
+    """A sentence for people: why the transfusion got its category."""
+    if category is ResponseCategory.RESPONSIVE:
+        return "early and late CCI above their thresholds"
+    if category is ResponseCategory.NON_RESPONSIVE:
+        return "an evaluable CCI is at or below its threshold"
+    return "not evaluable: " + ", ".join(r.value.replace("_", " ") for r in reasons)
+
+
+def joined_reasons(reasons: Sequence[NotEvaluableReason]) -> str:
+    """Not-evaluable reasons as stored: their values, comma-joined, in order ("" for none)."""
+    return ",".join(r.value for r in reasons)
+
+
+@lru_cache(maxsize=256)  # a handful of distinct combinations, read back thousands of times a request
+def not_evaluable_reasons(joined: str) -> tuple[NotEvaluableReason, ...]:
+    """The inverse of joined_reasons."""
+    return tuple(NotEvaluableReason(value) for value in joined.split(",")) if joined else ()
 
 
 def classify_transfusion(

@@ -28,12 +28,16 @@ class Context:
         alert_bus: AlertBus,
         settings: Settings,
         request_id: str,
+        native_datetimes: bool = False,
     ) -> None:
         from .loaders import Loaders  # loaders read through this context
 
         self._actor = actor  # None only on a WebSocket before its connection_init is accepted
         self.settings = settings
         self.request_id = request_id
+        # True when the result goes to an encoder that writes UTC datetimes itself, exactly as
+        # isoformat() would (server.app.TrialGraphQL); the executor then leaves them as they are.
+        self.native_datetimes = native_datetimes
         self.alert_bus = alert_bus
         self.connection_params: dict[str, Any] | None = None  # set by the WebSocket handler
         self._sessionmaker = sessionmaker

@@ -26,7 +26,7 @@ from ..db.models import (
     SubjectStatusChange,
 )
 from ..domain.protocol import ProtocolParameters
-from ..services.response import SubjectEvaluation, evaluate_subject
+from ..services.response import ResponseReading, evaluate_subject, live_reading, stored_readings
 
 if TYPE_CHECKING:
     from .context import Context
@@ -61,6 +61,7 @@ class Loaders:
         self.platelet_counts = DataLoader(self._children(PlateletCount, PlateletCount.drawn_at))
         self.first_infusion_at = DataLoader(self._first_infusions)
         self.evaluation = DataLoader(self._evaluations)
+        self.subject_response = DataLoader(self._subject_responses)
         self.bleeding_reports = DataLoader(self._children(BleedingReport, BleedingReport.id))
         self.adverse_events = DataLoader(self._children(AdverseEvent, AdverseEvent.onset_date))
         self.annotations = DataLoader(self._annotations)
@@ -77,17 +78,48 @@ class Loaders:
             self._protocol = await self._ctx.read(q.protocol_in_force, datetime.now(timezone.utc).date())
         return self._protocol
 
-    async def _evaluations(self, subject_ids: list[int]) -> list[SubjectEvaluation]:
-        """The response engine over each subject's stored records (see services.response)."""
+    async def _evaluations(self, subject_ids: list[int]) -> list[ResponseReading]:
+        """The response engine's results, read from the stored rows that every write keeps in step
+        (two statements; see services.response). A subject without a current row (none yet, or
+        one produced under another parameter version than today's) is evaluated live from its
+        records, as is one whose stored transfusions differ from the ones this request already
+        read (a write committed in between): the result is never stale."""
         version, parameters = await self.protocol()
-        transfusions = await self.transfusions.load_many(subject_ids)
-        counts = await self.platelet_counts.load_many(subject_ids)
-        measurements = await self.measurements.load_many(subject_ids)
-        firsts = await self.first_infusion_at.load_many(subject_ids)
-        return [
-            evaluate_subject(t, c, m, f, parameters, version)
-            for t, c, m, f in zip(transfusions, counts, measurements, firsts, strict=True)
-        ]
+        stored = stored_readings(
+            await self._ctx.read(q.stored_subject_responses, subject_ids),
+            await self._ctx.read(q.stored_transfusion_responses, subject_ids),
+            version,
+        )
+        for subject_id in list(stored):
+            already_read = self.transfusions.cache_map.get(subject_id)
+            if already_read is None or not already_read.done() or already_read.cancelled():
+                continue
+            if (
+                already_read.exception() is None
+                and {row.id for row in already_read.result()} != stored[subject_id].by_transfusion.keys()
+            ):
+                del stored[subject_id]
+        live = [subject_id for subject_id in subject_ids if subject_id not in stored]
+        if live:
+            transfusions = await self.transfusions.load_many(live)
+            counts = await self.platelet_counts.load_many(live)
+            measurements = await self.measurements.load_many(live)
+            firsts = await self.first_infusion_at.load_many(live)
+            for subject_id, t, c, m, f in zip(live, transfusions, counts, measurements, firsts, strict=True):
+                stored[subject_id] = live_reading(subject_id, evaluate_subject(t, c, m, f, parameters, version))
+        return [stored[subject_id] for subject_id in subject_ids]
+
+    async def _subject_responses(self, subject_ids: list[int]) -> list[Any]:
+        """Only the per-subject results (sustained response, ...), for the endpoint and the
+        response filter over a whole cohort: the stored subject_response rows (one statement, no
+        transfusion rows), or the full evaluation for a subject without a current row."""
+        version, _ = await self.protocol()
+        rows = await self._ctx.read(q.stored_subject_responses, subject_ids)
+        current = {row.subject_id: row for row in rows if row.parameter_version == version}
+        missing = [subject_id for subject_id in subject_ids if subject_id not in current]
+        for subject_id, reading in zip(missing, await self.evaluation.load_many(missing), strict=True):
+            current[subject_id] = reading.subject
+        return [current[subject_id] for subject_id in subject_ids]
 
     async def _subjects(self, ids: list[int]) -> list[Subject | None]:
         return _index(await self._ctx.read(q.subjects_by_ids, ids), ids, lambda s: s.id)

@@ -24,11 +24,11 @@ from .safety import SafetyQuery
 async def _subjects_by_response(
     info: Info, where: q.SubjectFilter, sustained: bool, after_id: int | None, limit: int
 ) -> tuple[list[Any], bool, int]:
-    """Response is derived, not stored: evaluate every matching subject (in a constant number of
-    statements), keep those that match, then page."""
+    """Read every matching subject's response (in a constant number of statements), keep those
+    that match, then page."""
     ids = list(await info.context.read(q.all_subject_ids, where))
-    evaluations = await info.context.loaders.evaluation.load_many(ids)
-    matching = [sid for sid, e in zip(ids, evaluations, strict=True) if e.subject.sustained is sustained]
+    responses = await info.context.loaders.subject_response.load_many(ids)
+    matching = [sid for sid, r in zip(ids, responses, strict=True) if r.sustained is sustained]
     page = [sid for sid in matching if after_id is None or sid > after_id]
     subjects = await info.context.loaders.subject.load_many(page[:limit])
     return [s for s in subjects if s is not None], len(page) > limit, len(matching)
@@ -179,15 +179,15 @@ async def _endpoint_subjects(info: Info, with_sites: bool = False) -> Any:
     subjects = await info.context.read(q.infused_subjects)
     ids = [s.id for s in subjects]
     infusions = await info.context.loaders.infusions.load_many(ids)
-    evaluations = await info.context.loaders.evaluation.load_many(ids)
+    responses = await info.context.loaders.subject_response.load_many(ids)
     version, _ = await info.context.loaders.protocol()
     rows = [
         EndpointSubject(
             infused=True,
             per_protocol={i.product for i in given} >= {CarTProduct.CD19, CarTProduct.BCMA},
-            sustained=evaluation.subject.sustained,
+            sustained=response.sustained,
         )
-        for given, evaluation in zip(infusions, evaluations, strict=True)
+        for given, response in zip(infusions, responses, strict=True)
     ]
     if with_sites:
         return version, rows, [s.site_id for s in subjects]

@@ -9,6 +9,7 @@ import strawberry
 from ..domain import response as r
 from ..domain.statistics import CLOPPER_PEARSON_RULE, Proportion
 from . import enums as e
+from .ids import encode_id
 from .types import PlateletCount, Site
 
 
@@ -24,17 +25,26 @@ class BodySurfaceArea:
     weight_measured_at: dt.datetime
 
     @classmethod
-    def of(cls, bsa: r.BodySurfaceArea | None) -> BodySurfaceArea | None:
-        if bsa is None:
-            return None
-        return cls(
-            value_m2=bsa.value_m2,
-            formula=bsa.formula,
-            height_cm=bsa.height_cm,
-            weight_kg=bsa.weight_kg,
-            height_measured_at=bsa.height_measured_at,
-            weight_measured_at=bsa.weight_measured_at,
-        )
+    def flat(
+        cls,
+        value_m2: float,
+        formula: e.BsaFormula,
+        height_cm: float,
+        weight_kg: float,
+        height_measured_at: dt.datetime,
+        weight_measured_at: dt.datetime,
+    ) -> BodySurfaceArea:
+        """From a flat derived record's columns (services.response.TransfusionResponseRecord)."""
+        view = object.__new__(cls)
+        view.__dict__ = {
+            "value_m2": value_m2,
+            "formula": formula,
+            "height_cm": height_cm,
+            "weight_kg": weight_kg,
+            "height_measured_at": height_measured_at,
+            "weight_measured_at": weight_measured_at,
+        }
+        return view
 
 
 @strawberry.type(description="A platelet count attributed to a transfusion by time.")
@@ -49,20 +59,27 @@ class AttributedCount:
         return self.minutes_from_transfusion / 60.0
 
     @classmethod
-    def of(cls, attributed: r.AttributedCount | None, subject_id: int) -> AttributedCount | None:
-        if attributed is None:
+    def flat(
+        cls,
+        count_id: int | None,
+        drawn_at: dt.datetime | None,
+        value_e9_per_l: float | None,
+        after_end_s: float | None,
+        subject_id: int,
+    ) -> AttributedCount | None:
+        """From a flat derived record's columns for one count (null when no count was attributed)."""
+        if count_id is None:
             return None
-        c = attributed.count
-        count = PlateletCount(
-            id=_count_id(c.count_id), subject_id=subject_id, drawn_at=c.drawn_at, value_e9_per_l=c.value_e9_per_l
-        )
-        return cls(count=count, minutes_from_transfusion=attributed.after_end.total_seconds() / 60.0)
-
-
-def _count_id(pk: int) -> strawberry.ID:
-    from .ids import encode_id
-
-    return encode_id("PlateletCount", pk)
+        count = object.__new__(PlateletCount)
+        count.__dict__ = {
+            "id": encode_id("PlateletCount", count_id),
+            "subject_id": subject_id,
+            "drawn_at": drawn_at,
+            "value_e9_per_l": value_e9_per_l,
+        }
+        view = object.__new__(cls)
+        view.__dict__ = {"count": count, "minutes_from_transfusion": after_end_s / 60.0}
+        return view
 
 
 @strawberry.type(description="The transfusion's response category, why, and by which rule and parameter version.")

@@ -11,11 +11,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from ..db import models as m
-from ..domain.response import CCI_RULE, PPR_RULE
-from ..domain.response import TransfusionResponse as TransfusionResponseValue
+from ..domain.response import CCI_RULE, PPR_RULE, RESPONSE_RULE, not_evaluable_reasons, response_reason
 from ..domain.study_time import STUDY_DAY_RULE, study_day
 from ..domain.units import PER_UL_PER_E9_PER_L, platelets_per_ul
-from ..services.response import SubjectEvaluation
+from ..services.response import TRANSFUSION_RESPONSE_COLUMNS, ResponseReading
 from . import enums as e
 from .context import Info
 from .ids import encode_id
@@ -266,23 +265,64 @@ class PlateletCount(Node):
         )
 
 
-def _derived(result: TransfusionResponseValue, parameter_version: int, subject_id: int) -> dict[str, Any]:
+def _new(cls: type[Any], attributes: dict[str, Any]) -> Any:
+    """An instance of a view type from its attribute values, without the dataclass __init__: a site
+    view builds some 40,000 of these, and keyword processing was a measurable share of it."""
+    view = object.__new__(cls)
+    view.__dict__ = attributes
+    return view
+
+
+# The columns _derived unpacks, in order; checked against the stored table when this module loads,
+# so a column added or moved there cannot silently shift every value here.
+_DERIVED_COLUMNS = (
+    "transfusion_id", "subject_id", "parameter_version", "started_at", "ended_at", "abo_compatible", "dose_e11",
+    "bsa_m2", "bsa_formula", "bsa_height_cm", "bsa_weight_kg", "bsa_height_measured_at", "bsa_weight_measured_at",
+    "pre_count_id", "pre_drawn_at", "pre_value_e9_per_l", "pre_after_end_s",
+    "early_count_id", "early_drawn_at", "early_value_e9_per_l", "early_after_end_s",
+    "late_count_id", "late_drawn_at", "late_value_e9_per_l", "late_after_end_s",
+    "early_confounded", "late_confounded", "cci_early", "cci_late", "ppr_early", "category", "reasons",
+)  # fmt: skip
+if _DERIVED_COLUMNS != TRANSFUSION_RESPONSE_COLUMNS:
+    raise RuntimeError("transfusion_response columns changed: update _DERIVED_COLUMNS and _derived")
+
+
+def _derived(record: Any) -> dict[str, Any]:
+    """The transfusion's derived fields from its flat derived record (a stored
+    `transfusion_response` row or a live TransfusionResponseRecord; services.response), unpacked
+    by position: a site view does this 2,000 times."""
     from .response_types import AttributedCount, BodySurfaceArea, TransfusionResponse
 
-    attribution = result.attribution
+    (
+        _transfusion_id, subject_id, version, _started_at, _ended_at, _abo_compatible, dose_e11,
+        bsa_m2, bsa_formula, height_cm, weight_kg, height_measured_at, weight_measured_at,
+        pre_id, pre_drawn_at, pre_value, pre_after_s,
+        early_id, early_drawn_at, early_value, early_after_s,
+        late_id, late_drawn_at, late_value, late_after_s,
+        _early_confounded, _late_confounded, cci_early, cci_late, ppr_early, category, joined_reasons,
+    ) = record  # fmt: skip
+    reasons = not_evaluable_reasons(joined_reasons)
+    bsa = None
+    if bsa_m2 is not None:
+        bsa = BodySurfaceArea.flat(bsa_m2, bsa_formula, height_cm, weight_kg, height_measured_at, weight_measured_at)
     return {
-        "bsa": BodySurfaceArea.of(result.bsa),
-        "pre_count": AttributedCount.of(attribution.pre, subject_id),
-        "early_count": AttributedCount.of(attribution.early, subject_id),
-        "late_count": AttributedCount.of(attribution.late, subject_id),
-        "cci_early": result.cci_early,
-        "cci_late": result.cci_late,
-        "ppr_early": result.ppr_early,
-        "response": TransfusionResponse(
-            category=result.category,
-            reason=result.reason,
-            not_evaluable_reasons=list(result.reasons),
-            parameter_version=parameter_version,
+        "dose_e11": dose_e11,
+        "bsa": bsa,
+        "pre_count": AttributedCount.flat(pre_id, pre_drawn_at, pre_value, pre_after_s, subject_id),
+        "early_count": AttributedCount.flat(early_id, early_drawn_at, early_value, early_after_s, subject_id),
+        "late_count": AttributedCount.flat(late_id, late_drawn_at, late_value, late_after_s, subject_id),
+        "cci_early": cci_early,
+        "cci_late": cci_late,
+        "ppr_early": ppr_early,
+        "response": _new(
+            TransfusionResponse,
+            {
+                "category": category,
+                "reason": response_reason(category, reasons),
+                "not_evaluable_reasons": list(reasons),
+                "parameter_version": version,
+                "rule": RESPONSE_RULE,
+            },
         ),
     }
 
@@ -295,7 +335,7 @@ class PlateletTransfusion(Node):
     ended_at: dt.datetime = strawberry.field(
         description="End of the transfusion (UTC); response windows are timed from it."
     )
-    units: list[PlateletUnit]
+    stored_units: strawberry.Private[list[dict[str, Any]]]
     abo_compatibility: e.AboCompatibility
     hla_selected: bool
     crossmatched: bool
@@ -306,12 +346,26 @@ class PlateletTransfusion(Node):
     async def study_day(self, info: Info) -> int | None:
         return await _study_day(info, self.subject_id, self.started_at)
 
+    @strawberry.field
+    def units(self) -> list[PlateletUnit]:
+        return [
+            PlateletUnit(
+                kind=e.PlateletUnitKind(u["kind"]),
+                content_e11=u.get("content_e11"),
+                content_basis=e.DoseBasis(u["content_basis"]),
+            )
+            for u in self.stored_units
+        ]
+
     dose_e11: float | None = strawberry.field(
         description="Total platelet dose in x10^11 platelets; null when any unit's content is unknown."
     )
-    dose_basis: e.DoseBasis = strawberry.field(
-        description="MEASURED when every unit's content was measured, else NOMINAL."
-    )
+
+    @strawberry.field(description="MEASURED when every unit's content was measured, else NOMINAL.")
+    def dose_basis(self) -> e.DoseBasis:
+        measured = all(u["content_basis"] == e.DoseBasis.MEASURED.value for u in self.stored_units)
+        return e.DoseBasis.MEASURED if measured else e.DoseBasis.NOMINAL
+
     # Derived values are plain attributes computed at construction from the subject's evaluation
     # (one per subject): a site view has thousands of transfusions, and a resolver per field of
     # each would dominate the response time.
@@ -347,32 +401,23 @@ class PlateletTransfusion(Node):
         return [cls.of(row, evaluation) for row, evaluation in zip(rows, evaluations, strict=True)]
 
     @classmethod
-    def of(cls, row: m.PlateletTransfusion, evaluation: SubjectEvaluation) -> PlateletTransfusion:
-        units = [
-            PlateletUnit(
-                kind=e.PlateletUnitKind(u["kind"]),
-                content_e11=u.get("content_e11"),
-                content_basis=e.DoseBasis(u["content_basis"]),
-            )
-            for u in row.units
-        ]
-        return cls(
-            id=encode_id("PlateletTransfusion", row.id),
-            db_id=row.id,
-            subject_id=row.subject_id,
-            dose_e11=evaluation.by_transfusion[row.id].transfusion.dose_e11,
-            dose_basis=e.DoseBasis.MEASURED
-            if all(u.content_basis is e.DoseBasis.MEASURED for u in units)
-            else e.DoseBasis.NOMINAL,
-            **_derived(evaluation.by_transfusion[row.id], evaluation.parameter_version, row.subject_id),
-            started_at=row.started_at,
-            ended_at=row.ended_at,
-            units=units,
-            abo_compatibility=row.abo_compatibility,
-            hla_selected=row.hla_selected,
-            crossmatched=row.crossmatched,
-            storage_age_days=row.storage_age_days,
-            note=row.note,
+    def of(cls, row: m.PlateletTransfusion, evaluation: ResponseReading) -> PlateletTransfusion:
+        return _new(
+            cls,
+            {
+                "id": encode_id("PlateletTransfusion", row.id),
+                "db_id": row.id,
+                "subject_id": row.subject_id,
+                "started_at": row.started_at,
+                "ended_at": row.ended_at,
+                "stored_units": row.units,
+                "abo_compatibility": row.abo_compatibility,
+                "hla_selected": row.hla_selected,
+                "crossmatched": row.crossmatched,
+                "storage_age_days": row.storage_age_days,
+                "note": row.note,
+                **_derived(evaluation.by_transfusion[row.id]),
+            },
         )
 
 

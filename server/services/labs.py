@@ -240,6 +240,8 @@ async def _insert(uow: UnitOfWork, item: _Checked) -> LabResult | PlateletCount 
     new_id = await repo.insert_if_absent(uow.session, model, values, "result_key")
     if new_id is None:
         return None
+    if model is PlateletCount:  # a Core INSERT: the unit of work's flush tracking does not see it
+        uow.response_inputs_changed(item.subject.id)
     record = await repo.record_by_id(uow.session, model, new_id)
     uow.audit(
         entity=entity,

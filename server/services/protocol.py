@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -57,6 +57,10 @@ async def amend_protocol_parameters(
     )
     session.add(row)
     await uow.flush()
+    if effective_from <= uow.now.astimezone(timezone.utc).date():
+        # In force today: every stored response is recomputed under it before this commits. A
+        # future version is picked up by readers (live evaluation) until `refresh-responses`.
+        uow.response_inputs_changed(None)
     diff["version"] = {"old": latest.version, "new": version}
     uow.audit(
         entity="ProtocolParameters",

@@ -1,5 +1,10 @@
 """One transaction per use case (DESIGN.md rule 1): the change and its audit rows commit together
-or not at all. Leaving the block without commit() rolls everything back."""
+or not at all. Leaving the block without commit() rolls everything back.
+
+The stored platelet responses are kept in step here: every flush notes the subjects whose
+response inputs it wrote (transfusions, counts, body measurements, CAR-T infusions, a new
+subject), use cases that write around the ORM say so with response_inputs_changed(), and
+commit() recomputes those subjects in the same transaction, just before committing."""
 
 from __future__ import annotations
 
@@ -8,16 +13,35 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, UOWTransaction
 
 from ..db.audit import append_audit_event
+from ..db.models import BodyMeasurement, CarTInfusion, PlateletCount, PlateletTransfusion, Subject
 from ..db.notify import AlertBus
 from ..domain.auth import Actor
 from ..domain.enums import AuditAction
+from .response import refresh_stored_responses
 
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+RESPONSE_INPUTS = (PlateletTransfusion, PlateletCount, BodyMeasurement, CarTInfusion)
+CHANGED_SUBJECTS = "response_inputs_changed"  # session.info key: subject ids, or None for all
+
+
+def _note_response_inputs(session: Session, _flush: UOWTransaction) -> None:
+    """after_flush: the session still lists what it just wrote, now with primary keys."""
+    changed = session.info.setdefault(CHANGED_SUBJECTS, set())
+    if changed is None:  # every subject is refreshed anyway
+        return
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, RESPONSE_INPUTS):
+            changed.add(instance.subject_id)
+    changed.update(instance.id for instance in session.new if isinstance(instance, Subject))
 
 
 class UnitOfWork:
@@ -45,6 +69,7 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessionmaker()
+        event.listen(self._session.sync_session, "after_flush", _note_response_inputs)
         await self._session.begin()
         return self
 
@@ -62,7 +87,20 @@ class UnitOfWork:
         """Queues a stored alert for live delivery once this transaction commits."""
         self._alerts.append(alert)
 
+    def response_inputs_changed(self, subject_id: int | None) -> None:
+        """For writes the ORM does not see (Core INSERTs) and protocol amendments: the subject's
+        stored responses (None: every subject's) are recomputed at commit."""
+        info = self.session.info
+        if subject_id is None:
+            info[CHANGED_SUBJECTS] = None
+        elif info.get(CHANGED_SUBJECTS, set()) is not None:
+            info.setdefault(CHANGED_SUBJECTS, set()).add(subject_id)
+
     async def commit(self) -> None:
+        await self.session.flush()
+        changed = self.session.info.pop(CHANGED_SUBJECTS, set())
+        if changed is None or changed:
+            await refresh_stored_responses(self.session, changed, self.now.astimezone(timezone.utc).date())
         if self._alert_bus is not None and self._alerts:
             await self._alert_bus.stage(self.session, self._alerts)
         await self.session.commit()

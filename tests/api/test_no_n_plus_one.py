@@ -3,7 +3,9 @@ does not grow with the number of rows (DESIGN.md rule 8).
 
 The rows are inserted directly through the app's sessionmaker (fast; no audit rows needed here);
 the same nested query is then run over 5 subjects x 2 transfusions and over 50 subjects x 10
-transfusions, and the statements the app's engine runs are counted."""
+transfusions, and the statements the app's engine runs are counted: first with no stored platelet
+responses (rows written around the services: every subject is evaluated live), then after
+`refresh-responses` stored them (the path every write through the API keeps current)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from server.domain.enums import (
     Sex,
     SubjectStatus,
 )
+
+from .stored_responses import refresh_all
 
 NESTED = """
 query {
@@ -212,22 +216,32 @@ async def test_statement_count_does_not_grow_with_rows(app, gql, token, sql_stat
     await seed_transfusions(sessionmaker, first_five, 0, 2)
     for auth in tokens.values():
         await gql.data(auth, "{ viewer { role } }")  # warm-up: connections and caches
-    # when
+    # when: evaluated live, then read from the stored responses
+    small_live = {role: await statements_for(gql, sql_statements, auth) for role, auth in tokens.items()}
+    await refresh_all(app)
     small = {role: await statements_for(gql, sql_statements, auth) for role, auth in tokens.items()}
     # given: grown to 50 subjects x 10 transfusions
     others = await seed_subjects(sessionmaker, site_id, 6, 45)
     await seed_transfusions(sessionmaker, first_five, 2, 8)
     await seed_transfusions(sessionmaker, others, 0, 10)
     # when
+    large_live = {role: await statements_for(gql, sql_statements, auth) for role, auth in tokens.items()}
+    await refresh_all(app)
     large = {role: await statements_for(gql, sql_statements, auth) for role, auth in tokens.items()}
     # then
     backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
     for role in tokens:
         (small_count, small_data), (large_count, large_data) = small[role], large[role]
-        print(f"\n[{backend} {role}] statements: 5 subjects x 2 transfusions = {small_count}, 50 x 10 = {large_count}")
-        assert shape(small_data) == (5, 5, {2}, {6})
-        assert shape(large_data) == (50, 50, {10}, {30})
-        check_result(small_data, role)
-        check_result(large_data, role)
+        (small_live_count, small_live_data), (large_live_count, large_live_data) = small_live[role], large_live[role]
+        print(
+            f"\n[{backend} {role}] statements, 5 subjects x 2 transfusions -> 50 x 10: stored responses"
+            f" {small_count} -> {large_count}; evaluated live {small_live_count} -> {large_live_count}"
+        )
+        assert shape(small_data) == shape(small_live_data) == (5, 5, {2}, {6})
+        assert shape(large_data) == shape(large_live_data) == (50, 50, {10}, {30})
+        for data in (small_data, large_data, small_live_data, large_live_data):
+            check_result(data, role)
+        assert small_data == small_live_data and large_data == large_live_data
         assert large_count == small_count
-        assert large_count <= 15
+        assert large_live_count == small_live_count
+        assert large_count <= 14

@@ -130,15 +130,17 @@ class TrialGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
 
-    def encode_json(self, data: object) -> bytes:
+    def encode_json(self, data: object) -> str:
         """orjson: a site view's answer is 1.5 MiB, which the standard library takes ~20 ms to
         encode. orjson writes a UTC datetime exactly as datetime.isoformat() does, so the executor
         leaves those to it (Context.native_datetimes). The rare value orjson refuses (an integer
-        beyond 64 bits in a JSON scalar) falls back to the standard encoder."""
+        beyond 64 bits in a JSON scalar) falls back to the standard encoder. Returns text, not
+        bytes: strawberry sends WebSocket messages as binary frames when given bytes, and browser
+        graphql-ws clients only parse text frames."""
         try:
-            return orjson.dumps(data)
+            return orjson.dumps(data).decode()
         except TypeError:
-            return json.dumps(data, separators=(",", ":"), default=_isoformat).encode()
+            return json.dumps(data, separators=(",", ":"), default=_isoformat)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.app.state

@@ -37,6 +37,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def build_sessionmaker(engine: AsyncEngine, *, writes: bool = False) -> async_sessionmaker[AsyncSession]:
-    """Sessions for reads, or (writes=True) for the units of work that change data."""
-    bind = engine.execution_options(writes=True) if writes else engine
+    """Sessions for reads, or (writes=True) for the units of work that change data.
+
+    A request reads through one session; on PostgreSQL its transaction is REPEATABLE READ, so all
+    of a request's statements see one snapshot (as a SQLite read transaction does): a write
+    committed between two of them cannot make, say, a subject's transfusions and their stored
+    responses disagree within one answer."""
+    if writes:
+        bind = engine.execution_options(writes=True)
+    elif engine.dialect.name == "postgresql":
+        bind = engine.execution_options(isolation_level="REPEATABLE READ")
+    else:
+        bind = engine
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)

@@ -169,11 +169,14 @@ async def records_of_subjects(
 
 
 async def records_by_ids(session: AsyncSession, actor: Actor, model: type[M], ids: Sequence[int]) -> Sequence[Any]:
+    """Live records by id (a voided one is gone, as from the lists: node(id:) gives null)."""
     query = (
         select(*readable_columns(actor, model))
         .join(Subject, Subject.id == model.subject_id)  # type: ignore[attr-defined]
         .where(model.id.in_(ids), subject_visible_to(actor))  # type: ignore[attr-defined]
     )
+    if hasattr(model, "voided_at"):
+        query = query.where(model.voided_at.is_(None))  # type: ignore[attr-defined]
     return (await session.execute(query)).all()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -69,6 +70,18 @@ async def subject_by_code(session: AsyncSession, code: str, *, for_update: bool 
     if for_update:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def lock_subjects_by_codes(
+    session: AsyncSession, codes: Collection[str], site_codes: Collection[str] | None
+) -> None:
+    """Locks these subjects (of these sites; None: any) in id order: a use case writing for several
+    subjects takes its locks in the same order as any other (the stored-response refresh of a
+    protocol amendment locks every subject in id order), so two of them cannot deadlock."""
+    query = select(Subject.id).where(Subject.code.in_(list(codes)))
+    if site_codes is not None:
+        query = query.where(Subject.site_id.in_(select(Site.id).where(Site.code.in_(list(site_codes)))))
+    await session.execute(query.order_by(Subject.id).with_for_update(of=Subject))
 
 
 async def subject_by_id(session: AsyncSession, subject_id: int, *, for_update: bool = False) -> Subject:

@@ -69,19 +69,14 @@ def _field_shape(schema: GraphQLSchema, parent_type: GraphQLObjectType, field_na
     definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field_def else None
     if field_def is None or definition is None or field_def.args:
         return None
+    if definition.extensions or definition.permission_classes:
+        return None  # strawberry runs those around the resolver, even a default one
     attribute = resolver = None
     if getattr(field_def.resolve, "_is_default", False):
         attribute = definition.python_name
     else:
         base = definition.base_resolver
-        if (
-            base is None
-            or base.is_async
-            or base.arguments
-            or definition.extensions
-            or definition.permission_classes
-            or not _takes_only_self(base.reserved_parameters)
-        ):
+        if base is None or base.is_async or base.arguments or not _takes_only_self(base.reserved_parameters):
             return None
         resolver = base.wrapped_func
     gql_type: Any = field_def.type

@@ -279,7 +279,13 @@ class TrialExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plain: Any = _NOT_PLAIN
         field_def = self.schema.get_field(parent_type, field_name)
         definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field_def else None
-        if field_def is not None and definition is not None and getattr(field_def.resolve, "_is_default", False):
+        if (
+            field_def is not None
+            and definition is not None
+            and getattr(field_def.resolve, "_is_default", False)
+            and not definition.extensions  # strawberry runs these around even a default resolver
+            and not definition.permission_classes
+        ):
             nullable = not isinstance(field_def.type, GraphQLNonNull)
             named = field_def.type if nullable else field_def.type.of_type
             if isinstance(named, GraphQLObjectType):

@@ -83,7 +83,8 @@ class Loaders:
         (two statements; see services.response). A subject without a current row (none yet, or
         one produced under another parameter version than today's) is evaluated live from its
         records, as is one whose stored transfusions differ from the ones this request already
-        read (a write committed in between): the result is never stale."""
+        read. Every write through the services keeps the rows current; rows written around them
+        (a bulk load) are current again after `ptr-trial refresh-responses`."""
         version, parameters = await self.protocol()
         stored = stored_readings(
             await self._ctx.read(q.stored_subject_responses, subject_ids),

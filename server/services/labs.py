@@ -144,6 +144,9 @@ async def record_lab_results(uow: UnitOfWork, rows: list[LabRow], *, partial: bo
     outcome = LabBatchOutcome()
     checked: list[_Checked] = []
     subjects: dict[str, tuple[Subject, Site]] = {}
+    # Every subject of the batch locked up front, in id order (the rows may name them in any order).
+    writable_sites = None if uow.actor.is_admin else uow.actor.site_codes
+    await repo.lock_subjects_by_codes(uow.session, {row.subject_code for row in rows}, writable_sites)
     for index, row in enumerate(rows):
         problems, value, lln, uln, lloq = _check_row(uow, index, row)
         try:

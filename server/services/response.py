@@ -9,7 +9,8 @@ today, recomputes the affected subjects with `refresh_stored_responses` before i
 once (DESIGN.md rule 5) and reads need no engine run. A stored row names the parameter version
 that produced it; readers evaluate live, from the inputs, any subject whose row is missing or
 was produced under another version than the one in force (a version whose effective date has
-since come, until `ptr-trial refresh-responses` runs), so a read is never stale."""
+since come, until `ptr-trial refresh-responses` or `ptr-trial migrate` runs). Records written
+around the services (a bulk load) are not seen until a refresh."""
 
 from __future__ import annotations
 

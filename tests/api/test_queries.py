@@ -634,6 +634,10 @@ async def test_voided_records_disappear_from_the_lists(gql, token):
     assert [c["id"] for c in before["plateletCounts"]] == [ids["PlateletCount"], kept_count]
     assert [after[name] for name in lists] == [[], [], [], []]
     assert [c["id"] for c in after["plateletCounts"]] == [kept_count]
+    # and: node(id:) no longer finds them either (a voided transfusion has no derived values)
+    for kind in ("PlateletCount", "PlateletTransfusion", "BodyMeasurement", "LymphodepletionCourse", "CarTInfusion"):
+        assert (await gql.data(auth, NODE, {"id": ids[kind]}))["node"] is None, kind
+    assert (await gql.data(auth, NODE, {"id": kept_count}))["node"]["valueE9PerL"] == 33
 
 
 async def test_platelet_count_per_ul_is_e9_per_l_times_1000(gql, token):

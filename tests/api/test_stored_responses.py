@@ -458,3 +458,42 @@ async def test_migrate_computes_the_responses_a_database_upgraded_to_0004_lacks(
     assert "stored platelet responses computed for 1 subjects" in first
     assert await assert_stored_equals_live(app) == 1
     assert "stored platelet responses" not in await migrate()
+
+
+async def test_a_write_committed_while_a_request_reads_does_not_split_its_answer(app, gql, token, site_s01, settings):
+    """A request reads the stored responses and the transfusions in separate statements; a write
+    committed between them must not make them disagree (on PostgreSQL the read transaction is one
+    snapshot, REPEATABLE READ, as SQLite's is)."""
+    from server.db.models import Subject
+    from server.domain.auth import Actor
+    from server.domain.enums import Role
+    from server.schema.context import Context
+    from server.schema.types import PlateletTransfusion
+
+    # given: a subject with one transfusion, and a request that has read its stored responses
+    admin, coordinator = token("admin"), token("coordinator", "S01")
+    await new_subject(gql, admin, "S01-001")
+    await responsive(gql, coordinator, "S01-001", DAY_1)
+    async with app.state.engine.connect() as conn:
+        subject_id = (await conn.execute(Subject.__table__.select().where(Subject.code == "S01-001"))).one().id
+    context = Context(
+        actor=Actor(actor_id="reader", role=Role.ADMIN),
+        sessionmaker=app.state.sessionmaker,
+        write_sessionmaker=app.state.write_sessionmaker,
+        alert_bus=app.state.alert_bus,
+        settings=settings,
+        request_id="snapshot-test",
+    )
+    try:
+        reading = await context.loaders.evaluation.load(subject_id)
+        # when: another request records a second transfusion, then this one reads the transfusions
+        await responsive(gql, coordinator, "S01-001", DAY_1 + timedelta(days=3))
+        rows = await context.loaders.transfusions.load(subject_id)
+        # then: it sees the state of its first read, and every transfusion has its derived values
+        views = [PlateletTransfusion.of(row, reading) for row in rows]
+        assert [view.response.category.name for view in views] == ["RESPONSIVE"]
+    finally:
+        await context.close()
+    # and: the next request sees both
+    subject = (await gql.data(coordinator, SUBJECT_QUERY, {"code": "S01-001"}))["subject"]
+    assert len(subject["transfusions"]) == 2

@@ -207,6 +207,8 @@ async def test_site_investigator_receives_a_red_flag_alert_within_a_second(sqlit
         # then: no alert, and no more pushes; S02's investigator heard nothing at all, even asking for S01's
         assert (quiet["provisionalWhoGrade"], quiet["redFlags"], quiet["alertRaised"]) == (1, [], False)
         await asyncio.gather(*(ws.nothing_within(QUIET_FOR_S) for ws in (s01, s02, s02_asking_for_s01)))
+        # and: every message (ack, next) came as a text frame, which browser clients need
+        assert [ws.binary_frames for ws in (s01, s02, s02_asking_for_s01)] == [0, 0, 0]
     finally:
         await asyncio.gather(s01.close(), s02.close(), s02_asking_for_s01.close())
     # and: a member of the site who was not connected finds the alert, the same, in the inbox

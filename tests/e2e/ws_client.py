@@ -65,6 +65,8 @@ class GraphQLWS:
         self._inbox: asyncio.Queue[Received | ConnectionClosedBy] = asyncio.Queue()
         self._pongs: asyncio.Queue[float] = asyncio.Queue()
         self.pings_answered = 0
+        # Browser graphql-ws clients parse text frames only; a binary one would break them.
+        self.binary_frames = 0
         self.closed: ConnectionClosedBy | None = None
 
     # ---- the socket ----------------------------------------------------------------------------
@@ -100,6 +102,7 @@ class GraphQLWS:
         try:
             async for raw in self._socket:
                 at = time.monotonic()
+                self.binary_frames += not isinstance(raw, str)
                 message = json.loads(raw)
                 if message.get("type") == "ping":
                     await self.send({"type": "pong"})

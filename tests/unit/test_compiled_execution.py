@@ -250,3 +250,32 @@ async def test_native_datetimes_encode_exactly_as_isoformat() -> None:
 @given(moment=st.datetimes(timezones=st.just(dt.timezone.utc)))
 def test_orjson_writes_a_utc_datetime_as_isoformat_does(moment: dt.datetime) -> None:
     assert orjson.dumps(moment) == json.dumps(moment.isoformat()).encode()
+
+
+class Refuse(strawberry.BasePermission):
+    message = "refused"
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.type
+class Guarded:
+    open_value: int
+    secret: int = strawberry.field(permission_classes=[Refuse])
+
+
+@strawberry.type
+class GuardedQuery:
+    @strawberry.field
+    def guarded(self) -> list[Guarded]:
+        return [Guarded(open_value=1, secret=2)]
+
+
+async def test_a_field_with_permission_classes_is_never_read_around_them() -> None:
+    fast = strawberry.Schema(query=GuardedQuery, execution_context_class=TrialExecutionContext)
+    plain = strawberry.Schema(query=GuardedQuery, execution_context_class=StrawberryGraphQLCoreExecutionContext)
+    query = "{ guarded { openValue secret } }"
+    fast_result, plain_result = await fast.execute(query), await plain.execute(query)
+    assert normalise(fast_result) == normalise(plain_result)
+    assert fast_result.data is None and [e.message for e in fast_result.errors] == ["refused"]

@@ -60,15 +60,10 @@ async def _refresh_stale_responses(engine: Any) -> int:
     0004, or a future-dated parameter version now in force) get them, so reads are fast again."""
     from datetime import datetime, timezone
 
-    from sqlalchemy import select
-
     from .db.engine import build_sessionmaker
-    from .db.models import Trial
     from .services.response import refresh_stale_responses
 
     async with build_sessionmaker(engine, writes=True)() as session, session.begin():
-        if (await session.execute(select(Trial.id).limit(1))).first() is None:
-            return 0  # an empty database: nothing to compute
         return await refresh_stale_responses(session, datetime.now(timezone.utc).date())
 
 

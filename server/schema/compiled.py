@@ -182,6 +182,15 @@ def _enum(named: Any) -> Any:
 
 
 def leaf_serializer(named: Any, native_datetimes: bool = False) -> Any:
+    """The serializer of a scalar or enum type, made once per type (cached on it)."""
+    cache: dict[bool, Any] = named.__dict__.setdefault("_leaf_serializers", {})
+    serializer = cache.get(native_datetimes)
+    if serializer is None:
+        serializer = cache[native_datetimes] = _make_leaf_serializer(named, native_datetimes)
+    return serializer
+
+
+def _make_leaf_serializer(named: Any, native_datetimes: bool) -> Any:
     if isinstance(named, GraphQLEnumType):
         return _enum(named)
     special = {

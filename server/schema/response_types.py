@@ -10,7 +10,7 @@ from ..domain import response as r
 from ..domain.statistics import CLOPPER_PEARSON_RULE, Proportion
 from . import enums as e
 from .ids import encode_id
-from .types import PlateletCount, Site
+from .types import PlateletCount, Site, view_of
 
 
 @strawberry.type(
@@ -35,16 +35,17 @@ class BodySurfaceArea:
         weight_measured_at: dt.datetime,
     ) -> BodySurfaceArea:
         """From a flat derived record's columns (services.response.TransfusionResponseRecord)."""
-        view = object.__new__(cls)
-        view.__dict__ = {
-            "value_m2": value_m2,
-            "formula": formula,
-            "height_cm": height_cm,
-            "weight_kg": weight_kg,
-            "height_measured_at": height_measured_at,
-            "weight_measured_at": weight_measured_at,
-        }
-        return view
+        return view_of(
+            cls,
+            {
+                "value_m2": value_m2,
+                "formula": formula,
+                "height_cm": height_cm,
+                "weight_kg": weight_kg,
+                "height_measured_at": height_measured_at,
+                "weight_measured_at": weight_measured_at,
+            },
+        )
 
 
 @strawberry.type(description="A platelet count attributed to a transfusion by time.")
@@ -70,16 +71,16 @@ class AttributedCount:
         """From a flat derived record's columns for one count (null when no count was attributed)."""
         if count_id is None:
             return None
-        count = object.__new__(PlateletCount)
-        count.__dict__ = {
-            "id": encode_id("PlateletCount", count_id),
-            "subject_id": subject_id,
-            "drawn_at": drawn_at,
-            "value_e9_per_l": value_e9_per_l,
-        }
-        view = object.__new__(cls)
-        view.__dict__ = {"count": count, "minutes_from_transfusion": after_end_s / 60.0}
-        return view
+        count = view_of(
+            PlateletCount,
+            {
+                "id": encode_id("PlateletCount", count_id),
+                "subject_id": subject_id,
+                "drawn_at": drawn_at,
+                "value_e9_per_l": value_e9_per_l,
+            },
+        )
+        return view_of(cls, {"count": count, "minutes_from_transfusion": after_end_s / 60.0})
 
 
 @strawberry.type(description="The transfusion's response category, why, and by which rule and parameter version.")

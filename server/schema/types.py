@@ -265,7 +265,7 @@ class PlateletCount(Node):
         )
 
 
-def _new(cls: type[Any], attributes: dict[str, Any]) -> Any:
+def view_of(cls: type[Any], attributes: dict[str, Any]) -> Any:
     """An instance of a view type from its attribute values, without the dataclass __init__: a site
     view builds some 40,000 of these, and keyword processing was a measurable share of it."""
     view = object.__new__(cls)
@@ -314,7 +314,7 @@ def _derived(record: Any) -> dict[str, Any]:
         "cci_early": cci_early,
         "cci_late": cci_late,
         "ppr_early": ppr_early,
-        "response": _new(
+        "response": view_of(
             TransfusionResponse,
             {
                 "category": category,
@@ -402,7 +402,7 @@ class PlateletTransfusion(Node):
 
     @classmethod
     def of(cls, row: m.PlateletTransfusion, evaluation: ResponseReading) -> PlateletTransfusion:
-        return _new(
+        return view_of(
             cls,
             {
                 "id": encode_id("PlateletTransfusion", row.id),

@@ -154,6 +154,12 @@ def check_platelet_count(value_e9_per_l: float, prefix: tuple[str, ...] = ()) ->
     return []
 
 
+# A unit's platelet content, x10^11. A whole-blood-derived concentrate holds at least 0.55 and an
+# apheresis unit about 3-4.4; below 0.1 the figure is an entry error, and a dose near zero would
+# make the CCI (which divides by it) meaningless or overflow.
+MIN_UNIT_CONTENT_E11, MAX_UNIT_CONTENT_E11 = 0.1, 15.0
+
+
 def check_transfusion(
     *,
     started_at: datetime,
@@ -178,10 +184,18 @@ def check_transfusion(
         problems.append(Problem(("units",), ProblemCode.OUT_OF_RANGE, "at most 12 units in one transfusion"))
     for i, content in enumerate(unit_contents_e11):
         field = ("units", str(i), "contentE11")
-        if content is not None and (content != content or not 0 < content <= 15):
-            hint = " (x10^11 platelets: an apheresis unit holds about 3-4.4)" if content and content > 15 else ""
+        if content is not None and not MIN_UNIT_CONTENT_E11 <= content <= MAX_UNIT_CONTENT_E11:  # NaN fails too
+            hint = (
+                " (x10^11 platelets: an apheresis unit holds about 3-4.4)"
+                if content and content > MAX_UNIT_CONTENT_E11
+                else ""
+            )
             problems.append(
-                Problem(field, ProblemCode.OUT_OF_RANGE, f"platelet content must be > 0 and <= 15 x10^11{hint}")
+                Problem(
+                    field,
+                    ProblemCode.OUT_OF_RANGE,
+                    f"platelet content must be >= {MIN_UNIT_CONTENT_E11} and <= {MAX_UNIT_CONTENT_E11:g} x10^11{hint}",
+                )
             )
     problems += check_range(storage_age_days, 0, 10, ("storageAgeDays",), "storage age (days)")
     return problems

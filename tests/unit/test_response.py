@@ -606,7 +606,9 @@ offsets_minutes = st.integers(min_value=-30 * 60, max_value=26 * 60)
 @settings(max_examples=150)
 @given(
     st.lists(st.tuples(offsets_minutes, st.floats(min_value=0, max_value=500)), max_size=10),
-    st.one_of(st.none(), st.floats(min_value=-2, max_value=8, allow_nan=False)),
+    # doses: missing, not positive (not evaluable), or what validation accepts per transfusion
+    # (server.domain.validation: >= 0.1 x10^11 per unit)
+    st.one_of(st.none(), st.floats(min_value=-2, max_value=0), st.floats(min_value=0.1, max_value=8)),
     st.booleans(),
     st.one_of(st.none(), st.integers(min_value=0, max_value=26 * 60)),
 )

@@ -170,7 +170,8 @@ def content(i: int) -> tuple[str, ...]:
         ({"started_at": NOW, "ended_at": NOW + timedelta(minutes=6)}, [(E, C.IN_FUTURE)]),
         ({"unit_contents_e11": [None]}, []),
         ({"unit_contents_e11": [15.0]}, []),
-        ({"unit_contents_e11": [0.01]}, []),
+        ({"unit_contents_e11": [0.1]}, []),
+        ({"unit_contents_e11": [0.09]}, [(content(0), C.OUT_OF_RANGE)]),
         ({"unit_contents_e11": [0.0]}, [(content(0), C.OUT_OF_RANGE)]),
         ({"unit_contents_e11": [-3.0]}, [(content(0), C.OUT_OF_RANGE)]),
         ({"unit_contents_e11": [15.01]}, [(content(0), C.OUT_OF_RANGE)]),
@@ -200,13 +201,15 @@ def test_transfusion(changes: dict[str, Any], expected: list[Any]) -> None:
         (15.01, True),
         (320.0, True),
         (0.0, False),
+        (0.099, False),  # below any real platelet unit; a near-zero dose would blow the CCI up
+        (5e-324, False),
         (-1.0, False),
         (NAN, False),
     ],
 )
 def test_transfusion_content_hint(value: float, hint: bool) -> None:
     (problem,) = transfusion(unit_contents_e11=[value])
-    assert problem.message.startswith("platelet content must be > 0 and <= 15 x10^11")
+    assert problem.message.startswith("platelet content must be >= 0.1 and <= 15 x10^11")
     assert ("an apheresis unit holds about 3-4.4" in problem.message) is hint
 
 
@@ -720,11 +723,11 @@ def test_property_bcma_order_matches_definition(infusions: list[tuple[CarTProduc
     assert v.bcma_follows_cd19(infusions) is expected
 
 
-@given(st.floats(min_value=0.0, max_value=15.0, exclude_min=True))
+@given(st.floats(min_value=v.MIN_UNIT_CONTENT_E11, max_value=v.MAX_UNIT_CONTENT_E11))
 def test_property_unit_content_in_range_accepted(value: float) -> None:
     assert transfusion(unit_contents_e11=[value]) == []
 
 
-@given(st.floats().filter(lambda x: math.isnan(x) or not 0 < x <= 15))
+@given(st.floats().filter(lambda x: math.isnan(x) or not v.MIN_UNIT_CONTENT_E11 <= x <= v.MAX_UNIT_CONTENT_E11))
 def test_property_unit_content_out_of_range_refused(value: float) -> None:
     assert codes(transfusion(unit_contents_e11=[value])) == [(content(0), C.OUT_OF_RANGE)]

@@ -10,6 +10,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,7 +20,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -231,6 +233,36 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "database": "ok", "migrations": {"current": current, "head": head}})
 
 
+DIARY_HEADERS = [
+    # The app loads nothing from elsewhere and talks only to this service.
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+        b"base-uri 'self'; form-action 'self'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    # Revalidate every time: a phone online gets a new release at once; offline, the service
+    # worker's cache answers.
+    (b"cache-control", b"no-cache"),
+]
+
+
+class DiaryApp:
+    """The patients' diary (static files, no build step) with its security headers."""
+
+    def __init__(self, directory: Path) -> None:
+        self.files = StaticFiles(directory=directory, html=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *DIARY_HEADERS]
+            await send(message)
+
+        await self.files(scope, receive, send_with_headers)
+
+
 def _tune_garbage_collector() -> None:
     """A large GraphQL response allocates hundreds of thousands of short-lived objects; with
     CPython's default thresholds the cyclic collector then runs hundreds of times per request and
@@ -238,6 +270,14 @@ def _tune_garbage_collector() -> None:
     objects alive at start-up are frozen out of collection and generation 0 collects less often."""
     gc.freeze()
     gc.set_threshold(200_000, 20, 20)
+
+
+def _diary_routes(settings: Settings) -> list[Mount]:
+    directory = settings.effective_diary_dir
+    if not (directory / "index.html").is_file():
+        log.warning("the diary app is not served: no index.html in %s (set PTR_DIARY_DIR)", directory)
+        return []
+    return [Mount("/diary", DiaryApp(directory), name="diary")]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -269,6 +309,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *_diary_routes(settings),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

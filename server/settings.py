@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=50, ge=1, le=1000)
     max_query_depth: int = Field(default=12, ge=2)
     log_level: str = "INFO"
+    # The patients' diary app (static files served at /diary); unset: clients/diary of this checkout.
+    diary_dir: Path | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -70,6 +72,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'ptr-trial.sqlite3').resolve()}"
+
+    @property
+    def effective_diary_dir(self) -> Path:
+        return self.diary_dir or Path(__file__).resolve().parent.parent / "clients" / "diary"
 
     @property
     def is_sqlite(self) -> bool:

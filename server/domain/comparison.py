@@ -80,7 +80,7 @@ class WilcoxonResult:
     rule: str = WILCOXON_RULE
 
 
-def signed_ranks(values: Sequence[float]) -> list[float]:
+def average_ranks(values: Sequence[float]) -> list[float]:
     """Average ranks (1-based) of the values; tied values share the mean of their positions."""
     order = sorted(range(len(values)), key=lambda i: values[i])
     ranks = [0.0] * len(values)
@@ -126,6 +126,10 @@ def wilcoxon_signed_rank_exact(differences: Sequence[float]) -> WilcoxonResult:
     scipy.stats.wilcoxon changes method: its default switches to a permutation test (n <= 13)
     or the normal approximation, and method="exact" uses the untied distribution with the
     statistic rounded. Without ties both give the same exact p-value.
+
+    Zeros and ties are exact float equality: a caller with computed differences (a CCI
+    difference, a rate) should round them to the precision they were measured with first, or
+    1e-12 noise will break a tie or keep a "zero". Cost: O(n x n(n+1)) integer additions.
     """
     n_total = len(differences)
     used = [d for d in differences if d != 0]
@@ -133,7 +137,7 @@ def wilcoxon_signed_rank_exact(differences: Sequence[float]) -> WilcoxonResult:
     if n_used == 0:
         return WilcoxonResult(n_total, n_total, 0, None, None, None, None, False)
     magnitudes = [abs(d) for d in used]
-    ranks = signed_ranks(magnitudes)
+    ranks = average_ranks(magnitudes)
     doubled = [round(2 * r) for r in ranks]
     observed = sum(r2 for r2, d in zip(doubled, used, strict=True) if d > 0)
     counts = _sign_flip_counts(doubled)

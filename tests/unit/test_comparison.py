@@ -18,6 +18,7 @@ from server.domain.comparison import (
     Period,
     TransfusionOutcome,
     TransfusionUnits,
+    average_ranks,
     bleeding_by_period,
     compare_paired,
     days_to_first_grade2_after,
@@ -25,7 +26,6 @@ from server.domain.comparison import (
     median,
     period_bounds,
     platelet_increment_by_period,
-    signed_ranks,
     transfusion_burden,
     walsh_averages,
     wilcoxon_signed_rank_exact,
@@ -42,7 +42,7 @@ def brute_force_p(differences: list[float]) -> Fraction | None:
     used = [d for d in differences if d != 0]
     if not used:
         return None
-    ranks = signed_ranks([abs(d) for d in used])
+    ranks = average_ranks([abs(d) for d in used])
     observed = sum(r for r, d in zip(ranks, used, strict=True) if d > 0)
     below = above = 0
     for signs in itertools.product((False, True), repeat=len(used)):
@@ -98,9 +98,9 @@ def test_wilcoxon_nothing_left_has_no_p_value(differences: list[float]) -> None:
 
 
 def test_signed_ranks_average_ties() -> None:
-    assert signed_ranks([3.0, 1.0, 3.0, 2.0, 3.0]) == [4.0, 1.0, 4.0, 2.0, 4.0]
-    assert signed_ranks([]) == []
-    assert signed_ranks([5.0, 5.0]) == [1.5, 1.5]
+    assert average_ranks([3.0, 1.0, 3.0, 2.0, 3.0]) == [4.0, 1.0, 4.0, 2.0, 4.0]
+    assert average_ranks([]) == []
+    assert average_ranks([5.0, 5.0]) == [1.5, 1.5]
 
 
 def test_wilcoxon_flags_ties() -> None:

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=50, ge=1, le=1000)
     max_query_depth: int = Field(default=12, ge=2)
     log_level: str = "INFO"
+    # Patients' phones (README "Onboarding patients' phones").
+    public_base_url: str = "http://127.0.0.1:8000"
+    device_access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Rate limits, in the `limits` library's notation ("10/minute"). Memory by default (one
+    # process); with PTR_REDIS_URL shared by every worker.
+    redis_url: str | None = None
+    activation_rate_limit_per_ip: str = "10/minute"
+    activation_rate_limit_per_code: str = "5/15 minutes"
+    refresh_rate_limit_per_ip: str = "30/minute"
 
     @field_validator("database_url")
     @classmethod
@@ -44,6 +53,19 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+asyncpg://" + url[len(prefix) :]
         return url
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str) -> str:
+        return url.rstrip("/")
+
+    @field_validator("activation_rate_limit_per_ip", "activation_rate_limit_per_code", "refresh_rate_limit_per_ip")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # raises ValueError on a malformed limit
+        return value
 
     @model_validator(mode="after")
     def _production_is_locked_down(self) -> Settings:

@@ -218,9 +218,7 @@ class GraphQLEndpoint:
         except InvalidToken:
             await _unauthenticated("the token is invalid or expired")(scope, receive, send)
             return
-        if actor.device_id is not None and not await device_is_active(
-            request.app.state.sessionmaker, actor.device_id
-        ):
+        if actor.device_id is not None and not await device_is_active(request.app.state.sessionmaker, actor.device_id):
             await _device_revoked()(scope, receive, send)
             return
         scope.setdefault("state", {})["actor"] = actor

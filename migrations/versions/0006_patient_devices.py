@@ -11,6 +11,7 @@ Revision ID: 0006
 Revises: 0004 (0005 on merge)
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -70,9 +71,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("code_hash", name=op.f("uq_device_activation_code_hash")),
     )
     with op.batch_alter_table("device_activation", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_device_activation_subject_id_created_at", ["subject_id", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_device_activation_subject_id_created_at", ["subject_id", "created_at"], unique=False)
 
 
 def downgrade() -> None:

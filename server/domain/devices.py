@@ -31,7 +31,7 @@ def normalize_code(text: str) -> str | None:
 
 
 def group_code(code: str) -> str:
-    """"ABCDEFGHJK" -> "ABCDE-FGHJK"."""
+    """ "ABCDEFGHJK" -> "ABCDE-FGHJK"."""
     return "-".join(code[i : i + CODE_GROUP] for i in range(0, len(code), CODE_GROUP))
 
 

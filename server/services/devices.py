@@ -105,9 +105,7 @@ async def issue_activation(uow: UnitOfWork, *, subject_code: str) -> IssuedActiv
         entity=ACTIVATION,
         entity_id=activation.id,
         action=AuditAction.CREATE,
-        changes=field_changes(
-            {}, {"expires_at": activation.expires_at, "code_hash_prefix": audit_hash_prefix(digest)}
-        ),
+        changes=field_changes({}, {"expires_at": activation.expires_at, "code_hash_prefix": audit_hash_prefix(digest)}),
         subject_id=subject.id,
         site_id=site.id,
     )
@@ -147,7 +145,9 @@ async def redeem_activation(uow: UnitOfWork, *, code: str, label: str | None) ->
         entity=DEVICE,
         entity_id=device.id,
         action=AuditAction.CREATE,
-        changes=field_changes({}, {"device_id": device.public_id, "label": device.label, "activation_id": activation.id}),
+        changes=field_changes(
+            {}, {"device_id": device.public_id, "label": device.label, "activation_id": activation.id}
+        ),
         subject_id=subject.id,
         site_id=site.id,
     )

@@ -161,7 +161,8 @@ async def test_redeemed_code_gives_tokens_for_the_own_subject(client: Any, gql: 
     assert response.headers["cache-control"] == "no-store"
     # and the access token works on /graphql for the own subject only
     data = await gql.data(
-        body["accessToken"], '{ viewer { role subjectCode } own: subject(code: "S01-001") { code } other: subject(code: "S02-001") { code } }'
+        body["accessToken"],
+        '{ viewer { role subjectCode } own: subject(code: "S01-001") { code } other: subject(code: "S02-001") { code } }',
     )
     assert data == {"viewer": {"role": "PATIENT", "subjectCode": "S01-001"}, "own": {"code": "S01-001"}, "other": None}
 

@@ -435,3 +435,46 @@ async def test_codes_and_tokens_never_reach_the_logs(
         second["accessToken"],
     ]
     assert [s for s in secrets_seen if s in logged] == []
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_websocket_refuses_a_revoked_device(settings: Settings):
+    # given: a device revoked by its coordinator (a synchronous client: WebSockets need one)
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from server.app import create_app
+    from server.auth import development_token
+
+    admin = development_token(settings, role=Role.ADMIN, sites=[], subject=None)
+
+    def gql(bearer: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        response = tc.post(
+            "/graphql", json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {bearer}"}
+        )
+        return response.json()["data"]
+
+    with TestClient(create_app(settings)) as tc:
+        gql(
+            admin,
+            "mutation($i: CreateSiteInput!) { createSite(input: $i) { __typename } }",
+            {"i": {"code": "S01", "name": "One"}},
+        )
+        enrol = "mutation($i: EnrollSubjectInput!) { enrollSubject(input: $i) { __typename } }"
+        gql(admin, enrol, {"i": fx.subject_input("S01-001", "S01")})
+        code = gql(admin, ISSUE, {"input": {"subjectCode": "S01-001"}})["issueDeviceActivation"]["activation"]
+        device = tc.post("/diary/api/activate", json={"code": code}).json()
+
+        def connect() -> dict[str, Any]:
+            with tc.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+                ws.send_json(
+                    {"type": "connection_init", "payload": {"Authorization": f"Bearer {device['accessToken']}"}}
+                )
+                return ws.receive_json()
+
+        assert connect()["type"] == "connection_ack"
+        gql(admin, REVOKE, {"input": {"id": device["deviceId"], "reason": "phone lost"}})
+        # when / then
+        with pytest.raises(WebSocketDisconnect) as closed:
+            connect()
+        assert closed.value.code == 4403

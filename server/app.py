@@ -28,9 +28,11 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from .auth import InvalidToken, actor_from_token
+from .db import devices as repo_devices
 from .db import migrate
 from .db.engine import build_engine, build_sessionmaker
 from .db.notify import AlertBus
+from .device_routes import DeviceRateLimits, activate, device_is_active, refresh
 from .schema.context import Context
 from .schema.schema import build_schema
 from .settings import Settings, get_settings
@@ -116,6 +118,18 @@ def _unauthenticated(message: str) -> JSONResponse:
     )
 
 
+def _device_revoked() -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {"message": "this phone is no longer connected to the study", "extensions": {"code": "DEVICE_REVOKED"}}
+            ]
+        },
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 def _isoformat(value: object) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat()
@@ -166,9 +180,15 @@ class TrialGraphQL(GraphQL[Context, None]):
         if scheme.lower() != "bearer" or not token:
             raise ConnectionRejectionError({"message": "a bearer token is required"})
         try:
-            context.authenticate(actor_from_token(token.strip(), self.settings))
+            actor = actor_from_token(token.strip(), self.settings)
         except InvalidToken as error:
             raise ConnectionRejectionError({"message": "the token is invalid or expired"}) from error
+        context.authenticate(actor)
+        if actor.device_id is not None:
+            active = await context.read(repo_devices.actor_device_is_active)
+            await context.close()  # no read snapshot held open for the connection's lifetime
+            if not active:
+                raise ConnectionRejectionError({"message": "the device has been revoked", "code": "DEVICE_REVOKED"})
         return None
 
 
@@ -196,10 +216,14 @@ class GraphQLEndpoint:
             await _unauthenticated("a bearer token is required")(scope, receive, send)
             return
         try:
-            scope.setdefault("state", {})["actor"] = actor_from_token(token.strip(), self.settings)
+            actor = actor_from_token(token.strip(), self.settings)
         except InvalidToken:
             await _unauthenticated("the token is invalid or expired")(scope, receive, send)
             return
+        if actor.device_id is not None and not await device_is_active(request.app.state.sessionmaker, actor.device_id):
+            await _device_revoked()(scope, receive, send)
+            return
+        scope.setdefault("state", {})["actor"] = actor
         await self.graphql(scope, receive, send)
 
     def _is_ide_page(self, request: Request) -> bool:
@@ -293,6 +317,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.engine = engine
         app.state.sessionmaker = build_sessionmaker(engine)
         app.state.write_sessionmaker = build_sessionmaker(engine, writes=True)
+        app.state.settings = settings
+        app.state.device_limits = DeviceRateLimits(settings)
         app.state.alert_bus = AlertBus(settings.effective_database_url)
         await app.state.alert_bus.start()
         _tune_garbage_collector()
@@ -309,6 +335,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/diary/api/activate", activate, methods=["POST"]),
+            Route("/diary/api/token", refresh, methods=["POST"]),
             *_diary_routes(settings),
         ],
         middleware=[

@@ -1,5 +1,10 @@
 """Bearer tokens: who is calling. HS256 with a shared secret in development, RS256 keys from an
-identity provider's JWKS URL in production. Claims: sub, role, sites, and subject for patients."""
+identity provider's JWKS URL in production. Claims: sub, role, sites, and subject for patients.
+
+Patients' phones get short-lived device access tokens minted here (device_access_token): always
+HS256 with the server's own secret, also when a JWKS URL is configured (the identity provider
+knows nothing of devices). In JWKS mode an HS256 token is accepted only when it is a device
+token (a `dev` claim and the patient role) and the server secret is not the development one."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import jwt
 
 from .domain.auth import Actor
 from .domain.enums import Role
-from .settings import Settings
+from .settings import DEVELOPMENT_SECRET, Settings
 
 
 class InvalidToken(Exception):
@@ -23,10 +28,26 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True)
 
 
+def _is_hs256(token: str) -> bool:
+    try:
+        return jwt.get_unverified_header(token).get("alg") == "HS256"
+    except jwt.PyJWTError:
+        return False
+
+
+def device_tokens_enabled(settings: Settings) -> bool:
+    """Device tokens are signed with the server secret; a production service whose secret is
+    still the public development one (possible in JWKS mode) must not mint or accept them."""
+    return not (settings.is_production and settings.jwt_secret == DEVELOPMENT_SECRET)
+
+
 def actor_from_token(token: str, settings: Settings) -> Actor:
     options: Any = {"require": ["sub", "role", "exp"]}
+    device_in_jwks_mode = bool(settings.jwt_jwks_url) and _is_hs256(token)
+    if device_in_jwks_mode and not device_tokens_enabled(settings):
+        raise InvalidToken("device tokens are disabled: set PTR_JWT_SECRET")
     try:
-        if settings.jwt_jwks_url:
+        if settings.jwt_jwks_url and not device_in_jwks_mode:
             key: Any = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
             algorithms = ["RS256"]
         else:
@@ -41,6 +62,8 @@ def actor_from_token(token: str, settings: Settings) -> Actor:
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(str(error)) from error
+    if device_in_jwks_mode and not (isinstance(claims.get("dev"), str) and claims.get("role") == Role.PATIENT.value):
+        raise InvalidToken("only device tokens are signed by this server in JWKS mode")
     return actor_from_claims(claims)
 
 
@@ -55,11 +78,15 @@ def actor_from_claims(claims: dict[str, Any]) -> Actor:
     subject = claims.get("subject")
     if role is Role.PATIENT and not isinstance(subject, str):
         raise InvalidToken("a patient token names its subject")
+    device = claims.get("dev")
+    if device is not None and (role is not Role.PATIENT or not isinstance(device, str) or not device):
+        raise InvalidToken("a device token is a patient's")
     return Actor(
         actor_id=str(claims["sub"])[:128],
         role=role,
         site_codes=frozenset(sites),
         subject_code=subject if role is Role.PATIENT else None,
+        device_id=device,
     )
 
 
@@ -89,3 +116,28 @@ def development_token(
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+def device_access_token(
+    settings: Settings, *, device_id: str, subject_code: str, site_code: str, now: datetime | None = None
+) -> tuple[str, datetime]:
+    """(token, expiry) for a patient's phone: sub "device:<id>", role patient, its subject and
+    site, and `dev` = the device id, which the GraphQL endpoint checks against revocation."""
+    if not device_tokens_enabled(settings):
+        raise InvalidToken("device tokens are disabled: set PTR_JWT_SECRET")
+    issued = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    expires = issued + timedelta(minutes=settings.device_access_token_minutes)
+    claims: dict[str, Any] = {
+        "sub": f"device:{device_id}",
+        "role": Role.PATIENT.value,
+        "subject": subject_code,
+        "sites": [site_code],
+        "dev": device_id,
+        "iat": issued,
+        "exp": expires,
+    }
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256"), expires

@@ -1,4 +1,5 @@
-"""The `ptr-trial` command: serve, migrate, seed-demo, token, export-schema, import-labs, refresh-responses."""
+"""The `ptr-trial` command: serve, migrate, seed-demo, token, issue-activation, export-schema, import-labs,
+refresh-responses."""
 
 from __future__ import annotations
 
@@ -78,6 +79,73 @@ async def _seed_demo(settings: Settings) -> None:
         print(report)
     finally:
         await engine.dispose()
+
+
+async def _demo_activation_link(settings: Settings) -> None:
+    """After `serve --seed-demo`: a fresh activation link for the first demo subject, issued by
+    the same use case as staff use (actor "demo-seed", admin), so the diary app can be tried."""
+    from sqlalchemy import select
+
+    from .db.engine import build_engine, build_sessionmaker
+    from .db.models import Subject
+
+    engine = build_engine(settings.effective_database_url)
+    try:
+        async with build_sessionmaker(engine)() as session:
+            first = (await session.execute(select(Subject.code).order_by(Subject.id).limit(1))).scalar_one_or_none()
+    finally:
+        await engine.dispose()
+    if first is None:
+        return
+    issued = await _issue(settings, first, "demo-seed")
+    if isinstance(issued, str):
+        print(f"no activation link: {issued}", file=sys.stderr)
+        return
+    url, hours = issued[1], issued[2]
+    print(f"Patient app: open {url} on a phone-sized browser (code for {first}, valid {hours} h)")
+
+
+async def _issue(settings: Settings, subject_code: str, actor_id: str) -> Any:
+    """(issued activation, activation URL, validity in hours), or the refusal's message."""
+    from .db.engine import build_engine, build_sessionmaker
+    from .domain.auth import Actor
+    from .domain.enums import Role
+    from .schema.devices import activation_url
+    from .services.devices import issue_activation
+    from .services.errors import ServiceError
+    from .services.unit_of_work import UnitOfWork
+
+    engine = build_engine(settings.effective_database_url)
+    try:
+        actor = Actor(actor_id=actor_id, role=Role.ADMIN)
+        async with UnitOfWork(build_sessionmaker(engine, writes=True), actor, request_id="cli:issue-activation") as uow:
+            try:
+                issued = await issue_activation(uow, subject_code=subject_code)
+            except ServiceError as error:
+                return error.message
+            await uow.commit()
+    finally:
+        await engine.dispose()
+    hours = round((issued.activation.expires_at - issued.activation.created_at).total_seconds() / 3600)
+    return issued, activation_url(settings.public_base_url, issued.code), hours
+
+
+async def _issue_activation(args: argparse.Namespace, settings: Settings) -> int:
+    from .schema.devices import qr_svg
+
+    issued = await _issue(settings, args.subject, args.actor_id)
+    if isinstance(issued, str):
+        print(f"refused: {issued}", file=sys.stderr)
+        return 2
+    activation, url, _ = issued
+    # The code is printed for the staff member to hand over; it is never logged.
+    print(f"code: {activation.code}")
+    print(f"activation URL: {url}")
+    print(f"expires: {activation.activation.expires_at.isoformat()}")
+    if args.qr_svg:
+        args.qr_svg.write_text(qr_svg(url), encoding="utf-8")
+        print(f"QR code written to {args.qr_svg}")
+    return 0
 
 
 async def _import_labs(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,6 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--sub", help="the actor id written into the audit trail")
     token.add_argument("--ttl-minutes", type=int)
 
+    activation = commands.add_parser(
+        "issue-activation", help="issue a one-time activation code for a patient's phone (printed once)"
+    )
+    activation.add_argument("--subject", required=True, help="the subject code, e.g. S01-001")
+    activation.add_argument("--actor-id", default="cli-admin", help="who the audit trail names")
+    activation.add_argument("--qr-svg", type=Path, help="also write the activation link as an SVG QR code")
+
     labs = commands.add_parser("import-labs", help="load a lab system's CSV export (all rows or none)")
     labs.add_argument("file", type=Path)
     labs.add_argument("--partial", action="store_true", help="write the good rows and report the bad ones")
@@ -206,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         if args.seed_demo:
             asyncio.run(_seed_demo(settings))
+            asyncio.run(_demo_activation_link(settings))
         return _serve(args, settings)
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
@@ -220,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "token":
         return _token(args, settings)
+    if args.command == "issue-activation":
+        return asyncio.run(_issue_activation(args, settings))
     if args.command == "export-schema":
         sdl = export_schema_sdl()
         if args.check:

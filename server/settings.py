@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # The patients' diary app (static files served at /diary); unset: clients/diary of this checkout.
     diary_dir: Path | None = None
+    # Patients' phones (README "Onboarding patients' phones").
+    public_base_url: str = "http://127.0.0.1:8000"
+    device_access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # A refresh token presented again within this many seconds of its rotation rotates again
+    # (the phone lost the answer) instead of revoking the device (services/devices.py).
+    refresh_reuse_grace_seconds: int = Field(default=120, ge=0, le=3600)
+    # Rate limits, in the `limits` library's notation ("10/minute"). Memory by default (one
+    # process); with PTR_REDIS_URL shared by every worker.
+    redis_url: str | None = None
+    activation_rate_limit_per_ip: str = "10/minute"
+    activation_rate_limit_per_code: str = "5/15 minutes"
+    refresh_rate_limit_per_ip: str = "30/minute"
 
     @field_validator("database_url")
     @classmethod
@@ -46,6 +58,19 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+asyncpg://" + url[len(prefix) :]
         return url
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str) -> str:
+        return url.rstrip("/")
+
+    @field_validator("activation_rate_limit_per_ip", "activation_rate_limit_per_code", "refresh_rate_limit_per_ip")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # raises ValueError on a malformed limit
+        return value
 
     @model_validator(mode="after")
     def _production_is_locked_down(self) -> Settings:

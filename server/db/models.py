@@ -467,3 +467,40 @@ class StoredSubjectResponse(Base):
     responsive_transfusions: Mapped[int] = mapped_column(Integer)
     infused: Mapped[bool] = mapped_column(Boolean)  # at least one live CAR-T infusion
     per_protocol: Mapped[bool] = mapped_column(Boolean)  # both CD19 and BCMA given
+
+
+class DeviceActivation(Base):
+    """A one-time code that lets a patient's phone register as a device of their subject. Only
+    the code's SHA-256 digest is stored; the code itself is shown once to the staff member."""
+
+    __tablename__ = "device_activation"
+    __table_args__ = (Index("ix_device_activation_subject_id_created_at", "subject_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    redeemed_device_id: Mapped[int | None] = mapped_column(ForeignKey("patient_device.id"), nullable=True)
+
+
+class PatientDevice(Base):
+    """A patient's phone: holds a rotating refresh token (stored as its digest, with the previous
+    one kept to detect reuse) and may be revoked by site staff. Never deleted."""
+
+    __tablename__ = "patient_device"
+    __table_args__ = (Index("ix_patient_device_subject_id_created_at", "subject_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    label: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    refresh_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    previous_refresh_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -47,6 +47,7 @@ FREE_TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
     "adverse_event": ("verbatim", "review_reason", "void_reason"),
     "bleeding_report": ("note",),
     "bleeding_report_annotation": ("text", "reason"),
+    "patient_device": ("label", "revoked_reason"),
 }
 
 

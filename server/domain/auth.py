@@ -20,6 +20,9 @@ class Actor:
     role: Role
     site_codes: frozenset[str] = field(default_factory=frozenset)
     subject_code: str | None = None
+    # A patient's phone (server.services.devices): the device's public id; its token stops
+    # working when the device is revoked.
+    device_id: str | None = None
 
     @property
     def sees_all_sites(self) -> bool:

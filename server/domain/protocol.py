@@ -57,6 +57,8 @@ class ProtocolParameters:
     igg_severe_at_or_below_mg_dl: float = 400.0
     # HLA single-antigen beads: positive when MFI >= this (the lab's cut-off when it gives one).
     hla_mfi_cutoff: float = 1000.0
+    # Patients' phones: an activation code issued by site staff is valid this long (hours).
+    activation_code_ttl_hours: int = 72
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -99,12 +101,16 @@ class ProtocolParameters:
                 out.append((_camel(name), "must not be negative"))
         if self.b_cell_aplasia_rule not in ("percent_of_lymphocytes", "absolute_per_ul"):
             out.append(("bCellAplasiaRule", "percent_of_lymphocytes or absolute_per_ul"))
+        if not 1 <= self.activation_code_ttl_hours <= MAX_ACTIVATION_CODE_TTL_HOURS:
+            out.append(("activationCodeTtlHours", f"must be between 1 and {MAX_ACTIVATION_CODE_TTL_HOURS} hours"))
         if not self.igg_severe_at_or_below_mg_dl < self.igg_low_below_mg_dl:
             out.append(("iggSevereAtOrBelowMgDl", "must be below the low threshold"))
         return out
 
 
 DEFAULT_PARAMETERS = ProtocolParameters()
+# A code on paper is a bearer credential: a month at most.
+MAX_ACTIVATION_CODE_TTL_HOURS = 30 * 24
 
 
 def _camel(name: str) -> str:

@@ -345,6 +345,7 @@ class AmendProtocolParametersInput:
     igg_low_below_mg_dl: float | None = strawberry.field(default=strawberry.UNSET, description="mg/dL")
     igg_severe_at_or_below_mg_dl: float | None = strawberry.field(default=strawberry.UNSET, description="mg/dL")
     hla_mfi_cutoff: float | None = strawberry.field(default=strawberry.UNSET, description="MFI")
+    activation_code_ttl_hours: int | None = strawberry.field(default=strawberry.UNSET, description="hours (1-720)")
 
 
 PROTOCOL_PARAMETER_FIELDS = {

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from ..db import devices as qd
 from ..db import queries as q
 from ..db.models import (
     AdverseEvent,
@@ -69,6 +70,8 @@ class Loaders:
         self.reports_of_event = DataLoader(self._reports_of_events)
         self.lab_results = DataLoader(self._children(LabResult, LabResult.collected_at))
         self.antibody_tests = DataLoader(self._children(AntibodyTest, AntibodyTest.collected_at))
+        self.devices = DataLoader(self._devices)
+        self.activations = DataLoader(self._activations)
         self._by_id: dict[type[Any], DataLoader[int, Any]] = {}
         self._protocol: tuple[int, ProtocolParameters] | None = None
 
@@ -137,6 +140,13 @@ class Loaders:
             return _group(rows, subject_ids, lambda r: r.subject_id)
 
         return load
+
+    async def _devices(self, subject_ids: list[int]) -> list[list[Any]]:
+        return _group(await self._ctx.read(qd.devices_of_subjects, subject_ids), subject_ids, lambda r: r.subject_id)
+
+    async def _activations(self, subject_ids: list[int]) -> list[list[Any]]:
+        rows = await self._ctx.read(qd.activations_of_subjects, subject_ids)
+        return _group(rows, subject_ids, lambda r: r.subject_id)
 
     async def _first_infusions(self, subject_ids: list[int]) -> list[datetime | None]:
         """Study day 0 of each subject: the first live CAR-T infusion (any product)."""

@@ -15,6 +15,7 @@ from ..services.unit_of_work import UnitOfWork
 from . import inputs as i
 from . import types as t
 from .context import Info
+from .devices import DevicesMutation
 from .errors import result_union, run_use_case
 from .ids import decode_id
 from .outcomes import OutcomesMutation
@@ -154,7 +155,7 @@ def _transfusion(saved: Any) -> PlateletTransfusionSuccess:
 
 
 @strawberry.type
-class Mutation(SafetyMutation, OutcomesMutation):
+class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation):
     @strawberry.mutation(description="Register a subject at a site (coordinators, investigators, admins).")
     async def enroll_subject(self, info: Info, input: i.EnrollSubjectInput) -> EnrollSubjectResult:
         async def use_case(uow: UnitOfWork) -> Any:

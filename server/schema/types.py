@@ -20,6 +20,7 @@ from .context import Info
 from .ids import encode_id
 
 if TYPE_CHECKING:
+    from .device_types import DeviceActivation, PatientDevice
     from .outcome_types import AntibodyClearance, AntibodyTest, BCells, CarTKinetics, IgGValue, LabResult
     from .response_types import AttributedCount, BodySurfaceArea, PlateletResponse, TransfusionResponse
     from .safety_types import AdverseEvent, BleedingReport
@@ -117,6 +118,9 @@ class ProtocolParameters:
     igg_severe_at_or_below_mg_dl: float = strawberry.field(description="IgG at or below this (mg/dL) is severely low.")
     hla_mfi_cutoff: float = strawberry.field(
         description="Default MFI cut-off of single-antigen bead positivity (the lab's own applies when given)."
+    )
+    activation_code_ttl_hours: int = strawberry.field(
+        description="How long a patient's phone activation code stays valid after it is issued (hours)."
     )
 
     @classmethod
@@ -506,6 +510,22 @@ class Subject(Node):
 
         evaluation = await info.context.loaders.evaluation.load(self.db_id)
         return PlateletResponse.of(evaluation.subject, evaluation.parameter_version)
+
+    @strawberry.field(
+        description="The patient's registered phones, oldest first, revoked ones included (site staff, monitors, admins and the patient; empty for analysts)."
+    )
+    async def devices(self, info: Info) -> list[Annotated[PatientDevice, strawberry.lazy(".device_types")]]:
+        from .device_types import PatientDevice
+
+        return [PatientDevice.of(r) for r in await info.context.loaders.devices.load(self.db_id)]
+
+    @strawberry.field(
+        description="Activation codes issued for the subject's phones, oldest first (never the codes themselves; empty for analysts)."
+    )
+    async def activations(self, info: Info) -> list[Annotated[DeviceActivation, strawberry.lazy(".device_types")]]:
+        from .device_types import DeviceActivation
+
+        return [DeviceActivation.of(r) for r in await info.context.loaders.activations.load(self.db_id)]
 
     @strawberry.field(description="The patient's bleeding diary reports, in receipt order.")
     async def bleeding_reports(self, info: Info) -> list[Annotated[BleedingReport, strawberry.lazy(".safety_types")]]:

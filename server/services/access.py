@@ -23,7 +23,8 @@ async def writable_subject(
     session: AsyncSession, actor: Actor, code: str, *, field: tuple[str, ...] = ("subjectCode",)
 ) -> tuple[Subject, Site]:
     require_clinical_writer(actor)
-    subject = await repo.subject_by_code(session, code, for_update=True)
+    # No stored code is longer than 32 characters or holds NUL (which PostgreSQL refuses in text).
+    subject = None if len(code) > 32 or "\x00" in code else await repo.subject_by_code(session, code, for_update=True)
     if subject is None:
         raise NotFound("subject", field)
     return await _check_write(session, actor, subject, field)

@@ -439,6 +439,15 @@ CASES: dict[str, tuple[str, list[Case]]] = {
             missing("unknown subject", status(code="S09-999"), "code"),
         ],
     ),
+    "issueDeviceActivation": (
+        "IssueDeviceActivationInput",
+        [
+            missing("no such subject", lambda _w: {"subjectCode": "S01-999"}, "subjectCode"),
+            missing("empty subject code", lambda _w: {"subjectCode": ""}, "subjectCode"),
+            missing("huge subject code", lambda _w: {"subjectCode": "S" * 100_000}, "subjectCode"),
+            missing("NUL in subject code", lambda _w: {"subjectCode": "S01\u0000001"}, "subjectCode"),
+        ],
+    ),
     "createSite": (
         "CreateSiteInput",
         [

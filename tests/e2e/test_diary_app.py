@@ -35,7 +35,7 @@ CREATE_SITE = """mutation($input: CreateSiteInput!) { createSite(input: $input) 
 ENROLL = """mutation($input: EnrollSubjectInput!) { enrollSubject(input: $input) { __typename } }"""
 ISSUE = """mutation($input: IssueDeviceActivationInput!) {
   issueDeviceActivation(input: $input) {
-    __typename ... on DeviceActivationIssued { code activationUrl } ... on UserError { code message } } }"""
+    __typename ... on DeviceActivationIssued { activationCode activationUrl } ... on UserError { code message } } }"""
 DEVICES = """query($code: String!) { subject(code: $code) { devices { id revokedAt } } }"""
 REVOKE = """mutation($input: RevokeDeviceInput!) { revokeDevice(input: $input) { __typename } }"""
 REPORTS = """query($code: String!) { subject(code: $code) { bleedingDays { localDate dayWhoGrade
@@ -150,7 +150,7 @@ async def test_onboarding_then_a_report_then_a_lost_acknowledgement_is_stored_on
     issued = activation(server, subject)
     page = await phone.new_page()
     await page.goto(issued["activationUrl"].replace("http://127.0.0.1:8000", server.url))
-    assert await page.get_by_label("Activation code").input_value() == issued["code"]
+    assert await page.get_by_label("Activation code").input_value() == issued["activationCode"]
     await screenshot(page, "01-activate")
     await assert_accessible(page, "activate")
 

@@ -41,6 +41,7 @@ from server.domain.protocol import DEFAULT_PARAMETERS, BsaFormula, ProtocolParam
         ("igg_low_below_mg_dl", 700.0),
         ("igg_severe_at_or_below_mg_dl", 400.0),
         ("hla_mfi_cutoff", 1000.0),
+        ("activation_code_ttl_hours", 72),
     ],
 )
 def test_defaults_are_domain_md(name: str, expected: Any) -> None:
@@ -50,7 +51,7 @@ def test_defaults_are_domain_md(name: str, expected: Any) -> None:
 
 def test_every_field_has_a_default_test() -> None:
     # A new parameter must get its DOMAIN.md default checked above.
-    assert len(fields(ProtocolParameters)) == 25
+    assert len(fields(ProtocolParameters)) == 26
 
 
 def test_defaults_are_consistent() -> None:
@@ -113,7 +114,11 @@ def test_unknown_bsa_formula_refused() -> None:
         ({"cci_early_threshold_per_ul": -1.0}, [("cciEarlyThresholdPerUl", "must not be negative")]),
         ({"cci_late_threshold_per_ul": -0.5}, [("cciLateThresholdPerUl", "must not be negative")]),
         ({"refractory_cci_threshold_per_ul": -7500.0}, [("refractoryCciThresholdPerUl", "must not be negative")]),
+        ({"activation_code_ttl_hours": 0}, [("activationCodeTtlHours", "must be between 1 and 720 hours")]),
+        ({"activation_code_ttl_hours": 721}, [("activationCodeTtlHours", "must be between 1 and 720 hours")]),
         # boundaries that are fine
+        ({"activation_code_ttl_hours": 1}, []),
+        ({"activation_code_ttl_hours": 720}, []),
         ({"cci_early_threshold_per_ul": 0.0, "cci_late_threshold_per_ul": 0.0}, []),
         ({"blood_volume_ml_per_kg": 0.001}, []),
         ({"early_window_min_minutes": 0, "early_window_max_minutes": 0}, []),
@@ -200,6 +205,7 @@ def valid_parameters(draw: st.DrawFn) -> ProtocolParameters:
         igg_low_below_mg_dl=draw(st.floats(min_value=500.0, max_value=2000.0)),
         igg_severe_at_or_below_mg_dl=draw(st.floats(min_value=0.0, max_value=499.0)),
         hla_mfi_cutoff=draw(finite),
+        activation_code_ttl_hours=draw(st.integers(min_value=1, max_value=720)),
     )
 
 

@@ -1,0 +1,90 @@
+"""Mutations for patients' phones: issue an activation code, revoke a device (site staff)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+import segno
+import strawberry
+
+from ..services import devices
+from ..services.unit_of_work import UnitOfWork
+from .context import Info
+from .device_types import PatientDevice
+from .errors import result_union, run_use_case
+
+
+@strawberry.input
+class IssueDeviceActivationInput:
+    subject_code: str
+
+
+@strawberry.input
+class RevokeDeviceInput:
+    id: strawberry.ID = strawberry.field(description="PatientDevice.id")
+    reason: str
+
+
+@strawberry.type(
+    description="A new activation code. `activationCode` is shown only in this answer: give it (or the QR code) to the patient."
+)
+class DeviceActivationIssued:
+    activation_code: str = strawberry.field(description='The one-time code, grouped for typing ("ABCDE-FGHJK").')
+    expires_at: dt.datetime = strawberry.field(description="When it stops working if unused (UTC).")
+    activation_url: str = strawberry.field(description="The diary app's address with the code, for the phone.")
+    qr_svg: str = strawberry.field(description="An SVG QR code of activationUrl.")
+    subject_code: str
+
+
+@strawberry.type
+class DeviceRevoked:
+    device: PatientDevice
+
+
+IssueDeviceActivationResult = result_union("IssueDeviceActivationResult", DeviceActivationIssued)
+RevokeDeviceResult = result_union("RevokeDeviceResult", DeviceRevoked)
+
+
+def activation_url(base_url: str, code: str) -> str:
+    return f"{base_url}/diary/#activate={code}"
+
+
+def qr_svg(url: str) -> str:
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=True, title="Activation code")
+    return out.getvalue().decode("utf-8")
+
+
+@strawberry.type
+class DevicesMutation:
+    @strawberry.mutation(
+        description="Issue a one-time activation code for a subject's phone (coordinators and investigators of the site, admins). Earlier unused codes stay valid until they expire."
+    )
+    async def issue_device_activation(
+        self, info: Info, input: IssueDeviceActivationInput
+    ) -> IssueDeviceActivationResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await devices.issue_activation(uow, subject_code=input.subject_code)
+
+        def present(issued: devices.IssuedActivation) -> DeviceActivationIssued:
+            url = activation_url(info.context.settings.public_base_url, issued.code)
+            return DeviceActivationIssued(
+                activation_code=issued.code,
+                expires_at=issued.activation.expires_at,
+                activation_url=url,
+                qr_svg=qr_svg(url),
+                subject_code=issued.subject_code,
+            )
+
+        return await run_use_case(info, use_case, present)
+
+    @strawberry.mutation(
+        description="Revoke a patient's phone, with a reason (coordinators and investigators of the site, admins): its tokens stop working at once."
+    )
+    async def revoke_device(self, info: Info, input: RevokeDeviceInput) -> RevokeDeviceResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await devices.revoke_device(uow, device_id=str(input.id), reason=input.reason)
+
+        return await run_use_case(info, use_case, lambda row: DeviceRevoked(device=PatientDevice.of(row)))

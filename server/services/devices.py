@@ -1,0 +1,262 @@
+"""Patients' phones: activation codes issued by site staff, redeemed for a device whose refresh
+token rotates on every use, and revoked by staff (or by the service on refresh-token reuse).
+
+Secrets (codes, refresh tokens) are generated here with `secrets`, returned once to the caller
+and stored only as SHA-256 digests; the audit trail keeps at most a 12-character digest prefix.
+Nothing here logs. Policies:
+- issuing a new code leaves the subject's earlier unredeemed codes valid until they expire (a
+  patient may activate a second phone; the TTL is short and every code is single-use);
+- a refresh token is replaced on every use; presenting the one just replaced (a reuse: two
+  holders of one token, likely theft) revokes the device, and the patient needs a new code;
+- refused redemptions write nothing but the audit row of the attempt.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+
+from ..db import devices as repo_devices
+from ..db import repositories as repo
+from ..db.audit import field_changes
+from ..db.models import DeviceActivation, PatientDevice, Site, Subject
+from ..domain import validation as v
+from ..domain.auth import Actor
+from ..domain.devices import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    audit_hash_prefix,
+    group_code,
+    normalize_code,
+    secret_digest,
+)
+from ..domain.enums import AuditAction, Role
+from .access import writable_subject
+from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
+from .unit_of_work import UnitOfWork
+
+ACTIVATION = "DeviceActivation"
+DEVICE = "PatientDevice"
+# The actor named in the audit trail for the unauthenticated device endpoints.
+PATIENT_APP = Actor(actor_id="patient-app", role=Role.PATIENT)
+REUSE_REVOKER = "system:refresh-token-reuse"
+REUSE_REASON = "refresh token reused (possible theft): device revoked automatically"
+
+
+class DeviceRefusal(str, Enum):
+    ACTIVATION_CODE_INVALID = "ACTIVATION_CODE_INVALID"
+    ACTIVATION_CODE_EXPIRED = "ACTIVATION_CODE_EXPIRED"
+    ACTIVATION_CODE_USED = "ACTIVATION_CODE_USED"
+    DEVICE_REVOKED = "DEVICE_REVOKED"
+    REFRESH_TOKEN_INVALID = "REFRESH_TOKEN_INVALID"
+
+
+class DeviceRefused(Exception):
+    """A device endpoint's expected refusal; the HTTP layer answers 401 with its code."""
+
+    def __init__(self, refusal: DeviceRefusal) -> None:
+        super().__init__(refusal.value)
+        self.refusal = refusal
+
+
+@dataclass(frozen=True)
+class IssuedActivation:
+    code: str  # grouped for typing, "ABCDE-FGHJK"; shown once, never stored
+    activation: DeviceActivation
+    subject_code: str
+
+
+@dataclass(frozen=True)
+class DeviceCredentials:
+    device: PatientDevice
+    refresh_token: str  # shown once, never stored
+    subject: Subject
+    site: Site
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def issue_activation(uow: UnitOfWork, *, subject_code: str) -> IssuedActivation:
+    """Coordinators and investigators of the subject's site, and admins. The code expires after
+    the protocol parameter activation_code_ttl_hours (the version in force today)."""
+    subject, site = await writable_subject(uow.session, uow.actor, subject_code)
+    _, parameters = await repo.parameters_in_force(uow.session, subject.trial_id, uow.now.date())
+    code = new_code()
+    digest = secret_digest(code)
+    activation = DeviceActivation(
+        subject_id=subject.id,
+        code_hash=digest,
+        created_by=uow.actor.actor_id,
+        created_at=uow.now,
+        expires_at=uow.now + timedelta(hours=parameters.activation_code_ttl_hours),
+    )
+    uow.session.add(activation)
+    await uow.flush()
+    uow.audit(
+        entity=ACTIVATION,
+        entity_id=activation.id,
+        action=AuditAction.CREATE,
+        changes=field_changes({}, {"expires_at": activation.expires_at, "code_hash_prefix": audit_hash_prefix(digest)}),
+        subject_id=subject.id,
+        site_id=site.id,
+    )
+    return IssuedActivation(code=group_code(code), activation=activation, subject_code=subject.code)
+
+
+async def redeem_activation(uow: UnitOfWork, *, code: str, label: str | None) -> DeviceCredentials:
+    """Turns a valid code into a device with its first refresh token. A refused attempt is
+    audited (and committed) before DeviceRefused is raised; nothing else is written."""
+    session = uow.session
+    normalized = normalize_code(code)
+    digest = secret_digest(normalized) if normalized else None
+    activation = await repo_devices.activation_by_hash(session, digest) if digest else None
+    if activation is None:
+        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_INVALID, None, digest)
+    assert activation is not None
+    if activation.redeemed_at is not None:
+        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_USED, activation, digest)
+    if activation.expires_at <= uow.now:
+        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_EXPIRED, activation, digest)
+    subject = await repo.subject_by_id(session, activation.subject_id)
+    site = await repo.site_by_id(session, subject.site_id)
+    refresh_token = new_refresh_token()
+    device = PatientDevice(
+        public_id=uuid.uuid4().hex,
+        subject_id=subject.id,
+        label=label or None,
+        refresh_token_hash=secret_digest(refresh_token),
+        created_at=uow.now,
+        last_used_at=uow.now,
+    )
+    session.add(device)
+    await uow.flush()
+    activation.redeemed_at = uow.now
+    activation.redeemed_device_id = device.id
+    uow.audit(
+        entity=DEVICE,
+        entity_id=device.id,
+        action=AuditAction.CREATE,
+        changes=field_changes(
+            {}, {"device_id": device.public_id, "label": device.label, "activation_id": activation.id}
+        ),
+        subject_id=subject.id,
+        site_id=site.id,
+    )
+    uow.audit(
+        entity=ACTIVATION,
+        entity_id=activation.id,
+        action=AuditAction.UPDATE,
+        changes=field_changes({"redeemed_at": None}, {"redeemed_at": uow.now, "device_id": device.public_id}),
+        subject_id=subject.id,
+        site_id=site.id,
+    )
+    return DeviceCredentials(device=device, refresh_token=refresh_token, subject=subject, site=site)
+
+
+async def _refuse(
+    uow: UnitOfWork, refusal: DeviceRefusal, activation: DeviceActivation | None, digest: str | None
+) -> None:
+    """The audit row of a refused redemption. An unknown code has no activation and no subject:
+    entity_id is 0 (audit_event.entity_id is NOT NULL) and only a digest prefix identifies it."""
+    site_id = None
+    if activation is not None:
+        subject = await repo.subject_by_id(uow.session, activation.subject_id)
+        site_id = subject.site_id
+    uow.audit(
+        entity=ACTIVATION,
+        entity_id=activation.id if activation is not None else 0,
+        action=AuditAction.UPDATE,
+        changes={
+            "redemption_refused": {"old": None, "new": refusal.value},
+            "code_hash_prefix": {"old": None, "new": audit_hash_prefix(digest) if digest else None},
+        },
+        subject_id=activation.subject_id if activation is not None else None,
+        site_id=site_id,
+        reason="failed redemption attempt",
+    )
+    await uow.commit()
+    raise DeviceRefused(refusal)
+
+
+async def refresh_device(
+    uow: UnitOfWork, *, refresh_token: str, reuse_grace: timedelta = timedelta(0)
+) -> DeviceCredentials:
+    """Rotates the device's refresh token. The token just replaced, presented again, revokes the
+    device (audited, committed) and is refused, unless it comes back within `reuse_grace` of its
+    rotation: a phone whose connection dropped after the server rotated never received the new
+    token and retries with the old one; revoking it would lock the patient out of the diary over a
+    lost answer. Within the grace the device is rotated again (the unreceived token dies)."""
+    session = uow.session
+    digest = secret_digest(refresh_token)
+    device = await repo_devices.device_by_refresh_hash(session, digest)
+    if device is None:
+        reused = await repo_devices.device_by_previous_refresh_hash(session, digest)
+        if reused is None:
+            raise DeviceRefused(DeviceRefusal.REFRESH_TOKEN_INVALID)
+        if reused.revoked_at is not None:
+            raise DeviceRefused(DeviceRefusal.DEVICE_REVOKED)
+        rotated_at = reused.last_used_at
+        if rotated_at is None or uow.now - rotated_at > reuse_grace:
+            await _revoke(uow, reused, revoked_by=REUSE_REVOKER, reason=REUSE_REASON)
+            await uow.commit()
+            raise DeviceRefused(DeviceRefusal.REFRESH_TOKEN_INVALID)
+        device = reused  # a retry after a lost answer: rotate again from the old token
+    if device.revoked_at is not None:
+        raise DeviceRefused(DeviceRefusal.DEVICE_REVOKED)
+    new_token = new_refresh_token()
+    device.previous_refresh_token_hash = digest
+    device.refresh_token_hash = secret_digest(new_token)
+    device.last_used_at = uow.now
+    subject = await repo.subject_by_id(session, device.subject_id)
+    site = await repo.site_by_id(session, subject.site_id)
+    return DeviceCredentials(device=device, refresh_token=new_token, subject=subject, site=site)
+
+
+async def revoke_device(uow: UnitOfWork, *, device_id: str, reason: str) -> PatientDevice:
+    """Coordinators and investigators of the device's site, and admins. Another site's device is
+    not found, exactly like a missing one."""
+    actor = uow.actor
+    if not actor.may_write_clinical_records:
+        raise PermissionDenied(f"the {actor.role.value} role cannot revoke devices")
+    raise_if(v.check_reason(reason))
+    device = await repo_devices.device_by_public_id(uow.session, device_id) if len(device_id) <= 64 else None
+    if device is None:
+        raise NotFound("device", ("id",))
+    subject = await repo.subject_by_id(uow.session, device.subject_id)
+    site = await repo.site_by_id(uow.session, subject.site_id)
+    if not actor.may_read_subject(subject.code, site.code):
+        raise NotFound("device", ("id",))
+    if not actor.may_write_site(site.code):
+        raise PermissionDenied(f"you cannot revoke devices of site {site.code}")
+    if device.revoked_at is not None:
+        raise Conflict(ErrorCode.ALREADY_VOIDED, "the device is already revoked", ("id",))
+    await _revoke(uow, device, revoked_by=actor.actor_id, reason=reason)
+    return device
+
+
+async def _revoke(uow: UnitOfWork, device: PatientDevice, *, revoked_by: str, reason: str) -> None:
+    subject = await repo.subject_by_id(uow.session, device.subject_id)
+    device.revoked_at = uow.now
+    device.revoked_by = revoked_by
+    device.revoked_reason = reason
+    uow.audit(
+        entity=DEVICE,
+        entity_id=device.id,
+        action=AuditAction.VOID,
+        changes=field_changes(
+            {"revoked_at": None, "revoked_by": None},
+            {"revoked_at": uow.now, "revoked_by": revoked_by, "device_id": device.public_id},
+        ),
+        subject_id=subject.id,
+        site_id=subject.site_id,
+        reason=reason,
+    )

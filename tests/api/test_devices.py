@@ -1,0 +1,504 @@
+"""Patients' phones over HTTP: staff issue an activation code, the phone redeems it for a device
+with rotating credentials, staff revoke it. SQLite and PostgreSQL.
+
+World: sites S01 and S02, subjects S01-001 and S02-001."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from server.db.models import AuditEvent, PatientDevice
+from server.domain.auth import Actor
+from server.domain.devices import CODE_ALPHABET
+from server.domain.enums import Role
+from server.services.devices import issue_activation
+from server.services.unit_of_work import UnitOfWork
+from server.settings import Settings
+from tests.api import fixtures_data as fx
+
+ISSUE = """mutation($input: IssueDeviceActivationInput!) {
+  issueDeviceActivation(input: $input) {
+    __typename
+    ... on DeviceActivationIssued { activation: activationCode expiresAt activationUrl qrSvg subjectCode }
+    ... on UserError { code message field }
+  }
+}"""
+REVOKE = """mutation($input: RevokeDeviceInput!) {
+  revokeDevice(input: $input) {
+    __typename
+    ... on DeviceRevoked { device { id revokedAt revokedReason } }
+    ... on UserError { code message field }
+  }
+}"""
+DEVICES = """query($code: String!) {
+  subject(code: $code) { devices { id label createdAt lastUsedAt revokedAt revokedReason } activations { createdAt expiresAt redeemedAt } }
+}"""
+
+
+@pytest.fixture
+async def world(gql: Any, token: Any) -> None:
+    admin = token("admin")
+    await fx.create_site(gql, admin, "S01")
+    await fx.create_site(gql, admin, "S02")
+    await fx.enroll_subject(gql, admin, "S01-001", "S01")
+    await fx.enroll_subject(gql, admin, "S02-001", "S02")
+
+
+async def issue(gql: Any, bearer: str, subject: str = "S01-001") -> dict[str, Any]:
+    return (await gql.data(bearer, ISSUE, {"input": {"subjectCode": subject}}))["issueDeviceActivation"]
+
+
+async def activate(client: httpx.AsyncClient, code: str, label: str | None = "Pixel 7") -> httpx.Response:
+    body: dict[str, Any] = {"code": code}
+    if label is not None:
+        body["deviceLabel"] = label
+    return await client.post("/diary/api/activate", json=body)
+
+
+async def activated(client: httpx.AsyncClient, gql: Any, token: Any) -> dict[str, Any]:
+    issued = await issue(gql, token("coordinator", "S01"))
+    response = await activate(client, issued["activation"])
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def error_of(response: httpx.Response) -> str:
+    return response.json()["error"]["code"]
+
+
+async def audit_rows(app: Any, entity: str) -> list[AuditEvent]:
+    async with app.state.sessionmaker() as session:
+        query = select(AuditEvent).where(AuditEvent.entity == entity).order_by(AuditEvent.id)
+        return list((await session.execute(query)).scalars().all())
+
+
+# ---------------------------------------------------------------------------------------------
+# Issuing
+
+
+async def test_coordinator_of_the_site_issues_a_code(gql: Any, token: Any, world: None, app: Any):
+    # given
+    coordinator = token("coordinator", "S01", sub="coord-1")
+    before = datetime.now(timezone.utc)
+    # when
+    issued = await issue(gql, coordinator)
+    # then
+    assert issued["__typename"] == "DeviceActivationIssued"
+    code = issued["activation"]
+    assert len(code) == 11 and code[5] == "-"
+    assert all(ch in CODE_ALPHABET for ch in code.replace("-", ""))
+    assert issued["activationUrl"] == f"http://127.0.0.1:8000/diary/#activate={code}"
+    assert issued["subjectCode"] == "S01-001"
+    expires = datetime.fromisoformat(issued["expiresAt"])
+    assert timedelta(hours=71, minutes=59) < expires - before < timedelta(hours=72, minutes=1)
+    svg = issued["qrSvg"]
+    assert svg.startswith("<?xml") or svg.startswith("<svg")
+    assert "<svg" in svg and "</svg>" in svg
+    # and the audit trail names the issuer and keeps no code
+    rows = await audit_rows(app, "DeviceActivation")
+    assert [(r.actor_id, r.action.value) for r in rows] == [("coord-1", "create")]
+    assert code.replace("-", "") not in json.dumps(rows[0].changes)
+
+
+@pytest.mark.parametrize(
+    ("role", "sites", "expected"),
+    [
+        ("coordinator", ("S02",), ("NotFoundError", "NOT_FOUND")),
+        ("investigator", ("S02",), ("NotFoundError", "NOT_FOUND")),
+        ("analyst", (), ("PermissionDeniedError", "PERMISSION_DENIED")),
+        ("monitor", ("S01",), ("PermissionDeniedError", "PERMISSION_DENIED")),
+    ],
+)
+async def test_others_cannot_issue(gql: Any, token: Any, world: None, role: str, sites: tuple[str, ...], expected: Any):
+    # when
+    result = await issue(gql, token(role, *sites))
+    # then
+    assert (result["__typename"], result["code"]) == expected
+
+
+async def test_patient_cannot_issue(gql: Any, token: Any, world: None):
+    # when
+    result = await issue(gql, token("patient", subject="S01-001"))
+    # then
+    assert (result["__typename"], result["code"]) == ("PermissionDeniedError", "PERMISSION_DENIED")
+
+
+async def test_investigator_and_admin_issue(gql: Any, token: Any, world: None):
+    # when
+    by_investigator = await issue(gql, token("investigator", "S01"))
+    by_admin = await issue(gql, token("admin"), "S02-001")
+    # then: both work, and the earlier code stays valid beside the new one
+    assert by_investigator["__typename"] == by_admin["__typename"] == "DeviceActivationIssued"
+    assert by_investigator["activation"] != by_admin["activation"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Redemption
+
+
+async def test_redeemed_code_gives_tokens_for_the_own_subject(client: Any, gql: Any, token: Any, world: None):
+    # given
+    issued = await issue(gql, token("coordinator", "S01"))
+    typed = issued["activation"].lower().replace("-", " ")  # as a patient might type it
+    # when
+    response = await activate(client, typed)
+    # then
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["subjectCode"] == "S01-001"
+    assert body["site"] == {"code": "S01", "name": "Site S01", "phone": None}
+    assert len(body["refreshToken"]) >= 40 and body["deviceId"]
+    assert datetime.fromisoformat(body["accessTokenExpiresAt"]) > datetime.now(timezone.utc)
+    assert response.headers["cache-control"] == "no-store"
+    # and the access token works on /graphql for the own subject only
+    data = await gql.data(
+        body["accessToken"],
+        '{ viewer { role subjectCode } own: subject(code: "S01-001") { code } other: subject(code: "S02-001") { code } }',
+    )
+    assert data == {"viewer": {"role": "PATIENT", "subjectCode": "S01-001"}, "own": {"code": "S01-001"}, "other": None}
+
+
+async def test_code_is_single_use(client: Any, gql: Any, token: Any, world: None):
+    # given
+    issued = await issue(gql, token("coordinator", "S01"))
+    assert (await activate(client, issued["activation"])).status_code == 200
+    # when
+    again = await activate(client, issued["activation"])
+    # then
+    assert (again.status_code, error_of(again)) == (401, "ACTIVATION_CODE_USED")
+
+
+async def test_expired_code_is_refused(client: Any, app: Any, world: None):
+    # given: a code issued 73 hours ago (the default TTL is 72 h)
+    admin = Actor(actor_id="admin-1", role=Role.ADMIN)
+    issued_at = datetime.now(timezone.utc) - timedelta(hours=73)
+    async with UnitOfWork(app.state.write_sessionmaker, admin, clock=lambda: issued_at) as uow:
+        code = (await issue_activation(uow, subject_code="S01-001")).code
+        await uow.commit()
+    # when
+    response = await activate(client, code)
+    # then
+    assert (response.status_code, error_of(response)) == (401, "ACTIVATION_CODE_EXPIRED")
+
+
+async def test_wrong_code_is_refused_and_the_attempt_audited(client: Any, app: Any, world: None):
+    # given
+    wrong = "ABCDE-FGHJK"
+    # when
+    response = await activate(client, wrong)
+    # then
+    assert (response.status_code, error_of(response)) == (401, "ACTIVATION_CODE_INVALID")
+    assert "study team" in response.json()["error"]["message"]
+    rows = await audit_rows(app, "DeviceActivation")
+    assert len(rows) == 1
+    attempt = rows[0]
+    assert (attempt.entity_id, attempt.subject_id, attempt.site_id) == (0, None, None)
+    assert attempt.changes["redemption_refused"]["new"] == "ACTIVATION_CODE_INVALID"
+    stored = json.dumps(attempt.changes)
+    assert "ABCDE" not in stored and "FGHJK" not in stored
+    assert len(attempt.changes["code_hash_prefix"]["new"]) == 12
+    # and nothing else was written
+    async with app.state.sessionmaker() as session:
+        assert (await session.execute(select(PatientDevice))).first() is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Refresh, reuse, revocation
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_device(client: Any, gql: Any, token: Any, world: None, app: Any):
+    # given
+    first = await activated(client, gql, token)
+    # when
+    rotated = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
+    # then
+    assert rotated.status_code == 200, rotated.text
+    second = rotated.json()
+    assert second["refreshToken"] != first["refreshToken"]
+    assert (await gql.data(second["accessToken"], "{ viewer { subjectCode } }"))["viewer"]["subjectCode"] == "S01-001"
+
+    # when: the old refresh token is presented again, later than a lost answer's retry would come
+    await age_rotation(app, seconds=121)
+    reused = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
+    # then: refused, and the device is revoked for everyone
+    assert (reused.status_code, error_of(reused)) == (401, "REFRESH_TOKEN_INVALID")
+    current = await client.post("/diary/api/token", json={"refreshToken": second["refreshToken"]})
+    assert (current.status_code, error_of(current)) == (401, "DEVICE_REVOKED")
+    body = await gql(second["accessToken"], "{ viewer { role } }", status=401)
+    assert body["errors"][0]["extensions"]["code"] == "DEVICE_REVOKED"
+    devices = (await gql.data(token("coordinator", "S01"), DEVICES, {"code": "S01-001"}))["subject"]["devices"]
+    assert devices[0]["revokedAt"] is not None and "reused" in devices[0]["revokedReason"]
+    assert [r.action.value for r in await audit_rows(app, "PatientDevice")] == ["create", "void"]
+
+
+async def age_rotation(app: Any, *, seconds: int) -> None:
+    """Moves every device's last rotation `seconds` into the past."""
+    async with app.state.write_sessionmaker() as session, session.begin():
+        for device in (await session.execute(select(PatientDevice))).scalars():
+            assert device.last_used_at is not None
+            device.last_used_at -= timedelta(seconds=seconds)
+
+
+async def test_a_retry_after_a_lost_refresh_answer_rotates_again(client: Any, gql: Any, token: Any, world: None):
+    # given a refresh whose answer never reached the phone
+    first = await activated(client, gql, token)
+    lost = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
+    assert lost.status_code == 200
+    # when the phone retries with the token it still holds, within the grace
+    retried = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
+    # then it gets a fresh pair, the answer it never saw is dead, and the device is not revoked
+    assert retried.status_code == 200, retried.text
+    unseen = await client.post("/diary/api/token", json={"refreshToken": lost.json()["refreshToken"]})
+    assert (unseen.status_code, error_of(unseen)) == (401, "REFRESH_TOKEN_INVALID")
+    again = await client.post("/diary/api/token", json={"refreshToken": retried.json()["refreshToken"]})
+    assert again.status_code == 200, again.text
+
+
+async def test_unknown_refresh_token_is_refused(client: Any, world: None):
+    # when
+    response = await client.post("/diary/api/token", json={"refreshToken": secrets.token_urlsafe(32)})
+    # then
+    assert (response.status_code, error_of(response)) == (401, "REFRESH_TOKEN_INVALID")
+
+
+async def test_staff_revoke_a_device(client: Any, gql: Any, token: Any, world: None, app: Any):
+    # given
+    device = await activated(client, gql, token)
+    coordinator = token("coordinator", "S01", sub="coord-1")
+    listed = (await gql.data(coordinator, DEVICES, {"code": "S01-001"}))["subject"]
+    assert [d["id"] for d in listed["devices"]] == [device["deviceId"]]
+    assert listed["devices"][0]["label"] == "Pixel 7" and listed["devices"][0]["revokedAt"] is None
+    assert listed["activations"][0]["redeemedAt"] is not None
+    # when
+    result = (await gql.data(coordinator, REVOKE, {"input": {"id": device["deviceId"], "reason": "phone lost"}}))[
+        "revokeDevice"
+    ]
+    # then
+    assert result["__typename"] == "DeviceRevoked"
+    assert result["device"]["revokedReason"] == "phone lost"
+    body = await gql(device["accessToken"], "{ viewer { role } }", status=401)
+    assert body["errors"][0]["extensions"]["code"] == "DEVICE_REVOKED"
+    refresh = await client.post("/diary/api/token", json={"refreshToken": device["refreshToken"]})
+    assert (refresh.status_code, error_of(refresh)) == (401, "DEVICE_REVOKED")
+    voids = [r for r in await audit_rows(app, "PatientDevice") if r.action.value == "void"]
+    assert [(r.actor_id, r.reason) for r in voids] == [("coord-1", "phone lost")]
+
+
+async def test_revoke_by_others(client: Any, gql: Any, token: Any, world: None):
+    # given
+    device = await activated(client, gql, token)
+
+    async def revoke(bearer: str, device_id: str) -> dict[str, Any]:
+        variables = {"input": {"id": device_id, "reason": "phone lost"}}
+        return (await gql.data(bearer, REVOKE, variables))["revokeDevice"]
+
+    # when
+    other_site = await revoke(token("coordinator", "S02"), device["deviceId"])
+    missing = await revoke(token("coordinator", "S02"), uuid.uuid4().hex)
+    monitor = await revoke(token("monitor", "S01"), device["deviceId"])
+    patient = await revoke(device["accessToken"], device["deviceId"])
+    # then: another site's device is not found, exactly like a missing one
+    assert other_site == missing
+    assert (other_site["__typename"], other_site["code"]) == ("NotFoundError", "NOT_FOUND")
+    assert monitor["code"] == patient["code"] == "PERMISSION_DENIED"
+
+
+async def test_who_sees_devices(client: Any, gql: Any, token: Any, world: None):
+    # given
+    device = await activated(client, gql, token)
+    # when
+    seen = {
+        role: (await gql.data(bearer, DEVICES, {"code": "S01-001"}))["subject"]
+        for role, bearer in {
+            "monitor": token("monitor", "S01"),
+            "admin": token("admin"),
+            "patient": device["accessToken"],
+            "analyst": token("analyst"),
+        }.items()
+    }
+    other_site = (await gql.data(token("coordinator", "S02"), DEVICES, {"code": "S01-001"}))["subject"]
+    # then
+    for role in ("monitor", "admin", "patient"):
+        assert [d["id"] for d in seen[role]["devices"]] == [device["deviceId"]], role
+    assert seen["analyst"] == {"devices": [], "activations": []}
+    assert other_site is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input and rate limits
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not json",
+        b'"ABCDE-FGHJK"',
+        b"[]",
+        b"\xff\xfe\x00",
+        b"{}",
+        b'{"code": 12345}',
+        b'{"code": ["ABCDE-FGHJK"]}',
+        b'{"code": "ABCDE\\u0000FGHJK"}',
+        b'{"code": "ABCDE-FGHJK", "deviceLabel": 7}',
+        b'{"code": "ABCDE-FGHJK", "deviceLabel": "tab\\tin label"}',
+        json.dumps({"code": "A" * 100_000}).encode(),
+        json.dumps({"code": "ABCDE-FGHJK", "deviceLabel": "x" * 81}).encode(),
+        b"[" * 3000 + b"]" * 3000,
+    ],
+)
+async def test_malformed_activation_bodies_are_400(client: Any, world: None, content: bytes):
+    # when
+    response = await client.post("/diary/api/activate", content=content, headers={"content-type": "application/json"})
+    # then
+    assert response.status_code == 400, response.text
+    assert error_of(response) == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize("content", [b"nope", b'{"refreshToken": null}', b'{"refreshToken": "a\\u0000b"}', b"1"])
+async def test_malformed_refresh_bodies_are_400(client: Any, world: None, content: bytes):
+    # when
+    response = await client.post("/diary/api/token", content=content)
+    # then
+    assert (response.status_code, error_of(response)) == (400, "BAD_REQUEST")
+
+
+def random_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+
+
+async def test_eleventh_attempt_from_one_ip_is_rate_limited(client: Any, world: None):
+    # given: ten wrong codes from one address (the per-IP limit is 10/minute)
+    for _ in range(10):
+        assert (await activate(client, random_code())).status_code == 401
+    # when
+    response = await activate(client, random_code())
+    # then
+    assert (response.status_code, error_of(response)) == (429, "RATE_LIMITED")
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+
+
+async def test_one_code_is_rate_limited_across_addresses(app: Any, world: None):
+    # given: the same code tried from five addresses (the per-code limit is 5 per 15 minutes)
+    code = random_code()
+    for n in range(5):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(f"10.0.0.{n}", 1000)), base_url="http://testserver"
+        ) as c:
+            assert (await activate(c, code)).status_code == 401
+    # when: a sixth address, the code typed differently
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("10.0.0.9", 1000)), base_url="http://testserver"
+    ) as c:
+        response = await activate(c, code.lower())
+    # then
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) > 60
+
+
+async def test_rate_limits_in_redis(settings: Settings, world: None):
+    # given: a second app sharing Redis, one limit of 3/minute
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    from server.app import create_app
+
+    shared = settings.model_copy(
+        update={"redis_url": "redis://127.0.0.1:6379/0", "activation_rate_limit_per_ip": "3/minute"}
+    )
+    address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    statuses = []
+    last = None
+    for attempts in (3, 1):  # two app instances (two workers): the count is shared through Redis
+        application = create_app(shared)
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application, client=(address, 1000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                for _ in range(attempts):
+                    last = await activate(c, random_code())
+                    statuses.append(last.status_code)
+    # then: the second instance refuses the fourth attempt
+    assert statuses == [401, 401, 401, 429]
+    assert last is not None and int(last.headers["retry-after"]) >= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets stay out of logs
+
+
+async def test_codes_and_tokens_never_reach_the_logs(
+    client: Any, gql: Any, token: Any, world: None, caplog: pytest.LogCaptureFixture
+):
+    # given
+    caplog.set_level(logging.DEBUG)
+    # when
+    issued = await issue(gql, token("coordinator", "S01"))
+    await activate(client, "ZZZZZ-ZZZZZ")
+    first = (await activate(client, issued["activation"])).json()
+    second = (await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})).json()
+    await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
+    # then
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    secrets_seen = [
+        issued["activation"],
+        issued["activation"].replace("-", ""),
+        "ZZZZZZZZZZ",
+        first["refreshToken"],
+        first["accessToken"],
+        second["refreshToken"],
+        second["accessToken"],
+    ]
+    assert [s for s in secrets_seen if s in logged] == []
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_websocket_refuses_a_revoked_device(settings: Settings):
+    # given: a device revoked by its coordinator (a synchronous client: WebSockets need one)
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from server.app import create_app
+    from server.auth import development_token
+
+    admin = development_token(settings, role=Role.ADMIN, sites=[], subject=None)
+
+    def gql(bearer: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        response = tc.post(
+            "/graphql", json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {bearer}"}
+        )
+        return response.json()["data"]
+
+    with TestClient(create_app(settings)) as tc:
+        gql(
+            admin,
+            "mutation($i: CreateSiteInput!) { createSite(input: $i) { __typename } }",
+            {"i": {"code": "S01", "name": "One"}},
+        )
+        enrol = "mutation($i: EnrollSubjectInput!) { enrollSubject(input: $i) { __typename } }"
+        gql(admin, enrol, {"i": fx.subject_input("S01-001", "S01")})
+        code = gql(admin, ISSUE, {"input": {"subjectCode": "S01-001"}})["issueDeviceActivation"]["activation"]
+        device = tc.post("/diary/api/activate", json={"code": code}).json()
+
+        def connect() -> dict[str, Any]:
+            with tc.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+                ws.send_json(
+                    {"type": "connection_init", "payload": {"Authorization": f"Bearer {device['accessToken']}"}}
+                )
+                return ws.receive_json()
+
+        assert connect()["type"] == "connection_ack"
+        gql(admin, REVOKE, {"input": {"id": device["deviceId"], "reason": "phone lost"}})
+        # when / then
+        with pytest.raises(WebSocketDisconnect) as closed:
+            connect()
+        assert closed.value.code == 4403

@@ -371,3 +371,31 @@ async def test_who_may_update_a_site(gql: Any, world: dict[str, str]) -> None:
         "InputError",
         [{"code": "REQUIRED", "field": ["reason"]}],
     )
+
+
+async def test_bleeding_days_statement_count_does_not_grow_with_subjects_or_reports(
+    gql: Any, world: dict[str, str], token: Any, sql_statements: Any
+) -> None:
+    # given: one report from one patient
+    query = """query($from: Date!, $to: Date!) { subjects(first: 50) { edges { node { code
+      bleedingDays(from: $from, to: $to) { localDate dayWhoGrade reports { id status annotations { text } } } } } } }"""
+    window = {"from": morning(10).date().isoformat(), "to": now().date().isoformat()}
+    await send(gql, world["patient"], day_report(morning(2), symptoms=[NOSE_20]))
+    sql_statements.statements.clear()
+    small = await gql.data(world["admin"], query, window)
+    small_count = sql_statements.count
+
+    # when: three patients, several reports and days each
+    for who in ("patient", "patientB", token("patient", subject="S02-001")):
+        bearer = world.get(who, who)
+        for days_ago in (4, 3, 1):
+            await send(gql, bearer, day_report(morning(days_ago), symptoms=[NOSE_20]))
+            await send(gql, bearer, day_report(morning(days_ago) + timedelta(hours=2), symptoms=[{"site": "URINE"}]))
+    sql_statements.statements.clear()
+    large = await gql.data(world["admin"], query, window)
+
+    # then
+    sizes = [len(e["node"]["bleedingDays"]) for e in large["subjects"]["edges"]]
+    assert [len(e["node"]["bleedingDays"]) for e in small["subjects"]["edges"]] == [1, 0, 0]
+    assert sizes == [4, 3, 3]
+    assert sql_statements.count == small_count

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..domain.adverse_events import ActionTaken, AdverseEventSource, AdverseEventStatus, Attribution, Outcome
+from ..domain.bleeding import BleedingReportKind
 from ..domain.ctcae import GradingScale
 from ..domain.enums import (
     AboCompatibility,
@@ -97,6 +98,7 @@ class Site(Base):
     trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"))
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)  # the "call your site now" number
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -293,7 +295,11 @@ class BleedingReport(Base):
     client_report_id, generated on the phone, makes resubmission idempotent."""
 
     __tablename__ = "bleeding_report"
-    __table_args__ = (Index("ix_bleeding_report_subject_id", "subject_id", "id"),)
+    __table_args__ = (
+        Index("ix_bleeding_report_subject_id", "subject_id", "id"),
+        Index("ix_bleeding_report_subject_local_date", "subject_id", "local_date"),
+        Index("ix_bleeding_report_subject_changed_at", "subject_id", "changed_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
@@ -312,6 +318,13 @@ class BleedingReport(Base):
     who_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
     red_flags: Mapped[list[str]] = mapped_column(JSONType)
     submitted_by: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[BleedingReportKind] = mapped_column(
+        enum_column(BleedingReportKind, "bleeding_report_kind"), server_default=BleedingReportKind.SYMPTOMS.value
+    )
+    local_date: Mapped[date] = mapped_column(Date)  # the patient's calendar day (device offset at entry)
+    day_who_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the day's grade as of this report
+    # Last change a patient's phone should sync: insert, a linked event's review/regrade, an annotation.
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class BleedingReportAnnotation(Base):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, func, null, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus, Attribution
@@ -289,6 +289,53 @@ async def page_of_my_bleeding_reports(
         query = query.where(BleedingReport.id > after_id)
     rows = (await session.execute(query.order_by(BleedingReport.id).limit(limit + 1))).scalars().all()
     return rows[:limit], len(rows) > limit
+
+
+async def page_of_my_changed_bleeding_reports(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    changed_since: datetime,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> tuple[Sequence[BleedingReport], bool]:
+    """A patient's own reports changed at or after a time (new, reviewed, regraded, annotated), in
+    (changed_at, id) order; `after` is the (changed_at, id) of the last row of the previous page."""
+    query = select(BleedingReport).join(Subject, Subject.id == BleedingReport.subject_id)
+    query = query.where(
+        subject_visible_to(actor),
+        Subject.code == (actor.subject_code or ""),
+        BleedingReport.changed_at >= changed_since,
+    )
+    if after is not None:
+        query = query.where(
+            or_(
+                BleedingReport.changed_at > after[0],
+                and_(BleedingReport.changed_at == after[0], BleedingReport.id > after[1]),
+            )
+        )
+    query = query.order_by(BleedingReport.changed_at, BleedingReport.id).limit(limit + 1)
+    rows = (await session.execute(query)).scalars().all()
+    return rows[:limit], len(rows) > limit
+
+
+async def bleeding_reports_in_days(
+    session: AsyncSession, actor: Actor, subject_ids: Sequence[int], first_day: date, last_day: date
+) -> Sequence[Any]:
+    """Subjects' reports of local days first_day..last_day (inclusive), visible to the actor, as plain
+    rows (free text the actor may not read selected as NULL), by subject, local day and receipt."""
+    query = (
+        select(*readable_columns(actor, BleedingReport))
+        .join(Subject, Subject.id == BleedingReport.subject_id)
+        .where(
+            BleedingReport.subject_id.in_(subject_ids),
+            subject_visible_to(actor),
+            BleedingReport.local_date >= first_day,
+            BleedingReport.local_date <= last_day,
+        )
+        .order_by(BleedingReport.subject_id, BleedingReport.local_date, BleedingReport.id)
+    )
+    return (await session.execute(query)).all()
 
 
 async def reports_of_adverse_events(session: AsyncSession, actor: Actor, event_ids: Sequence[int]) -> Sequence[Any]:

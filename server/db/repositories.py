@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from ..domain.protocol import ProtocolParameters
 from .models import (
     AdverseEvent,
     AdverseEventReport,
+    Alert,
     Base,
     BleedingReport,
     CarTInfusion,
@@ -132,6 +133,30 @@ async def insert_if_absent(
 async def bleeding_report_by_client_id(session: AsyncSession, client_report_id: str) -> BleedingReport | None:
     query = select(BleedingReport).where(BleedingReport.client_report_id == client_report_id)
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def bleeding_reports_of_day(session: AsyncSession, subject_id: int, local_date: date) -> list[BleedingReport]:
+    """A subject's reports (and check-ins) of one local day, in receipt order."""
+    query = select(BleedingReport).where(BleedingReport.subject_id == subject_id, BleedingReport.local_date == local_date)
+    return list((await session.execute(query.order_by(BleedingReport.id))).scalars().all())
+
+
+async def alert_raised_for_report(session: AsyncSession, report_id: int) -> bool:
+    query = select(exists().where(Alert.bleeding_report_id == report_id))
+    return bool((await session.execute(query)).scalar_one())
+
+
+async def touch_reports_of_event(session: AsyncSession, event_id: int, now: datetime) -> None:
+    """Marks the diary reports an adverse event links as changed (their review status or grade may
+    have), in the caller's transaction: the patient's phone syncs them again (changedSince)."""
+    linked = select(AdverseEventReport.bleeding_report_id).where(AdverseEventReport.adverse_event_id == event_id)
+    statement = update(BleedingReport).where(BleedingReport.id.in_(linked)).values(changed_at=now)
+    await session.execute(statement.execution_options(synchronize_session=False))
+
+
+async def touch_report(session: AsyncSession, report_id: int, now: datetime) -> None:
+    statement = update(BleedingReport).where(BleedingReport.id == report_id).values(changed_at=now)
+    await session.execute(statement.execution_options(synchronize_session=False))
 
 
 async def open_patient_reported_events(

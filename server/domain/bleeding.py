@@ -19,6 +19,11 @@ CTCAE_PROPOSAL_RULE = "ctcae-diary-v1: site -> term; grade 1, grade 2 when medic
 BRUISE_GRADE_2_CM = 2.54  # one inch
 LONG_BLEED_MINUTES = 30  # nose or mouth bleeding over 30 min a day is WHO grade 2
 RED_FLAG_MINUTES = 60  # bleeding from any site over 60 min, or not stopping, is a red flag
+DAY_RULE = (
+    "who-diary-day-v1: the patient's local day; minutes of nose and of gum/mouth bleeding added across "
+    "the day's reports (> 30 min = grade 2); the worst site decides; a site's minutes over 60 in the "
+    "day are a red flag"
+)
 
 
 class BleedingSite(str, Enum):
@@ -33,6 +38,11 @@ class BleedingSite(str, Enum):
     VAGINAL = "vaginal"
     EYE = "eye"
     HEAD = "head"
+
+
+class BleedingReportKind(str, Enum):
+    SYMPTOMS = "symptoms"
+    NO_BLEEDING = "no_bleeding"  # the daily check-in "no bleeding today": makes the day observed
 
 
 class RedFlag(str, Enum):
@@ -66,6 +76,8 @@ class NeurologicalSigns:
     vision_change: bool = False
     new_weakness: bool = False
 
+
+MINUTES_SITES = frozenset({BleedingSite.NOSE, BleedingSite.GUMS_MOUTH})  # graded by the day's total minutes
 
 SITE_TERMS: dict[BleedingSite, int] = {
     BleedingSite.NOSE: ctcae.EPISTAXIS,
@@ -102,7 +114,8 @@ def who_grade(symptom: Symptom) -> int | None:
 
 
 def day_who_grade(symptoms: Sequence[Symptom]) -> int | None:
-    """The day's grade is the worst site's."""
+    """One report's own grade: its worst symptom's (each symptom graded on its own). The grade of a
+    whole local day, which adds minutes across the day's reports, is `assess_day`'s."""
     grades = [g for g in (who_grade(s) for s in symptoms) if g is not None]
     return max(grades) if grades else None
 
@@ -234,3 +247,96 @@ def local_date(noticed_at: datetime, utc_offset_minutes: int) -> date:
     if noticed_at.utcoffset() is not None:
         noticed_at = noticed_at.astimezone(timezone.utc)
     return (noticed_at + timedelta(minutes=utc_offset_minutes)).date()
+
+
+# --- the daily grade: every report of the patient's local day together ---------------------------
+
+
+@dataclass(frozen=True)
+class DayEntry:
+    """One report of a local day as the daily grade sees it (a "no bleeding today" check-in has no
+    symptoms and no signs)."""
+
+    symptoms: tuple[Symptom, ...] = ()
+    signs: NeurologicalSigns = NeurologicalSigns()
+
+
+@dataclass(frozen=True)
+class DayAssessment:
+    observed: bool  # any report or check-in that day
+    who_grade: int | None  # None: nothing gradable that day (a check-in only, a head symptom only)
+    entry_grades: tuple[int | None, ...]  # each report's own grade, in the order given
+    red_flags: tuple[RedFlag, ...]
+    minutes_by_site: tuple[tuple[BleedingSite, int], ...]  # the day's total minutes per site
+
+
+def _day_minutes(entries: Sequence[DayEntry]) -> dict[BleedingSite, int]:
+    totals: dict[BleedingSite, int] = {}
+    for entry in entries:
+        for s in entry.symptoms:
+            if s.duration_minutes is not None:
+                totals[s.site] = totals.get(s.site, 0) + s.duration_minutes
+    return totals
+
+
+def assess_day(entries: Sequence[DayEntry]) -> DayAssessment:
+    """The WHO grade of one local day from all its reports (DOMAIN.md: PLADO/SToP/TOPPS grade
+    bleeding daily, the day's grade being the worst site's).
+
+    - Nose and gum/mouth bleeding are graded by the day's total: the minutes of every symptom of
+      that site, in every report of the day, are added (two 20-minute nosebleeds = 40 min > 30 =
+      grade 2; 30 min in total is still grade 1). Nose and mouth are added separately.
+    - Every other site is graded symptom by symptom and the worst counts (the largest bruise, any
+      bleeding beyond vaginal spotting, ...).
+    - The day's grade is the worst site's; None when nothing that day is gradable from a diary.
+    - Red flags: each report's own, plus PROLONGED_OR_NOT_STOPPING when one site's minutes added
+      over the day exceed 60. This is the safer reading for the patient: two 35-minute nosebleeds
+      in a day (70 min) are a red flag, although neither was one alone.
+
+    Adding a report never lowers the grade, the order of the reports does not matter, and the
+    day's grade is at least each report's own grade."""
+    minutes = _day_minutes(entries)
+    grades: list[int] = []
+    for entry in entries:
+        for s in entry.symptoms:
+            grade = who_grade(s)
+            if s.site in MINUTES_SITES:
+                grade = 2 if minutes.get(s.site, 0) > LONG_BLEED_MINUTES else 1
+            if grade is not None:
+                grades.append(grade)
+    flags: set[RedFlag] = set()
+    for entry in entries:
+        flags.update(red_flags(entry.symptoms, entry.signs))
+    if any(total > RED_FLAG_MINUTES for total in minutes.values()):
+        flags.add(RedFlag.PROLONGED_OR_NOT_STOPPING)
+    return DayAssessment(
+        observed=bool(entries),
+        who_grade=max(grades) if grades else None,
+        entry_grades=tuple(day_who_grade(entry.symptoms) for entry in entries),
+        red_flags=tuple(f for f in RedFlag if f in flags),
+        minutes_by_site=tuple(sorted(minutes.items(), key=lambda item: list(BleedingSite).index(item[0]))),
+    )
+
+
+def day_alert_due(before: DayAssessment, after: DayAssessment) -> bool:
+    """A grade alert is raised when the day's grade first reaches 2 (red flags alert separately)."""
+    return (before.who_grade or 0) < 2 <= (after.who_grade or 0)
+
+
+def new_red_flags(report_flags: Sequence[RedFlag], before: DayAssessment, after: DayAssessment) -> tuple[RedFlag, ...]:
+    """A report's red flags: its own, plus the day's that this report brought (the 60 minutes
+    crossed by adding its minutes to the day's)."""
+    flags = set(report_flags) | (set(after.red_flags) - set(before.red_flags))
+    return tuple(f for f in RedFlag if f in flags)
+
+
+def check_kind(kind: BleedingReportKind, symptoms: Sequence[Symptom], signs: NeurologicalSigns) -> list[Problem]:
+    """A "no bleeding today" check-in carries no symptom and no neurological sign."""
+    if kind is BleedingReportKind.SYMPTOMS:
+        return check_symptoms(symptoms, signs)
+    problems: list[Problem] = []
+    if symptoms:
+        problems.append(Problem(("symptoms",), ProblemCode.NOT_ALLOWED, "a no-bleeding check-in has no symptoms"))
+    if any(vars(signs).values()):
+        problems.append(Problem(("kind",), ProblemCode.NOT_ALLOWED, "a no-bleeding check-in has no neurological signs"))
+    return problems

@@ -252,3 +252,24 @@ def check_lymphodepletion(
         problems += check_range(dose, 0.001, 5000, ("agents", str(i), "dosePerDay"), "dose per day")
         problems += check_range(days, 1, 14, ("agents", str(i), "days"), "days")
     return problems
+
+
+PHONE_CHARACTERS = frozenset("0123456789 -()")
+
+
+def check_phone(phone: str | None, field: tuple[str, ...] = ("phone",)) -> list[Problem]:
+    """A site's telephone number as the diary app dials it (E.164-ish): an optional leading '+', then
+    digits, spaces, '-', '(' and ')'; 6-20 characters with at least 6 digits."""
+    if phone is None:
+        return []
+    body = phone[1:] if phone.startswith("+") else phone
+    digits = sum(ch.isdigit() for ch in body)
+    if not 6 <= len(phone) <= 20 or not set(body) <= PHONE_CHARACTERS or digits < 6:
+        return [
+            Problem(
+                field,
+                ProblemCode.INVALID_FORMAT,
+                "a phone number: optional '+', then digits, spaces, '-', '(' or ')'; 6-20 characters",
+            )
+        ]
+    return []

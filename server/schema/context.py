@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,6 +44,7 @@ class Context:
         self._sessionmaker = sessionmaker
         self._write_sessionmaker = write_sessionmaker
         self._session: AsyncSession | None = None
+        self.read_started_at = datetime.now(timezone.utc)
         # One session serves the whole request; loaders fire concurrently, an AsyncSession
         # runs one statement at a time.
         self._lock = asyncio.Lock()
@@ -64,6 +66,8 @@ class Context:
         async with self._lock:
             if self._session is None:
                 self._session = self._sessionmaker()
+                # The read snapshot (one per session) starts after this moment.
+                self.read_started_at = datetime.now(timezone.utc)
             return await query(self._session, self.actor, *args, **kwargs)
 
     def unit_of_work(self) -> UnitOfWork:

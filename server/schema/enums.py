@@ -55,6 +55,19 @@ ReviewDecision = strawberry.enum(
     _ae.ReviewDecision, description="CONFIRM as graded, REGRADE with a new grade, or REJECT."
 )
 BleedingSite = strawberry.enum(_bleeding.BleedingSite)
+BleedingReportKind = strawberry.enum(
+    _bleeding.BleedingReportKind,
+    description="SYMPTOMS: a bleeding report. NO_BLEEDING: the daily check-in 'no bleeding today' (no symptoms).",
+)
+
+
+@strawberry.enum(
+    description="RECEIVED: no linked adverse event, or one still pending an investigator's review. "
+    "REVIEWED: every linked adverse event confirmed or rejected by an investigator."
+)
+class DiaryReportStatus(Enum):
+    RECEIVED = "received"
+    REVIEWED = "reviewed"
 RedFlag = strawberry.enum(_bleeding.RedFlag, description="A sign that needs the site's attention at once.")
 
 

@@ -239,6 +239,19 @@ class VoidRecordInput:
 class CreateSiteInput:
     code: str
     name: str
+    phone: str | None = strawberry.field(
+        default=None, description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters."
+    )
+
+
+@strawberry.input(description="Change a site's name or phone number, with a reason (audited). Omitted fields stay.")
+class UpdateSiteInput:
+    code: str
+    name: str | None = None
+    phone: str | None = strawberry.field(
+        default=None, description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters."
+    )
+    reason: str
 
 
 def agents_value(agents: list[LymphodepletionDoseInput], _path: Path = ()) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -68,6 +68,7 @@ class Loaders:
         self.annotations = DataLoader(self._annotations)
         self.events_of_report = DataLoader(self._events_of_reports)
         self.reports_of_event = DataLoader(self._reports_of_events)
+        self.bleeding_days = DataLoader(self._bleeding_days)
         self.lab_results = DataLoader(self._children(LabResult, LabResult.collected_at))
         self.antibody_tests = DataLoader(self._children(AntibodyTest, AntibodyTest.collected_at))
         self.devices = DataLoader(self._devices)
@@ -163,6 +164,19 @@ class Loaders:
         by_id = {event.id: event for event in events if event is not None}
         grouped = _group([p for p in pairs if p[1] in by_id], report_ids, lambda p: p[0])
         return [[by_id[p[1]] for p in group] for group in grouped]
+
+    async def _bleeding_days(self, keys: list[tuple[int, date, date]]) -> list[list[Any]]:
+        """Reports of subjects' local days in a range: one statement per distinct range asked for
+        in the request (usually one), whatever the number of subjects."""
+        ranges: dict[tuple[date, date], list[int]] = defaultdict(list)
+        for subject_id, first, last in keys:
+            ranges[(first, last)].append(subject_id)
+        found: dict[tuple[int, date, date], list[Any]] = {}
+        for (first, last), subject_ids in ranges.items():
+            rows = await self._ctx.read(q.bleeding_reports_in_days, subject_ids, first, last)
+            for subject_id, group in zip(subject_ids, _group(rows, subject_ids, lambda r: r.subject_id), strict=True):
+                found[(subject_id, first, last)] = group
+        return [found[key] for key in keys]
 
     async def _reports_of_events(self, event_ids: list[int]) -> list[list[Any]]:
         rows = await self._ctx.read(q.reports_of_adverse_events, event_ids)

@@ -81,6 +81,7 @@ EnrollSubjectResult = result_union("EnrollSubjectResult", SubjectSuccess)
 AmendSubjectResult = result_union("AmendSubjectResult", SubjectSuccess)
 ChangeSubjectStatusResult = result_union("ChangeSubjectStatusResult", SubjectSuccess)
 CreateSiteResult = result_union("CreateSiteResult", SiteSuccess)
+UpdateSiteResult = result_union("UpdateSiteResult", SiteSuccess)
 BodyMeasurementResult = result_union("BodyMeasurementResult", BodyMeasurementSuccess)
 LymphodepletionResult = result_union("LymphodepletionResult", LymphodepletionSuccess)
 CarTInfusionResult = result_union("CarTInfusionResult", CarTInfusionSuccess)
@@ -185,7 +186,18 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation):
     @strawberry.mutation(description="Open a site (admins).")
     async def create_site(self, info: Info, input: i.CreateSiteInput) -> CreateSiteResult:
         async def use_case(uow: UnitOfWork) -> Any:
-            return await subjects.create_site(uow, code=input.code, name=input.name)
+            return await subjects.create_site(uow, code=input.code, name=input.name, phone=input.phone)
+
+        return await run_use_case(info, use_case, lambda row: SiteSuccess(site=t.Site.of(row)))
+
+    @strawberry.mutation(
+        description="Change a site's name or phone number, with a reason (admins, and the site's coordinators and investigators)."
+    )
+    async def update_site(self, info: Info, input: i.UpdateSiteInput) -> UpdateSiteResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await subjects.update_site(
+                uow, code=input.code, name=input.name, phone=input.phone, reason=input.reason
+            )
 
         return await run_use_case(info, use_case, lambda row: SiteSuccess(site=t.Site.of(row)))
 

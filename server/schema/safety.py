@@ -28,7 +28,7 @@ from .context import Info
 from .errors import result_union, run_use_case
 from .ids import decode_id, encode_cursor
 from .inputs import aware, patch_of
-from .paging import cursor_position, page_size_of
+from .paging import cursor_position, page_size_of, sync_cursor, sync_position
 from .safety_types import (
     AdverseEvent,
     AdverseEventConnection,
@@ -71,7 +71,13 @@ class SubmitBleedingReportInput:
     device_entered_at: dt.datetime = strawberry.field(
         description="When the entry was made, with the phone's UTC offset (kept)."
     )
-    symptoms: list[BleedingSymptomInput]
+    symptoms: list[BleedingSymptomInput] = strawberry.field(
+        default_factory=list, description="At least one for SYMPTOMS; none for a NO_BLEEDING check-in."
+    )
+    kind: e.BleedingReportKind = strawberry.field(
+        default=e.BleedingReportKind.SYMPTOMS,
+        description="NO_BLEEDING: the daily check-in 'no bleeding today' (no symptoms, no neurological signs); it makes the day observed.",
+    )
     device_submitted_at: dt.datetime | None = strawberry.field(
         default=None, description="When the phone sent it (may change on retries)."
     )
@@ -234,6 +240,7 @@ def _submission(data: SubmitBleedingReportInput) -> diary.DiarySubmission:
             if v is not None
         },
         note=data.note,
+        kind=data.kind,
     )
 
 
@@ -281,6 +288,10 @@ class BleedingReportAccepted:
     alert_raised: bool = strawberry.field(description="The site has been alerted.")
     advice: str = strawberry.field(description="A sentence to show the patient.")
     late: bool = strawberry.field(description="Noticed longer ago than the diary entry window.")
+    day_who_grade: int | None = strawberry.field(
+        description=f"The provisional WHO grade of the report's local day so far, this report included (minutes of the same kind of bleeding added across the day's reports; the worst site decides); null when nothing gradable was reported that day. Rule: {b.DAY_RULE}"
+    )
+    local_date: dt.date = strawberry.field(description="The patient's local calendar day the report belongs to.")
 
 
 @strawberry.type
@@ -313,8 +324,10 @@ def _accepted(outcome: diary.DiaryOutcome) -> BleedingReportAccepted:
         red_flags=[e.RedFlag(f.value) for f in assessment.red_flags],
         call_site_now=bool(assessment.red_flags),
         alert_raised=outcome.alert_raised,
-        advice=assessment.advice,
+        advice=outcome.advice,
         late=outcome.report.late,
+        day_who_grade=outcome.day_who_grade,
+        local_date=outcome.report.local_date,
     )
 
 
@@ -403,6 +416,12 @@ class SafetyMutation:
 # --- reads ----------------------------------------------------------------------------------------
 
 
+# A change commits after its changed_at (the writing transaction's start time): a sync that reads
+# just before such a commit would miss it if the next sync started at the read time. Syncing from a
+# minute earlier covers transactions shorter than that; the phone de-duplicates by id.
+SYNC_OVERLAP = dt.timedelta(seconds=60)
+
+
 def _require_patient(info: Info) -> None:
     if info.context.actor.role is not Role.PATIENT:
         raise GraphQLError("myBleedingReports is the patient's own list", extensions={"code": "PERMISSION_DENIED"})
@@ -418,18 +437,40 @@ ATTRIBUTION_ORDER = list(DomainAttribution)
 @strawberry.type
 class SafetyQuery:
     @strawberry.field(
-        description="The patient's own diary reports in receipt order, each with its provisional grade and review status; pass the last endCursor to fetch only new ones."
+        description="The patient's own diary reports in receipt order, each with its provisional grade and review status; pass the last endCursor to fetch only new ones. With changedSince (a previous syncedAt): the reports new or changed since then (a review, regrade or annotation), in change order, so the phone also receives changes to reports it already has."
     )
     async def my_bleeding_reports(
-        self, info: Info, after: str | None = None, first: int | None = None
+        self,
+        info: Info,
+        after: str | None = None,
+        first: int | None = None,
+        changed_since: Annotated[
+            dt.datetime | None,
+            strawberry.argument(description="The syncedAt of the previous sync (with its UTC offset)."),
+        ] = None,
     ) -> BleedingReportConnection:
         _require_patient(info)
-        rows, has_next = await info.context.read(
-            q.page_of_my_bleeding_reports, after_id=cursor_position(after), limit=page_size_of(info, first)
-        )
-        edges = [BleedingReportEdge(cursor=encode_cursor(r.id), node=BleedingReport.of(r)) for r in rows]
+        limit = page_size_of(info, first)
+        if changed_since is None:
+            rows, has_next = await info.context.read(
+                q.page_of_my_bleeding_reports, after_id=cursor_position(after), limit=limit
+            )
+            edges = [BleedingReportEdge(cursor=encode_cursor(r.id), node=BleedingReport.of(r)) for r in rows]
+        else:
+            if changed_since.utcoffset() is None:
+                raise GraphQLError(
+                    "changedSince needs its UTC offset (pass syncedAt as received)",
+                    extensions={"code": "BAD_USER_INPUT", "field": ["changedSince"]},
+                )
+            since = changed_since.astimezone(dt.timezone.utc)
+            rows, has_next = await info.context.read(
+                q.page_of_my_changed_bleeding_reports, changed_since=since, after=sync_position(after), limit=limit
+            )
+            edges = [BleedingReportEdge(cursor=sync_cursor(r.changed_at, r.id), node=BleedingReport.of(r)) for r in rows]
         return BleedingReportConnection(
-            edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else after)
+            edges=edges,
+            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else after),
+            synced_at=info.context.read_started_at - SYNC_OVERLAP,
         )
 
     @strawberry.field(description="Adverse events you may see, filtered; analysts get no verbatim text or reasons.")

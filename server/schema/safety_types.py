@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -11,6 +12,7 @@ from ..db import models as m
 from ..domain import bleeding as b
 from ..domain.adverse_events import sae_deadline, sae_overdue
 from ..domain.ctcae import CTCAE_VERSION
+from ..services.diary import symptoms_of
 from . import enums as e
 from .context import Info
 from .ids import encode_id
@@ -57,7 +59,14 @@ class BleedingReport:
     symptoms: list[BleedingSymptom]
     red_flags: list[e.RedFlag]
     provisional_who_grade: int | None = strawberry.field(
-        description=f"The day's provisional WHO grade (worst site). Rule: {b.WHO_RULE}"
+        description=f"This report's own provisional WHO grade (its worst symptom). Rule: {b.WHO_RULE}"
+    )
+    kind: e.BleedingReportKind = strawberry.field(description="A bleeding report, or a 'no bleeding today' check-in.")
+    local_date: dt.date = strawberry.field(
+        description="The patient's local calendar day of the report (noticedAt at the phone's UTC offset): the day it is graded with."
+    )
+    changed_at: dt.datetime = strawberry.field(
+        description="When this report last changed for the patient (UTC): receipt, a review, regrade or update of a linked adverse event, or a staff annotation."
     )
     note: str | None = strawberry.field(description="The patient's note; null for analysts.")
     pro_ctcae_bruising: bool | None = strawberry.field(description="PRO-CTCAE: any bruising (last 7 days).")
@@ -81,6 +90,21 @@ class BleedingReport:
             if e.AdverseEventStatus.CONFIRMED in statuses
             else e.AdverseEventStatus.REJECTED
         )
+
+    @strawberry.field(description="The review status the patient sees (the adverse events themselves are the investigators').")
+    async def status(self, info: Info) -> e.DiaryReportStatus:
+        events = await info.context.loaders.events_of_report.load(self.db_id)
+        if not events or any(event.status is e.AdverseEventStatus.PENDING_REVIEW for event in events):
+            return e.DiaryReportStatus.RECEIVED
+        return e.DiaryReportStatus.REVIEWED
+
+    @strawberry.field(description="When the status became REVIEWED: the latest review of its adverse events (UTC); null while RECEIVED.")
+    async def status_changed_at(self, info: Info) -> dt.datetime | None:
+        if await self.status(info) is not e.DiaryReportStatus.REVIEWED:
+            return None
+        events = await info.context.loaders.events_of_report.load(self.db_id)
+        reviewed = [event.reviewed_at for event in events if event.reviewed_at is not None]
+        return max(reviewed) if reviewed else None
 
     @strawberry.field(description="Provisional or reviewed adverse events this report supports.")
     async def adverse_events(self, info: Info) -> list[AdverseEvent]:
@@ -117,6 +141,9 @@ class BleedingReport:
             symptoms=symptoms,
             red_flags=[e.RedFlag(f) for f in row.red_flags],
             provisional_who_grade=row.who_grade,
+            kind=row.kind,
+            local_date=row.local_date,
+            changed_at=row.changed_at,
             note=row.note,
             pro_ctcae_bruising=pro.get("bruising"),
             pro_ctcae_nosebleed_frequency=pro.get("nosebleedFrequency"),
@@ -240,6 +267,26 @@ class BleedingReportEdge:
 class BleedingReportConnection:
     edges: list[BleedingReportEdge]
     page_info: PageInfo
+    synced_at: dt.datetime = strawberry.field(
+        description="Pass this as changedSince on the next sync to receive every report changed since (UTC). It is "
+        "the read's start time minus a 60 s overlap, so a change committed just after this read is not missed; "
+        "reports may therefore come again: de-duplicate by id, keeping the newest."
+    )
+
+
+@strawberry.type(
+    description="One local calendar day of a patient's diary: its reports and check-ins, graded together (minutes of the same kind of bleeding added across the day's reports; the worst site decides)."
+)
+class BleedingDay:
+    local_date: dt.date = strawberry.field(description="The patient's local calendar day.")
+    observed: bool = strawberry.field(description="At least one report or 'no bleeding today' check-in that day.")
+    day_who_grade: int | None = strawberry.field(
+        description="The day's provisional WHO grade; null when nothing gradable was reported (a check-in only)."
+    )
+    red_flags: list[e.RedFlag] = strawberry.field(description="The day's red flags (minutes added across the day).")
+    report_count: int = strawberry.field(description="Reports and check-ins that day.")
+    reports: list[BleedingReport] = strawberry.field(description="That day's reports, in receipt order.")
+    rule: str = strawberry.field(description="The rule (and version) that graded the day.")
 
 
 @strawberry.type(description="An alert to a site: a red flag or a provisional grade >= 2 in a diary report.")
@@ -310,3 +357,28 @@ class SafetyTableRow:
         description="Subjects whose worst grade of this term is 1, 2, 3, 4, 5 (five counts)."
     )
     serious_events: int
+
+
+def bleeding_days_of(rows: Sequence[Any]) -> list[BleedingDay]:
+    """One BleedingDay per local date that has reports (rows of one subject, ordered by local date
+    and receipt), graded together by the domain's daily rule."""
+    by_day: dict[dt.date, list[Any]] = {}
+    for row in rows:
+        by_day.setdefault(row.local_date, []).append(row)
+    days = []
+    for local_date, day_rows in sorted(by_day.items()):
+        graded = b.assess_day(
+            [b.DayEntry(symptoms_of(r), b.NeurologicalSigns(**r.neurological_signs)) for r in day_rows]
+        )
+        days.append(
+            BleedingDay(
+                local_date=local_date,
+                observed=graded.observed,
+                day_who_grade=graded.who_grade,
+                red_flags=[e.RedFlag(f.value) for f in graded.red_flags],
+                report_count=len(day_rows),
+                reports=[BleedingReport.of(r) for r in day_rows],
+                rule=b.DAY_RULE,
+            )
+        )
+    return days

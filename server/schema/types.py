@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from ..db import models as m
@@ -19,11 +20,13 @@ from . import enums as e
 from .context import Info
 from .ids import encode_id
 
+MAX_DIARY_DAYS = 400  # one bleedingDays range: a baseline and a year of follow-up
+
 if TYPE_CHECKING:
     from .device_types import DeviceActivation, PatientDevice
     from .outcome_types import AntibodyClearance, AntibodyTest, BCells, CarTKinetics, IgGValue, LabResult
     from .response_types import AttributedCount, BodySurfaceArea, PlateletResponse, TransfusionResponse
-    from .safety_types import AdverseEvent, BleedingReport
+    from .safety_types import AdverseEvent, BleedingDay, BleedingReport
 
 STUDY_DAY = (
     f"Days from the subject's first CAR-T infusion (day 0), by rule '{STUDY_DAY_RULE}'; null before any infusion."
@@ -43,10 +46,13 @@ async def _study_day(info: Info, subject_id: int, moment: dt.datetime | dt.date)
 class Site(Node):
     code: str
     name: str
+    phone: str | None = strawberry.field(
+        description="The site's telephone number for patients (the diary app's 'call your site now')."
+    )
 
     @classmethod
     def of(cls, row: m.Site) -> Site:
-        return cls(id=encode_id("Site", row.id), code=row.code, name=row.name)
+        return cls(id=encode_id("Site", row.id), code=row.code, name=row.name, phone=row.phone)
 
 
 @strawberry.type(description="One version of the protocol parameters; the newest effective version is applied.")
@@ -532,6 +538,24 @@ class Subject(Node):
         from .safety_types import BleedingReport
 
         return [BleedingReport.of(r) for r in await info.context.loaders.bleeding_reports.load(self.db_id)]
+
+    @strawberry.field(
+        description="The diary by the patient's local calendar day, from..to inclusive (at most 400 days): only days with at least one report or check-in, each graded from all its reports."
+    )
+    async def bleeding_days(
+        self,
+        info: Info,
+        from_: Annotated[dt.date, strawberry.argument(name="from", description="First local day.")],
+        to: Annotated[dt.date, strawberry.argument(description="Last local day (inclusive).")],
+    ) -> list[Annotated[BleedingDay, strawberry.lazy(".safety_types")]]:
+        from .safety_types import bleeding_days_of
+
+        if to < from_ or (to - from_).days > MAX_DIARY_DAYS:
+            raise GraphQLError(
+                f"to must be on or after from, at most {MAX_DIARY_DAYS} days later",
+                extensions={"code": "BAD_USER_INPUT", "field": ["to"]},
+            )
+        return bleeding_days_of(await info.context.loaders.bleeding_days.load((self.db_id, from_, to)))
 
     @strawberry.field(description="Adverse events (not voided), by onset.")
     async def adverse_events(self, info: Info) -> list[Annotated[AdverseEvent, strawberry.lazy(".safety_types")]]:

@@ -172,6 +172,7 @@ async def update_adverse_event(uow: UnitOfWork, *, event_id: int, patch: dict[st
     raise_if(v.check_reason(reason))
     event, site_id = await _existing(uow, event_id)
     _apply(uow, event, site_id, patch, reason, AuditAction.UPDATE)
+    await repo.touch_reports_of_event(uow.session, event.id, uow.now)
     return event
 
 
@@ -201,6 +202,7 @@ async def resolve_adverse_event(
         reason or "resolved",
         AuditAction.UPDATE,
     )
+    await repo.touch_reports_of_event(uow.session, event.id, uow.now)
     return event
 
 
@@ -217,6 +219,7 @@ async def review_adverse_event(
     review = {"reviewed_by": uow.actor.actor_id, "reviewed_at": uow.now, "review_reason": reason}
     if decision is ReviewDecision.REJECT:
         _apply(uow, event, site_id, {}, reason, AuditAction.UPDATE, {"status": AdverseEventStatus.REJECTED, **review})
+        await repo.touch_reports_of_event(uow.session, event.id, uow.now)
         return event
     patch: dict[str, Any] = {}
     if decision is ReviewDecision.REGRADE:
@@ -226,6 +229,7 @@ async def review_adverse_event(
     elif grade is not None and grade != event.grade:
         raise_if([v.Problem(("grade",), v.ProblemCode.NOT_ALLOWED, "to change the grade, choose REGRADE")])
     _apply(uow, event, site_id, patch, reason, AuditAction.UPDATE, {"status": AdverseEventStatus.CONFIRMED, **review})
+    await repo.touch_reports_of_event(uow.session, event.id, uow.now)
     return event
 
 

@@ -85,9 +85,9 @@ from .unit_of_work import UnitOfWork, utc_now
 SEED = "ptr-trial-demo-v1"
 ACTOR = Actor(actor_id="seed-demo", role=Role.ADMIN)
 
-SITES = (
-    ("S01", "Site 01 - University Hospital (demo)"),
-    ("S02", "Site 02 - Regional Cancer Centre (demo)"),
+SITES = (  # code, name, the phone the diary app's "call your site now" dials (fictional numbers)
+    ("S01", "Site 01 - University Hospital (demo)", "+44 20 7946 0101"),
+    ("S02", "Site 02 - Regional Cancer Centre (demo)", "+44 161 496 0202"),
 )
 
 FIRST_CONSENT_DAYS_AGO = 335  # about eleven months before the run
@@ -937,12 +937,12 @@ class SeedReport:
 
 
 async def _ensure_site(
-    sessionmaker: async_sessionmaker[AsyncSession], clock: Callable[[], datetime], code: str, name: str
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Callable[[], datetime], code: str, name: str, phone: str
 ) -> bool:
     async with UnitOfWork(sessionmaker, ACTOR, request_id="seed-demo", clock=clock) as uow:
         if await repo.site_by_code(uow.session, code) is not None:
             return False
-        await subjects.create_site(uow, code=code, name=name)
+        await subjects.create_site(uow, code=code, name=name, phone=phone)
         await uow.commit()
         return True
 
@@ -968,26 +968,35 @@ async def _ensure_subject(
 
 # --- safety data: diary reports from a few patients and investigator-reported events -------------
 
+NO_BLEEDING: list[b.Symptom] = []  # a "no bleeding today" check-in
+NOSE_20 = b.Symptom(b.BleedingSite.NOSE, duration_minutes=20, stopped=True)
 DIARY_PATIENTS = {
-    # subject code: (days ago the bleeding was noticed, symptoms) per report
+    # subject code: (days ago the bleeding was noticed, UTC hour, symptoms) per report, in sending order
     "S01-001": [
-        (9, [b.Symptom(b.BleedingSite.SKIN_SPOTS)]),
-        (4, [b.Symptom(b.BleedingSite.NOSE, duration_minutes=20, stopped=True)]),
-        (3, [b.Symptom(b.BleedingSite.NOSE, duration_minutes=45, stopped=True, medical_help_needed=True)]),
+        (9, 7, [b.Symptom(b.BleedingSite.SKIN_SPOTS)]),
+        (8, 19, NO_BLEEDING),
+        (7, 19, NO_BLEEDING),
+        # two 20-minute nosebleeds in one day: 40 minutes, the day is WHO grade 2 (one alert)
+        (6, 7, [NOSE_20]),
+        (6, 13, [NOSE_20]),
+        (5, 19, NO_BLEEDING),
+        (4, 7, [NOSE_20]),
+        (3, 7, [b.Symptom(b.BleedingSite.NOSE, duration_minutes=45, stopped=True, medical_help_needed=True)]),
     ],
     "S01-002": [
-        (2, [b.Symptom(b.BleedingSite.BRUISE, size_cm=4.0), b.Symptom(b.BleedingSite.GUMS_MOUTH, duration_minutes=10)])
+        (3, 19, NO_BLEEDING),
+        (2, 7, [b.Symptom(b.BleedingSite.BRUISE, size_cm=4.0), b.Symptom(b.BleedingSite.GUMS_MOUTH, duration_minutes=10)]),
     ],
-    "S02-001": [(1, [b.Symptom(b.BleedingSite.STOOL, black_or_tarry=True)])],
-    "S02-003": [(6, [b.Symptom(b.BleedingSite.URINE)])],
+    "S02-001": [(1, 7, [b.Symptom(b.BleedingSite.STOOL, black_or_tarry=True)])],
+    "S02-003": [(6, 7, [b.Symptom(b.BleedingSite.URINE)])],
 }
 DEVICE_OFFSET = timedelta(hours=1)  # the demo phones are on UTC+01:00
 
 
 def _diary_submissions(code: str, now: datetime) -> list[diary.DiarySubmission]:
     submissions = []
-    for n, (days_ago, symptoms) in enumerate(DIARY_PATIENTS.get(code, [])):
-        noticed = (now - timedelta(days=days_ago)).replace(hour=7, minute=30, second=0, microsecond=0)
+    for n, (days_ago, hour, symptoms) in enumerate(DIARY_PATIENTS.get(code, [])):
+        noticed = (now - timedelta(days=days_ago)).replace(hour=hour, minute=30, second=0, microsecond=0)
         local = timezone(DEVICE_OFFSET)
         submissions.append(
             diary.DiarySubmission(
@@ -997,6 +1006,7 @@ def _diary_submissions(code: str, now: datetime) -> list[diary.DiarySubmission]:
                 device_utc_offset_minutes=int(DEVICE_OFFSET.total_seconds() // 60),
                 symptoms=tuple(symptoms),
                 device_submitted_at=noticed + timedelta(minutes=41),
+                kind=b.BleedingReportKind.SYMPTOMS if symptoms else b.BleedingReportKind.NO_BLEEDING,
             )
         )
     return submissions
@@ -1050,8 +1060,8 @@ async def seed_demo_trial(sessionmaker: async_sessionmaker[AsyncSession]) -> str
         return now
 
     report = SeedReport(anchor=now.date())
-    for code, name in SITES:
-        created = await _ensure_site(sessionmaker, clock, code, name)
+    for code, name, phone in SITES:
+        created = await _ensure_site(sessionmaker, clock, code, name, phone)
         (report.sites_created if created else report.sites_present).append(code)
     for index, (code, course) in enumerate(COHORT):
         plan = plan_subject(index, code, course, report.anchor)

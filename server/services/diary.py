@@ -7,7 +7,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ..db import repositories as repo
@@ -37,9 +37,14 @@ class DiarySubmission:
     pro_ctcae: dict[str, int | bool | None] = field(default_factory=dict)
     note: str | None = None
     device_submitted_at: datetime | None = None  # changes on every retry: not part of the content
+    kind: b.BleedingReportKind = b.BleedingReportKind.SYMPTOMS
+
+    @property
+    def local_date(self) -> date:
+        return b.local_date(self.noticed_at, self.device_utc_offset_minutes)
 
     def content_hash(self) -> str:
-        content = {
+        content: dict[str, Any] = {
             "noticed_at": self.noticed_at.isoformat(),
             "device_entered_at": self.device_entered_at.isoformat(),
             "device_utc_offset_minutes": self.device_utc_offset_minutes,
@@ -48,6 +53,8 @@ class DiarySubmission:
             "pro_ctcae": {k: v for k, v in sorted(self.pro_ctcae.items()) if v is not None},
             "note": self.note,
         }
+        if self.kind is not b.BleedingReportKind.SYMPTOMS:  # reports stored before kinds keep their hash
+            content["kind"] = self.kind.value
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -58,6 +65,14 @@ class DiaryOutcome:
     duplicate: bool  # True when this was a resubmission of a report already received
     alert_raised: bool
     adverse_event_ids: tuple[int, ...]
+    day_who_grade: int | None = None  # the local day's grade so far, this report included
+
+    @property
+    def advice(self) -> str:
+        if self.report.kind is b.BleedingReportKind.NO_BLEEDING and not self.assessment.red_flags:
+            return "Thank you. No bleeding today is recorded."
+        day = b.DiaryAssessment(self.day_who_grade, (), self.assessment.red_flags)
+        return day.advice
 
 
 def _check(uow: UnitOfWork, s: DiarySubmission) -> None:
@@ -77,7 +92,7 @@ def _check(uow: UnitOfWork, s: DiarySubmission) -> None:
         ("deviceUtcOffsetMinutes",),
         "UTC offset (minutes)",
     )
-    problems += b.check_symptoms(s.symptoms, s.signs)
+    problems += b.check_kind(s.kind, s.symptoms, s.signs)
     problems += b.check_pro_ctcae(s.pro_ctcae)
     problems += b.check_note(s.note)
     raise_if(problems)
@@ -100,26 +115,40 @@ async def _own_subject(uow: UnitOfWork, subject_code: str | None) -> Subject:
 async def submit_bleeding_report(
     uow: UnitOfWork, submission: DiarySubmission, subject_code: str | None = None
 ) -> DiaryOutcome:
+    """Stores the report once, grades its local day with every report of that day (read under the
+    subject's lock, so two reports of one day see each other), and raises an alert on a red flag
+    or when the day's grade first reaches 2."""
     subject = await _own_subject(uow, subject_code)
     _check(uow, submission)
     _version, parameters = await repo.parameters_in_force(uow.session, subject.trial_id, uow.now.date())
-    assessment = b.assess_report(submission.symptoms, submission.signs)
+    own = b.assess_report(submission.symptoms, submission.signs)
+    day = submission.local_date
+    earlier = [_day_entry(r) for r in await repo.bleeding_reports_of_day(uow.session, subject.id, day)]
+    before = b.assess_day(earlier)
+    after = b.assess_day([*earlier, b.DayEntry(submission.symptoms, submission.signs)])
+    assessment = b.DiaryAssessment(
+        who_grade=own.who_grade, proposals=own.proposals, red_flags=b.new_red_flags(own.red_flags, before, after)
+    )
     digest = submission.content_hash()
     values = {
         "subject_id": subject.id,
         "client_report_id": submission.client_report_id,
         "content_hash": digest,
+        "kind": submission.kind,
         "noticed_at": submission.noticed_at,
+        "local_date": day,
         "device_entered_at": submission.device_entered_at,
         "device_utc_offset_minutes": submission.device_utc_offset_minutes,
         "device_submitted_at": submission.device_submitted_at,
         "received_at": uow.now,
+        "changed_at": uow.now,
         "late": b.is_late(submission.noticed_at, uow.now, parameters.diary_entry_window_days),
         "symptoms": [audit_value(asdict(s)) for s in submission.symptoms],
         "neurological_signs": asdict(submission.signs),
         "pro_ctcae": submission.pro_ctcae,
         "note": submission.note,
         "who_grade": assessment.who_grade,
+        "day_who_grade": after.who_grade,
         "red_flags": [f.value for f in assessment.red_flags],
         "submitted_by": uow.actor.actor_id,
     }
@@ -133,18 +162,35 @@ async def submit_bleeding_report(
         entity="BleedingReport",
         entity_id=report.id,
         action=AuditAction.CREATE,
-        changes=field_changes({}, {k: val for k, val in values.items() if k not in ("subject_id", "content_hash")}),
+        changes=field_changes(
+            {}, {k: val for k, val in values.items() if k not in ("subject_id", "content_hash", "changed_at")}
+        ),
         subject_id=subject.id,
         site_id=site.id,
     )
     event_ids = await _provisional_events(
         uow, subject, site, report, assessment, submission, parameters.bleeding_episode_gap_hours
     )
-    if assessment.raises_alert:
-        await _raise_alert(uow, subject, site, report, assessment)
+    alert = bool(assessment.red_flags) or b.day_alert_due(before, after)
+    if alert:
+        await _raise_alert(uow, subject, site, report, assessment, after)
     return DiaryOutcome(
-        report, assessment, duplicate=False, alert_raised=assessment.raises_alert, adverse_event_ids=tuple(event_ids)
+        report,
+        assessment,
+        duplicate=False,
+        alert_raised=alert,
+        adverse_event_ids=tuple(event_ids),
+        day_who_grade=after.who_grade,
     )
+
+
+def _day_entry(report: BleedingReport) -> b.DayEntry:
+    return b.DayEntry(symptoms_of(report), b.NeurologicalSigns(**report.neurological_signs))
+
+
+def symptoms_of(report: Any) -> tuple[b.Symptom, ...]:
+    """The stored symptoms of a report row (ORM or plain row) as domain values."""
+    return tuple(b.Symptom(**{**s, "site": b.BleedingSite(s["site"])}) for s in report.symptoms)
 
 
 async def _resubmission(uow: UnitOfWork, subject: Subject, client_report_id: str, digest: str) -> DiaryOutcome:
@@ -161,7 +207,12 @@ async def _resubmission(uow: UnitOfWork, subject: Subject, client_report_id: str
     )
     event_ids = await repo.adverse_event_ids_of_report(uow.session, report.id)
     return DiaryOutcome(
-        report, assessment, duplicate=True, alert_raised=assessment.raises_alert, adverse_event_ids=tuple(event_ids)
+        report,
+        assessment,
+        duplicate=True,
+        alert_raised=await repo.alert_raised_for_report(uow.session, report.id),
+        adverse_event_ids=tuple(event_ids),
+        day_who_grade=report.day_who_grade,
     )
 
 
@@ -192,9 +243,12 @@ async def _provisional_events(
         episode = b.continuing_episode(episodes, proposal.meddra_code, submission.noticed_at, gap_hours)
         if episode is not None:
             event = by_id[episode.event_id]
+            grade_before = event.grade
             raise_provisional_grade(
                 uow, event, proposal.grade, site_id=site.id, reason=f"diary report {report.id} proposes a higher grade"
             )
+            if event.grade != grade_before:  # the reports this event links change for the phone too
+                await repo.touch_reports_of_event(uow.session, event.id, uow.now)
         else:
             event = await propose_provisional_event(
                 uow,
@@ -212,23 +266,37 @@ async def _provisional_events(
     return event_ids
 
 
-def alert_message(subject_code: str, assessment: b.DiaryAssessment) -> str:
+def alert_message(subject_code: str, assessment: b.DiaryAssessment, day: b.DayAssessment, local_day: date) -> str:
     if assessment.red_flags:
         flags = ", ".join(f.value.replace("_", " ") for f in assessment.red_flags)
         return f"{subject_code}: red flag in a bleeding diary report ({flags}); contact the patient now"
-    return f"{subject_code}: bleeding diary report with provisional WHO grade {assessment.who_grade}"
+    reports = len(day.entry_grades)
+    added = (
+        f"minutes of the same kind of bleeding added across the day's {reports} reports"
+        if reports > 1
+        else "one report that day"
+    )
+    return (
+        f"{subject_code}: bleeding diary day {local_day.isoformat()} reached provisional WHO grade "
+        f"{day.who_grade} ({added}); this report alone is grade {assessment.who_grade}"
+    )
 
 
 async def _raise_alert(
-    uow: UnitOfWork, subject: Subject, site: Site, report: BleedingReport, assessment: b.DiaryAssessment
+    uow: UnitOfWork,
+    subject: Subject,
+    site: Site,
+    report: BleedingReport,
+    assessment: b.DiaryAssessment,
+    day: b.DayAssessment,
 ) -> None:
     alert = Alert(
         site_id=site.id,
         subject_id=subject.id,
         bleeding_report_id=report.id,
         red_flags=[f.value for f in assessment.red_flags],
-        who_grade=assessment.who_grade,
-        message=alert_message(subject.code, assessment),
+        who_grade=day.who_grade,
+        message=alert_message(subject.code, assessment, day, report.local_date),
         created_at=uow.now,
     )
     uow.session.add(alert)
@@ -273,6 +341,7 @@ async def annotate_bleeding_report(uow: UnitOfWork, *, report_id: int, text: str
     )
     uow.session.add(annotation)
     await uow.flush()
+    report.changed_at = uow.now  # the patient's phone syncs the annotated report again
     uow.audit(
         entity="BleedingReport",
         entity_id=report.id,

@@ -12,7 +12,7 @@ from ..db import repositories as repo
 from ..db.audit import field_changes
 from ..db.models import Site, Subject, SubjectStatusChange
 from ..domain import validation as v
-from ..domain.enums import AboGroup, AuditAction, Diagnosis, RemissionStatus, RhD, Sex, SubjectStatus
+from ..domain.enums import AboGroup, AuditAction, Diagnosis, RemissionStatus, RhD, Role, Sex, SubjectStatus
 from ..domain.status import may_change_status
 from .access import require_clinical_writer, writable_subject
 from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
@@ -178,10 +178,11 @@ async def amend_subject(uow: UnitOfWork, *, code: str, patch: dict[str, Any], re
     return subject
 
 
-async def create_site(uow: UnitOfWork, *, code: str, name: str) -> Site:
+async def create_site(uow: UnitOfWork, *, code: str, name: str, phone: str | None = None) -> Site:
     if not uow.actor.is_admin:
         raise PermissionDenied("only an admin can open a site")
-    problems = v.check_text(code, ("code",), 32) + v.check_text(name, ("name",), 200)
+    phone = phone.strip() if phone is not None else None
+    problems = v.check_text(code, ("code",), 32) + v.check_text(name, ("name",), 200) + v.check_phone(phone)
     if not code.strip():
         problems.append(v.Problem(("code",), v.ProblemCode.REQUIRED, "a site code is required"))
     if not name.strip():
@@ -190,15 +191,56 @@ async def create_site(uow: UnitOfWork, *, code: str, name: str) -> Site:
     if await repo.site_by_code(uow.session, code) is not None:
         raise Conflict(ErrorCode.DUPLICATE, f"site {code} exists", ("code",))
     trial = await repo.the_trial(uow.session)
-    site = Site(trial_id=trial.id, code=code, name=name, created_at=uow.now)
+    site = Site(trial_id=trial.id, code=code, name=name, phone=phone, created_at=uow.now)
     uow.session.add(site)
     await uow.flush()
     uow.audit(
         entity="Site",
         entity_id=site.id,
         action=AuditAction.CREATE,
-        changes=field_changes({}, {"code": code, "name": name}),
+        changes=field_changes({}, {"code": code, "name": name, "phone": phone}),
         subject_id=None,
         site_id=site.id,
+    )
+    return site
+
+
+SITE_EDITORS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.INVESTIGATOR})
+
+
+async def update_site(
+    uow: UnitOfWork, *, code: str, name: str | None = None, phone: str | None = None, reason: str
+) -> Site:
+    """A site's name or phone number (the diary app's "call your site now"), by an admin or that
+    site's coordinators and investigators; another site answers not found."""
+    actor = uow.actor
+    if actor.role not in SITE_EDITORS:
+        raise PermissionDenied("admins and the site's coordinators and investigators update a site")
+    if not actor.may_write_site(code):
+        raise NotFound("site", ("code",))
+    phone = phone.strip() if phone is not None else None
+    problems = v.check_reason(reason) + v.check_phone(phone)
+    if name is not None:
+        problems += v.check_text(name, ("name",), 200)
+        if not name.strip():
+            problems.append(v.Problem(("name",), v.ProblemCode.REQUIRED, "a site name is required"))
+    raise_if(problems)
+    site = await repo.site_by_code(uow.session, code)
+    if site is None:
+        raise NotFound("site", ("code",))
+    patch = {k: val for k, val in (("name", name), ("phone", phone)) if val is not None}
+    changes = field_changes({k: getattr(site, k) for k in patch}, patch)
+    if not changes:
+        raise Conflict(ErrorCode.NO_CHANGE, "the change changes nothing")
+    for k, val in patch.items():
+        setattr(site, k, val)
+    uow.audit(
+        entity="Site",
+        entity_id=site.id,
+        action=AuditAction.UPDATE,
+        changes=changes,
+        subject_id=None,
+        site_id=site.id,
+        reason=reason,
     )
     return site

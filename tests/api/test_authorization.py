@@ -127,6 +127,13 @@ WRITES: dict[str, tuple[str, Build, str, Callable[[str, str, str], Any]]] = {
         subject_write,
     ),
     "createSite": ("CreateSiteInput", lambda _c, _ids, n: {"code": f"X{n}", "name": "New site"}, "code", admin_only),
+    # Admins, and the site's coordinators and investigators; another site's code is not found.
+    "updateSite": (
+        "UpdateSiteInput",
+        lambda code, _ids, n: {"code": code[:3], "phone": f"+44 20 7946 {n:04d}", "reason": "new line"},
+        "code",
+        subject_write,
+    ),
     "amendProtocolParameters": (
         "AmendProtocolParametersInput",
         lambda _c, _ids, n: {

@@ -123,6 +123,10 @@ def site(**changes: Any) -> Callable[[dict[str, str]], dict[str, Any]]:
     return lambda _w: {"code": "S09", "name": "Nine", **changes}
 
 
+def site_update(**changes: Any) -> Callable[[dict[str, str]], dict[str, Any]]:
+    return lambda _w: {"code": "S01", "phone": "+44 20 7946 0000", "reason": "new line", **changes}
+
+
 def parameters(**changes: Any) -> Callable[[dict[str, str]], dict[str, Any]]:
     return lambda _w: {"effectiveFrom": "2026-11-01", "reason": "amendment 2", **changes}
 
@@ -456,6 +460,18 @@ CASES: dict[str, tuple[str, list[Case]]] = {
             invalid("blank name", site(name="  "), "REQUIRED", "name"),
             invalid("oversized code", site(code="S" * 33), "TOO_LONG", "code"),
             invalid("oversized name", site(name=LONG), "TOO_LONG", "name"),
+        ],
+    ),
+    "updateSite": (
+        "UpdateSiteInput",
+        [
+            invalid("empty reason", site_update(reason=" "), "REQUIRED", "reason"),
+            invalid("letters in the phone", site_update(phone="call 0800 123"), "INVALID_FORMAT", "phone"),
+            invalid("short phone", site_update(phone="+12345"), "INVALID_FORMAT", "phone"),
+            invalid("blank name", site_update(name="  "), "REQUIRED", "name"),
+            invalid("oversized name", site_update(name=LONG), "TOO_LONG", "name"),
+            missing("unknown site", site_update(code="S09"), "code"),
+            conflict("nothing changes", site_update(phone=None), "NO_CHANGE"),
         ],
     ),
     "amendProtocolParameters": (

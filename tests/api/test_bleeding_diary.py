@@ -27,7 +27,7 @@ mutation($input: SubmitBleedingReportInput!) {
   submitBleedingReport(input: $input) {
     __typename
     ... on BleedingReportAccepted {
-      duplicate provisionalWhoGrade redFlags callSiteNow alertRaised advice late
+      duplicate provisionalWhoGrade redFlags callSiteNow alertRaised advice late dayWhoGrade localDate
       report {
         id clientReportId noticedAt deviceEnteredAt deviceUtcOffsetMinutes deviceSubmittedAt receivedAt late
         provisionalWhoGrade redFlags reviewStatus note
@@ -588,9 +588,10 @@ async def test_my_bleeding_reports_is_for_patients_only(gql: Any, world: dict[st
 
 
 async def test_the_phone_result_tells_the_patient_what_to_do(gql: Any, world: dict[str, str]) -> None:
-    # when: grade 1 with no red flag; grade 2 with no red flag; a red flag
-    mild = await accepted(gql, world["patient"], report_input(symptoms=[NOSE_20]))
-    moderate = await accepted(gql, world["patient"], report_input(symptoms=[NOSE_45]))
+    # when: grade 1 with no red flag; grade 2 with no red flag; a red flag (on three local days: the
+    # minutes of one day's reports add up)
+    mild = await accepted(gql, world["patient"], report_input(now() - timedelta(days=3), symptoms=[NOSE_20]))
+    moderate = await accepted(gql, world["patient"], report_input(now() - timedelta(days=2), symptoms=[NOSE_45]))
     urgent = await accepted(gql, world["patient"], report_input(symptoms=[{"site": "NOSE", "stopped": False}]))
 
     # then
@@ -757,8 +758,15 @@ async def test_a_grade_two_report_without_a_red_flag_raises_an_alert_and_grade_o
     # then
     assert (mild["alertRaised"], moderate["alertRaised"]) == (False, True)
     alerts = await alerts_of(gql, world["coordinator"])
+    day = moderate["localDate"]
     assert [(a["subjectCode"], a["redFlags"], a["provisionalWhoGrade"], a["message"]) for a in alerts] == [
-        (B, [], 2, "S01-002: bleeding diary report with provisional WHO grade 2")
+        (
+            B,
+            [],
+            2,
+            f"S01-002: bleeding diary day {day} reached provisional WHO grade 2 (one report that day); "
+            "this report alone is grade 2",
+        )
     ]
 
 

@@ -268,13 +268,17 @@ SAFETY = """
 }"""
 
 
+def _days_ago(n: int) -> str:
+    return (datetime.now(timezone.utc) - timedelta(days=n)).date().isoformat()
+
+
 async def test_seed_demo_has_diary_reports_adverse_events_and_alerts(app, gql, token):
     # given
     await seed_demo_trial(app.state.write_sessionmaker)
     # when
     data = await gql.data(token("admin"), SAFETY)
     patient = await gql.data(
-        token("patient", subject="S01-001"), "{ myBleedingReports { edges { node { provisionalWhoGrade } } } }"
+        token("patient", subject="S01-001"), "{ myBleedingReports { edges { node { provisionalWhoGrade kind } } } }"
     )
     # then
     events = [e["node"] for e in data["adverseEvents"]["edges"]]
@@ -293,7 +297,27 @@ async def test_seed_demo_has_diary_reports_adverse_events_and_alerts(app, gql, t
     # S01-001's nosebleeds on consecutive days are one Epistaxis episode.
     epistaxis = [e for e in events if e["term"] == "Epistaxis" and e["subjectCode"] == "S01-001"]
     assert len(epistaxis) == 1
-    assert [r["node"]["provisionalWhoGrade"] for r in patient["myBleedingReports"]["edges"]] == [1, 1, 2]
+    # Check-ins have no grade; the two 20-minute nosebleeds of one day are grade 1 each, grade 2 together.
+    reports = [r["node"] for r in patient["myBleedingReports"]["edges"]]
+    assert [r["provisionalWhoGrade"] for r in reports] == [1, None, None, 1, 1, None, 1, 2]
+    assert [r["kind"] for r in reports].count("NO_BLEEDING") == 3
+    days = await gql.data(
+        token("coordinator", "S01"),
+        'query($from: Date!, $to: Date!) { subject(code: "S01-001") { bleedingDays(from: $from, to: $to) '
+        "{ dayWhoGrade reportCount } } }",
+        {"from": _days_ago(10), "to": _days_ago(0)},
+    )
+    assert [(d["dayWhoGrade"], d["reportCount"]) for d in days["subject"]["bleedingDays"]] == [
+        (1, 1),
+        (None, 1),
+        (None, 1),
+        (2, 2),
+        (None, 1),
+        (1, 1),
+        (2, 1),
+    ]
+    sites = await gql.data(token("admin"), "{ sites { code phone } }")
+    assert all(site["phone"] for site in sites["sites"])
     alerts = [a["node"] for a in data["alerts"]["edges"]]
     assert {(a["siteCode"], a["subjectCode"]) for a in alerts} >= {("S02", "S02-001"), ("S01", "S01-001")}
     assert ["BLACK_STOOL"] in [a["redFlags"] for a in alerts]

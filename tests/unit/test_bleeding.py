@@ -609,3 +609,167 @@ def test_pro_ctcae_scales_are_0_to_4(frequency: int, severity: int) -> None:
 )
 def test_check_note(note: str | None, expected: list[tuple[object, ProblemCode]]) -> None:
     assert codes(b.check_note(note)) == expected
+
+
+# --- the daily grade: every report of the local day together (DOMAIN.md, amended) -------------
+
+NOSE_20 = Symptom(Site.NOSE, duration_minutes=20)
+
+
+def day_of(*reports: list[Symptom]) -> list[b.DayEntry]:
+    return [b.DayEntry(tuple(symptoms)) for symptoms in reports]
+
+
+@pytest.mark.parametrize(
+    ("reports", "expected"),
+    [
+        # the DOMAIN.md rows, one report each
+        ([[Symptom(Site.NOSE, duration_minutes=30)]], 1),
+        ([[Symptom(Site.NOSE, duration_minutes=31)]], 2),
+        ([[Symptom(Site.GUMS_MOUTH, duration_minutes=30)]], 1),
+        ([[Symptom(Site.GUMS_MOUTH, duration_minutes=31)]], 2),
+        ([[Symptom(Site.SKIN_SPOTS)]], 1),
+        ([[Symptom(Site.BRUISE, size_cm=2.54)]], 1),
+        ([[Symptom(Site.BRUISE, size_cm=2.55)]], 2),
+        ([[Symptom(Site.BRUISE, deep_swelling=True)]], 2),
+        ([[Symptom(Site.VAGINAL)]], 1),
+        ([[Symptom(Site.VAGINAL, beyond_spotting=True)]], 2),
+        ([[Symptom(Site.URINE)]], 2),
+        ([[Symptom(Site.STOOL, black_or_tarry=True)]], 2),
+        ([[Symptom(Site.VOMIT)]], 2),
+        ([[Symptom(Site.SPUTUM)]], 2),
+        # minutes of the same kind added across the day's reports
+        ([[NOSE_20], [NOSE_20]], 2),  # 40 min > 30
+        ([[Symptom(Site.NOSE, duration_minutes=15)], [Symptom(Site.NOSE, duration_minutes=15)]], 1),  # 30 = 1
+        ([[Symptom(Site.NOSE, duration_minutes=15)], [Symptom(Site.NOSE, duration_minutes=16)]], 2),  # 31 = 2
+        ([[NOSE_20, NOSE_20]], 2),  # within one report too
+        ([[NOSE_20], [Symptom(Site.GUMS_MOUTH, duration_minutes=20)]], 1),  # nose and mouth apart
+        ([[Symptom(Site.NOSE)], [Symptom(Site.NOSE)]], 1),  # no minutes given: grade 1
+        # the worst site decides; the largest bruise counts
+        ([[Symptom(Site.BRUISE, size_cm=1.0)], [Symptom(Site.BRUISE, size_cm=3.0)]], 2),
+        ([[Symptom(Site.SKIN_SPOTS)], [Symptom(Site.URINE)]], 2),
+        # a check-in only, or nothing gradable: observed, no grade
+        ([[]], None),
+        ([[], [Symptom(Site.HEAD)]], None),
+        ([[], [NOSE_20]], 1),
+    ],
+)
+def test_the_day_grade_adds_minutes_across_reports(reports: list[list[Symptom]], expected: int | None) -> None:
+    # when
+    day = b.assess_day(day_of(*reports))
+
+    # then
+    assert day.who_grade == expected
+    assert day.observed is True
+
+
+def test_a_day_without_reports_is_not_observed() -> None:
+    day = b.assess_day([])
+    assert (day.observed, day.who_grade, day.red_flags, day.entry_grades) == (False, None, (), ())
+
+
+def test_two_twenty_minute_nosebleeds_are_grade_1_each_and_grade_2_together() -> None:
+    # when
+    day = b.assess_day(day_of([NOSE_20], [NOSE_20]))
+    before = b.assess_day(day_of([NOSE_20]))
+
+    # then
+    assert (day.who_grade, day.entry_grades, day.minutes_by_site) == (2, (1, 1), ((Site.NOSE, 40),))
+    assert b.day_alert_due(before, day) is True
+    assert b.day_alert_due(day, b.assess_day(day_of([NOSE_20], [NOSE_20], [NOSE_20]))) is False
+
+
+@pytest.mark.parametrize(
+    ("reports", "flagged"),
+    [
+        ([[Symptom(Site.NOSE, duration_minutes=35)], [Symptom(Site.NOSE, duration_minutes=35)]], True),  # 70 min
+        ([[Symptom(Site.NOSE, duration_minutes=30)], [Symptom(Site.NOSE, duration_minutes=30)]], False),  # 60 min
+        ([[Symptom(Site.NOSE, duration_minutes=35)], [Symptom(Site.GUMS_MOUTH, duration_minutes=35)]], False),
+        ([[Symptom(Site.URINE, duration_minutes=40)], [Symptom(Site.URINE, duration_minutes=40)]], True),
+        ([[Symptom(Site.NOSE, duration_minutes=5, stopped=False)], []], True),
+    ],
+)
+def test_red_flag_minutes_are_added_across_the_day(reports: list[list[Symptom]], flagged: bool) -> None:
+    # when
+    day = b.assess_day(day_of(*reports))
+
+    # then
+    assert (RedFlag.PROLONGED_OR_NOT_STOPPING in day.red_flags) is flagged
+
+
+def test_a_report_carries_the_day_red_flag_it_brought_and_only_that_one() -> None:
+    # given: 35 min, then another 35 min (70 in the day), then 5 more
+    first = b.assess_day(day_of([Symptom(Site.NOSE, duration_minutes=35)]))
+    second = b.assess_day(day_of([Symptom(Site.NOSE, duration_minutes=35)], [Symptom(Site.NOSE, duration_minutes=35)]))
+    third = b.assess_day(
+        day_of([Symptom(Site.NOSE, duration_minutes=35)], [Symptom(Site.NOSE, duration_minutes=35)], [NOSE_20])
+    )
+
+    # then
+    assert b.new_red_flags([], first, second) == (RedFlag.PROLONGED_OR_NOT_STOPPING,)
+    assert b.new_red_flags([], second, third) == ()
+    assert b.new_red_flags([RedFlag.VOMITING_BLOOD], second, third) == (RedFlag.VOMITING_BLOOD,)
+
+
+day_entries = st.builds(b.DayEntry, symptoms=st.lists(symptoms, max_size=4).map(tuple), signs=signs_st)
+
+
+@given(st.lists(day_entries, max_size=6), day_entries)
+def test_adding_a_report_never_lowers_the_day_grade_nor_removes_a_red_flag(
+    day: list[b.DayEntry], extra: b.DayEntry
+) -> None:
+    # when
+    before = b.assess_day(day)
+    after = b.assess_day([*day, extra])
+
+    # then
+    assert (after.who_grade or 0) >= (before.who_grade or 0)
+    assert set(after.red_flags) >= set(before.red_flags)
+    assert after.observed
+
+
+@given(st.lists(day_entries, max_size=6), st.randoms(use_true_random=False))
+def test_the_order_of_the_reports_does_not_matter(day: list[b.DayEntry], rnd: random.Random) -> None:
+    # given
+    shuffled = list(day)
+    rnd.shuffle(shuffled)
+
+    # when
+    one, other = b.assess_day(day), b.assess_day(shuffled)
+
+    # then
+    assert (one.who_grade, one.red_flags, one.minutes_by_site) == (
+        other.who_grade,
+        other.red_flags,
+        other.minutes_by_site,
+    )
+    assert sorted(one.entry_grades, key=lambda g: g or 0) == sorted(other.entry_grades, key=lambda g: g or 0)
+
+
+@given(st.lists(day_entries, max_size=6))
+def test_the_day_grade_is_at_least_every_reports_own_grade_and_at_most_2(day: list[b.DayEntry]) -> None:
+    # when
+    assessed = b.assess_day(day)
+
+    # then
+    assert all((assessed.who_grade or 0) >= (grade or 0) for grade in assessed.entry_grades)
+    assert assessed.entry_grades == tuple(b.day_who_grade(entry.symptoms) for entry in day)
+    assert assessed.who_grade in (None, 1, 2)
+    for entry in day:
+        assert set(assessed.red_flags) >= set(b.red_flags(entry.symptoms, entry.signs))
+
+
+@pytest.mark.parametrize(
+    ("kind", "day", "signs", "expected"),
+    [
+        (b.BleedingReportKind.NO_BLEEDING, [], NO_SIGNS, []),
+        (b.BleedingReportKind.NO_BLEEDING, [NOSE_20], NO_SIGNS, [(("symptoms",), C.NOT_ALLOWED)]),
+        (b.BleedingReportKind.NO_BLEEDING, [], NeurologicalSigns(new_confusion=True), [(("kind",), C.NOT_ALLOWED)]),
+        (b.BleedingReportKind.SYMPTOMS, [], NO_SIGNS, [(("symptoms",), C.REQUIRED)]),
+        (b.BleedingReportKind.SYMPTOMS, [NOSE_20], NO_SIGNS, []),
+    ],
+)
+def test_a_no_bleeding_check_in_has_no_symptoms(
+    kind: b.BleedingReportKind, day: list[Symptom], signs: NeurologicalSigns, expected: list[tuple[object, C]]
+) -> None:
+    assert codes(b.check_kind(kind, day, signs)) == expected

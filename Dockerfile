@@ -20,7 +20,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-# .dockerignore lets in only pyproject.toml, README.md, server/ and migrations/.
+# .dockerignore lets in only pyproject.toml, README.md, server/, migrations/ and clients/diary/.
 COPY . .
 
 # The wheel carries both packages, `server` and `migrations` (alembic env and versions).
@@ -44,6 +44,9 @@ RUN groupadd --system --gid 10001 ptr \
  && chown ptr:ptr /app /var/lib/ptr-trial
 
 COPY --from=builder /opt/venv /opt/venv
+# The patients' diary app: static files served at /diary (PTR_DIARY_DIR).
+COPY clients/diary /opt/ptr-diary
+ENV PTR_DIARY_DIR=/opt/ptr-diary
 COPY docker/entrypoint.sh /usr/local/bin/ptr-entrypoint
 RUN chmod 0755 /usr/local/bin/ptr-entrypoint
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -279,6 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     _configure_logging(settings)
     if args.command == "serve":
+        if "public_base_url" not in settings.model_fields_set:
+            # Activation links point at this server unless PTR_PUBLIC_BASE_URL says otherwise; the
+            # environment carries it to uvicorn's workers, which read their own settings.
+            host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+            os.environ["PTR_PUBLIC_BASE_URL"] = f"http://{host}:{args.port}"
+            get_settings.cache_clear()
+            settings = get_settings()
         if args.seed_demo:
             asyncio.run(_seed_demo(settings))
             asyncio.run(_demo_activation_link(settings))

@@ -173,7 +173,7 @@ async def activate(request: Request) -> Response:
             **body,
             "subjectCode": credentials.subject.code,
             # `phone` arrives with the site contact column of another branch; null until then.
-            "site": {"code": site.code, "name": site.name, "phone": getattr(site, "phone", None)},
+            "site": {"code": site.code, "name": site.name, "phone": site.phone},
         },
         headers={"Cache-Control": "no-store"},
     )

@@ -47,7 +47,7 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(
     caches.open(VERSION).then(async (cache) => {
       const key = url.pathname === scope.pathname ? "./" : event.request;
-      const cached = await cache.match(key, { ignoreSearch: true });
+      const cached = await cache.match(key, { ignoreSearch: true, ignoreVary: true });
       const fresh = fetch(event.request)
         .then((response) => {
           if (response.ok) cache.put(key, response.clone());

@@ -361,8 +361,10 @@ async function onNoBleeding() {
 
 /** Stores the entry on the phone, then tries to send it; shows "sent" only on the server's answer. */
 async function submit(input, checkIn) {
-  await enqueue(input);
-  await sendQueue();
+  // The subject travels with the entry: if this phone is later connected to someone else, the
+  // server refuses the entry (kept and shown) instead of filing it under the wrong patient.
+  await enqueue({ ...input, subjectCode: (await credential())?.subjectCode });
+  if (!(await sendQueue())) return;
   const result = acknowledgements.get(input.clientReportId);
   if (result?.callSiteNow || result?.redFlags?.length) return show("callnow");
   if (result) return show("result", { result, checkIn });
@@ -395,15 +397,20 @@ async function signedOut(code) {
   await show("activate", { message: t(code === "DEVICE_REVOKED" ? "activate.revoked" : "activate.signedOut") });
 }
 
+/** Sends what waits now; false when the phone turned out to be signed out (revoked). */
 async function sendQueue() {
   try {
     await flush({ force: true });
   } catch (error) {
-    if (error instanceof SignedOut) return signedOut(error.code);
+    if (error instanceof SignedOut) {
+      await signedOut(error.code);
+      return false;
+    }
     throw error;
   }
   await renderStatus();
   scheduleRetry();
+  return true;
 }
 
 let retryTimer = null;
@@ -466,11 +473,14 @@ async function refreshSite() {
 }
 
 async function renderStatus() {
-  const waiting = (await queue.all()).filter((e) => e.state === "pending").length;
+  const entries = await queue.all();
+  const waiting = entries.filter((e) => e.state === "pending").length;
+  const refused = entries.length - waiting;
   const parts = [navigator.onLine ? t("status.online") : t("status.offline")];
   parts.push(waiting === 0 ? t("status.allSent") : waiting === 1 ? t("status.waitingOne") : t("status.waiting", { count: waiting }));
+  if (refused) parts.push(t("status.attention", { count: refused }));
   status.textContent = parts.join(" · ");
-  status.classList.toggle("offline", !navigator.onLine || waiting > 0);
+  status.classList.toggle("offline", !navigator.onLine || waiting > 0 || refused > 0);
 }
 
 window.addEventListener("online", () => sendQueue());

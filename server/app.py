@@ -31,6 +31,7 @@ from .auth import InvalidToken, actor_from_token
 from .db import migrate
 from .db.engine import build_engine, build_sessionmaker
 from .db.notify import AlertBus
+from .exports_http import export_routes
 from .schema.context import Context
 from .schema.schema import build_schema
 from .settings import Settings, get_settings
@@ -309,6 +310,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *export_routes(settings),
             *_diary_routes(settings),
         ],
         middleware=[

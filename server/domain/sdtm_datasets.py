@@ -348,7 +348,7 @@ CODELISTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "UNIT": ("CDISC CT C71620 (sponsor extensions marked in define.json)", ()),
     "AEACNOTH": ("sponsor", ("HOSPITALIZATION", "MEDICATION", "NONE", "OTHER", "PROCEDURE", "TRANSFUSION")),
     "NCIREL": ("sponsor: NCI five-point attribution", ("DEFINITE", "POSSIBLE", "PROBABLE", "UNLIKELY", "UNRELATED")),
-    "SUPPAE.QNAM": ("sponsor", ("AERELCD19", "AERELBCM", "AERELLD", "AERELPLT", "AEGRSCL", "AEREVST", "AEEXPECT")),
+    "SUPPAE.QNAM": ("sponsor", ("AERELC19", "AERELBCM", "AERELLD", "AERELPLT", "AEGRSCL", "AEREVST", "AEEXPECT")),
     "LBTESTCD": ("CDISC CT C65047 (sponsor extensions for flow cytometry)", ()),
     "LBTEST": ("CDISC CT C67154", ()),
     "ISTESTCD": ("sponsor: specificity without punctuation (A*02:01 -> A0201)", ()),

@@ -320,8 +320,9 @@ async def _ae(session: AsyncSession, ctx: ExportContext, page: Sequence[SubjectR
     return [record for _, record in await _ae_pairs(session, ctx, page)]
 
 
+# QNAM has at most 8 characters: the CD19 attribution is AERELC19 ("AERELCD19" would be 9).
 SUPPAE_ATTRIBUTIONS = (
-    ("attribution_cd19", "AERELCD19", "Relationship to CD19 CAR-T"),
+    ("attribution_cd19", "AERELC19", "Relationship to CD19 CAR-T"),
     ("attribution_bcma", "AERELBCM", "Relationship to BCMA CAR-T"),
     ("attribution_lymphodepletion", "AERELLD", "Relationship to Lymphodepletion"),
     ("attribution_platelet_transfusion", "AERELPLT", "Relationship to Platelet Transfusion"),

@@ -33,6 +33,7 @@ from .db import migrate
 from .db.engine import build_engine, build_sessionmaker
 from .db.notify import AlertBus
 from .device_routes import DeviceRateLimits, activate, device_is_active, refresh
+from .exports_http import export_routes
 from .schema.context import Context
 from .schema.schema import build_schema
 from .settings import Settings, get_settings
@@ -337,6 +338,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/diary/api/activate", activate, methods=["POST"]),
             Route("/diary/api/token", refresh, methods=["POST"]),
+            *export_routes(settings),
             *_diary_routes(settings),
         ],
         middleware=[

@@ -1,5 +1,5 @@
 """The `ptr-trial` command: serve, migrate, seed-demo, token, issue-activation, export-schema, import-labs,
-refresh-responses."""
+refresh-responses, export (CDISC SDTM)."""
 
 from __future__ import annotations
 
@@ -225,6 +225,46 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _export_sdtm(args: argparse.Namespace, settings: Settings) -> int:
+    """Writes one file per dataset and define.json. The operator runs with database access, so the
+    default scope is an admin's (every site, free text included); --as-role analyst or monitor
+    produces exactly what that role would download from the API."""
+    from .db.engine import build_engine, build_sessionmaker
+    from .domain.auth import Actor
+    from .domain.enums import Role
+    from .services import exports
+    from .services.errors import ServiceError
+
+    sites = frozenset(code for text in args.site or [] for code in text.split(",") if code)
+    if args.as_role == "monitor" and not sites:
+        print("a monitor's export needs --site CODE", file=sys.stderr)
+        return 2
+    actor = Actor(actor_id=args.actor_id, role=Role(args.as_role), site_codes=sites)
+    try:
+        names = exports.parse_domains(args.domains)
+        exports.require_exporter(actor)
+    except ServiceError as error:
+        print(f"refused: {error.message}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    engine = build_engine(settings.effective_database_url)
+    try:
+        async with build_sessionmaker(engine)() as session:
+            ctx = await exports.export_context(session, actor)
+            for name in names:
+                path = args.out / exports.file_name(name, args.format)
+                with path.open("wb") as out:
+                    async for chunk in exports.dataset_chunks(session, ctx, name, args.format):
+                        out.write(chunk)
+                print(f"wrote {path}")
+            define = args.out / "define.json"
+            define.write_bytes(exports.define_json(ctx, names))
+            print(f"wrote {define}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
 def export_schema_sdl(settings: Settings | None = None) -> str:
     from .schema.schema import build_schema
 
@@ -276,6 +316,14 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--output", "-o", type=Path, default=SCHEMA_FILE)
     export.add_argument("--check", action="store_true", help="exit 1 when the file differs from the code")
 
+    sdtm = commands.add_parser("export", help="write the trial as CDISC SDTM datasets (Dataset-JSON v1.1 or CSV)")
+    sdtm.add_argument("--format", choices=["dataset-json", "csv"], default="dataset-json")
+    sdtm.add_argument("--out", type=Path, required=True, help="directory for the files (created when missing)")
+    sdtm.add_argument("--domains", help="comma-separated datasets, e.g. DM,AE,SUPPAE (default: all)")
+    sdtm.add_argument("--as-role", choices=["analyst", "monitor", "admin"], default="admin")
+    sdtm.add_argument("--site", action="append", help="a site code for --as-role monitor; repeat for several")
+    sdtm.add_argument("--actor-id", default="cli-export")
+
     args = parser.parse_args(argv)
     settings = get_settings()
     _configure_logging(settings)
@@ -306,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         return _token(args, settings)
     if args.command == "issue-activation":
         return asyncio.run(_issue_activation(args, settings))
+    if args.command == "export":
+        return asyncio.run(_export_sdtm(args, settings))
     if args.command == "export-schema":
         sdl = export_schema_sdl()
         if args.check:

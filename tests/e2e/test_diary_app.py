@@ -54,7 +54,13 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no browser
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("diary-app")
-    env = clean_env(PTR_DATA_DIR=str(data_dir), PTR_ENVIRONMENT="development", PTR_LOG_LEVEL="WARNING")
+    env = clean_env(
+        PTR_DATA_DIR=str(data_dir),
+        PTR_ENVIRONMENT="development",
+        PTR_LOG_LEVEL="WARNING",
+        # every phone of this module activates from 127.0.0.1: the per-IP limit is tested elsewhere
+        PTR_ACTIVATION_RATE_LIMIT_PER_IP="1000/minute",
+    )
     with serving(env, Launch(data_dir / "server.log")) as (running,):
         running.gql(ADMIN, CREATE_SITE, {"input": {"code": "S01", "name": "Site S01", "phone": SITE_PHONE}})
         yield running
@@ -133,7 +139,7 @@ async def assert_accessible(page: Any, screen: str) -> None:
 async def report_nosebleed(page: Any, minutes: int, *, stopped: bool = True) -> None:
     await page.get_by_role("button", name="Report bleeding").click()
     await page.get_by_label("Nose bleed").check()
-    await page.locator("#details-NOSE").get_by_label("How many minutes did it bleed in total?").fill(str(minutes))
+    await page.locator("#details-NOSE").get_by_label("How long did this bleeding last? (minutes)").fill(str(minutes))
     await page.locator("#details-NOSE").get_by_label("Yes" if stopped else "No", exact=True).check()
     await page.get_by_role("button", name="Send report").click()
 
@@ -170,7 +176,7 @@ async def test_onboarding_then_a_report_then_a_lost_acknowledgement_is_stored_on
     # when the report form is filled and the server's acknowledgement is lost on the way back
     await page.get_by_role("button", name="Report bleeding").click()
     await page.get_by_label("Nose bleed").check()
-    await page.locator("#details-NOSE").get_by_label("How many minutes did it bleed in total?").fill("10")
+    await page.locator("#details-NOSE").get_by_label("How long did this bleeding last? (minutes)").fill("10")
     await screenshot(page, "03-report-form")
     await assert_accessible(page, "report form")
     lost = {"count": 0}
@@ -375,3 +381,66 @@ async def test_the_language_follows_the_phone_and_can_be_switched(browser: Any, 
         await page.get_by_role("heading", name="Set up your diary").wait_for()
     finally:
         await context.close()
+
+
+async def test_a_red_flag_entered_offline_says_call_now_at_once(phone: Any, server: Server) -> None:
+    # given an onboarded phone without a network
+    page, subject = await onboard(phone, server)
+    await phone.set_offline(True)
+
+    # when the patient reports vomiting blood
+    await page.get_by_role("button", name="Report bleeding").click()
+    await page.get_by_label("Vomiting blood").check()
+    await page.get_by_role("button", name="Send report").click()
+
+    # then the phone itself says to call the site now, and that the report waits on the phone
+    await page.get_by_role("heading", name="Call your study site now").wait_for()
+    await page.get_by_text("Your report is saved on this phone").wait_for()
+    await screenshot(page, "12-call-now-offline")
+
+    # and once online the report reaches the site
+    await page.get_by_role("button", name="I have called / back").click()
+    await phone.set_offline(False)
+    await expect(page.locator("#status")).to_contain_text("Everything is sent", timeout=20_000)
+    assert [r["symptoms"][0]["site"] for r in stored_reports(server, subject)] == ["VOMIT"]
+
+
+async def test_a_double_tap_on_send_stores_one_report(phone: Any, server: Server) -> None:
+    page, subject = await onboard(phone, server)
+    await page.get_by_role("button", name="Report bleeding").click()
+    await page.get_by_label("Nose bleed").check()
+    await page.locator("#details-NOSE").get_by_label("How long did this bleeding last? (minutes)").fill("20")
+    send = page.get_by_role("button", name="Send report")
+    await send.dblclick()
+    await page.get_by_role("heading", name="Sent to your study team").wait_for()
+    assert len(stored_reports(server, subject)) == 1
+
+
+async def test_a_request_the_server_cannot_parse_is_kept_and_does_not_block_later_entries(
+    phone: Any, server: Server
+) -> None:
+    # given a phone whose first entry the server refuses before running it (a variable it cannot
+    # coerce: the kind of error a stale app or a broken clock produces)
+    page, subject = await onboard(phone, server)
+    broken = {"done": False}
+
+    async def break_first(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if "submitBleedingReport" in body.get("query", "") and not broken["done"]:
+            broken["done"] = True
+            body["variables"]["input"]["noticedAt"] = "not a time"
+        await route.continue_(post_data=json.dumps(body))
+
+    await page.route("**/graphql", break_first)
+    await report_nosebleed(page, 5)
+    await page.get_by_role("heading", name="My reports").wait_for()
+    await page.get_by_text("Not accepted", exact=True).wait_for()
+
+    # when the patient then checks in
+    await page.get_by_role("button", name="Back").click()
+    await page.get_by_role("button", name="No bleeding today").click()
+
+    # then the check-in is sent at once, and the refused entry is still shown
+    await page.get_by_role("heading", name="Sent to your study team").wait_for()
+    assert [r["kind"] for r in stored_reports(server, subject)] == ["NO_BLEEDING"]
+    await expect(page.locator("#status")).to_contain_text("1 not accepted")

@@ -62,14 +62,18 @@ export async function activate(code, deviceLabel) {
 
 async function saveCredential(payload) {
   const credential = (await kv.get("credential")) || {};
+  const expiresAt = Date.parse(payload.accessTokenExpiresAt);
   await kv.set("credential", {
     ...credential,
     deviceId: payload.deviceId ?? credential.deviceId,
     refreshToken: payload.refreshToken,
+    // Kept so other tabs can use it instead of refreshing again (it lives 15 minutes).
+    accessToken: payload.accessToken,
+    accessTokenExpiresAt: expiresAt,
     subjectCode: payload.subjectCode ?? credential.subjectCode,
     site: payload.site ?? credential.site,
   });
-  access = { token: payload.accessToken, expiresAt: Date.parse(payload.accessTokenExpiresAt) };
+  access = { token: payload.accessToken, expiresAt };
 }
 
 export async function credential() {
@@ -79,8 +83,19 @@ export async function credential() {
 let access = null; // the access token lives in memory only
 let refreshing = null; // one refresh at a time: a rotated refresh token must not be sent twice
 
-async function refresh() {
+/** Refreshes under a Web Lock where the browser has them: two tabs of the app must not both
+ * present the same refresh token (the second would get a token the first then replaces). Inside
+ * the lock the stored credential is read again, so a tab that waited uses the fresh token. */
+function refresh() {
+  return navigator.locks ? navigator.locks.request("ptr-diary-refresh", refreshNow) : refreshNow();
+}
+
+async function refreshNow() {
   const saved = await kv.get("credential");
+  if (saved?.accessToken && saved.accessTokenExpiresAt - Date.now() > 30_000) {
+    access = { token: saved.accessToken, expiresAt: saved.accessTokenExpiresAt }; // another tab refreshed
+    return;
+  }
   if (!saved?.refreshToken) throw new SignedOut("REFRESH_TOKEN_INVALID");
   const { response, payload } = await postJson(API + "token", { refreshToken: saved.refreshToken });
   if (response.ok && payload) {
@@ -107,17 +122,30 @@ export async function graphql(query, variables = {}) {
     if (response.status === 401) {
       const code = payload?.errors?.[0]?.extensions?.code;
       if (code === "DEVICE_REVOKED") throw new SignedOut(code);
-      access = null; // expired: refresh once and try again
+      await dropAccess(); // expired or refused: refresh once and try again
       continue;
     }
-    if (response.status === 429 || response.status >= 500) throw new Transient(`HTTP ${response.status}`);
-    if (!payload || payload.errors?.length) {
-      // A masked internal error or an unavailable database: nothing was stored, so retrying is safe.
-      throw new Transient(payload?.errors?.[0]?.message || `HTTP ${response.status}`);
+    if (response.status === 429 || response.status >= 500 || !payload) throw new Transient(`HTTP ${response.status}`);
+    const errors = payload.errors || [];
+    if (errors.length && errors.every((error) => !error.path)) {
+      // A request error (the document or a variable refused before anything ran: a value the
+      // server's scalars reject, say): sending it again cannot help. The entry is kept and shown.
+      throw new Refused(errors[0].extensions?.code || "INVALID_FORMAT");
+    }
+    if (errors.length) {
+      // An error while executing (masked internal error, database unavailable): the mutation's
+      // transaction rolled back, so sending it again is safe and may succeed.
+      throw new Transient(errors[0].message);
     }
     return payload.data;
   }
   throw new SignedOut("REFRESH_TOKEN_INVALID");
+}
+
+async function dropAccess() {
+  access = null;
+  const saved = await kv.get("credential");
+  if (saved?.accessToken) await kv.set("credential", { ...saved, accessToken: null, accessTokenExpiresAt: 0 });
 }
 
 export async function forget() {

@@ -30,7 +30,7 @@ async function render() {
   document.getElementById("app-name").textContent = t("app.name");
   const toggle = document.getElementById("language");
   toggle.textContent = t("app.language");
-  toggle.setAttribute("aria-label", t("app.languageLabel"));
+  toggle.setAttribute("aria-label", t("app.languageLabel")); // contains the visible text
   document.getElementById("skip").textContent = t("app.skip");
   document.body.classList.toggle("alarm", screen.name === "callnow");
   main.innerHTML = await SCREENS[screen.name](screen);
@@ -72,7 +72,7 @@ const SCREENS = {
       </nav>`;
   },
 
-  async report({ error }) {
+  async report({ draftId }) {
     const sites = SITES.map(
       (site) => `
         <div class="choice">
@@ -95,8 +95,7 @@ const SCREENS = {
       </select>`;
     return `
       <h1 tabindex="-1">${t("report.title")}</h1>
-      <form id="report-form" novalidate>
-        ${error ? `<p class="error" role="alert" id="form-error">${escape(error)}</p>` : ""}
+      <form id="report-form" novalidate data-draft-id="${escape(draftId)}">
         <fieldset><legend>${t("report.where")}</legend>${sites}</fieldset>
         <fieldset><legend>${t("report.signs")}</legend>${signs}</fieldset>
         <label for="noticed-at">${t("report.noticedAt")}</label>
@@ -124,7 +123,12 @@ const SCREENS = {
         ${checkIn ? `<p>${t("result.savedBody")}</p>` : ""}
         <button id="done" class="primary big">${t("result.done")}</button>`;
     }
-    const grade = (g, key) => (g == null ? t(`${key}None`) : t(key, { grade: g }));
+    const grade = (g, key, params = {}) => (g == null ? t(`${key}None`, params) : t(key, { grade: g, ...params }));
+    const today = localIso().slice(0, 10);
+    const day =
+      result.localDate && result.localDate !== today
+        ? grade(result.dayWhoGrade, "result.dayOn", { date: new Date(`${result.localDate}T12:00`).toLocaleDateString(language()) })
+        : grade(result.dayWhoGrade, "result.day");
     const advice = checkIn
       ? "result.adviceCheckIn"
       : result.callSiteNow
@@ -136,7 +140,7 @@ const SCREENS = {
       <h1 tabindex="-1">${t("result.sentTitle")}</h1>
       <div role="status">
         ${checkIn ? `<p>${t("home.checkedIn")}</p>` : `<p class="grade">${grade(result.provisionalWhoGrade, "result.thisReport")}</p>`}
-        <p class="grade">${grade(result.dayWhoGrade, "result.day")}</p>
+        <p class="grade">${day}</p>
         <p>${t(advice)}</p>
         ${result.late ? `<p>${t("result.late")}</p>` : ""}
       </div>
@@ -144,15 +148,16 @@ const SCREENS = {
       <button id="done" class="primary big">${t("result.done")}</button>`;
   },
 
-  async callnow() {
+  async callnow({ unsent }) {
     const saved = await credential();
     const phone = saved?.site?.phone;
     return `
       <h1 tabindex="-1">${t("callnow.title")}</h1>
       <p class="alarm-text">${t("callnow.body")}</p>
+      ${unsent ? `<p class="alarm-text">${t("callnow.saved")}</p>` : ""}
       ${
         phone
-          ? `<a id="call" class="call big" href="tel:${escape(phone)}">${t("callnow.call", { phone: escape(phone) })}</a>`
+          ? `<a id="call" class="call big" href="tel:${escape(phone)}">${t("callnow.call", { phone: `<span class="nowrap">${escape(phone)}</span>` })}</a>`
           : `<p class="alarm-text">${t("callnow.noPhone")}</p>`
       }
       <p class="alarm-text">${t("callnow.emergency")}</p>
@@ -160,7 +165,7 @@ const SCREENS = {
   },
 
   async history({ message }) {
-    const waiting = await queue.all();
+    const waiting = await ownEntries();
     const synced = (await reports.all()).sort((a, b) => (b.noticedAt > a.noticedAt ? 1 : -1));
     const items = [
       ...waiting.map((entry) => historyItem(entry.input, entry.state === "rejected" ? "REJECTED" : "PENDING", entry)),
@@ -243,6 +248,13 @@ main.addEventListener("change", (event) => {
   if (target.name === "site") document.getElementById(`details-${target.value}`).hidden = !target.checked;
 });
 
+main.addEventListener("keydown", (event) => {
+  // Android's "Go" key submits a form from any field: a report must be sent with its button only.
+  if (event.key === "Enter" && event.target.form?.id === "report-form" && event.target.tagName === "INPUT") {
+    event.preventDefault();
+  }
+});
+
 main.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (event.target.id === "activate-form") await onActivate(event.target);
@@ -254,7 +266,7 @@ main.addEventListener("click", async (event) => {
   if (!target) return;
   const actions = {
     "no-bleeding": onNoBleeding,
-    report: () => show("report"),
+    report: () => show("report", { draftId: uuid4() }),
     history: () => show("history").then(syncHistory),
     settings: () => show("settings"),
     back: () => show("home"),
@@ -276,14 +288,25 @@ document.getElementById("language").addEventListener("click", async () => {
 
 async function onActivate(form) {
   const code = form.code.value.trim();
+  if (!code) return show("activate", { error: t("activate.codeMissing") });
   const button = form.querySelector("button");
   button.disabled = true;
   button.textContent = t("activate.working");
   try {
-    await activate(code, navigator.userAgent.slice(0, 80));
+    const previous = await kv.get("lastSubjectCode");
+    const connected = await activate(code, navigator.userAgent.slice(0, 80));
     history.replaceState(null, "", location.pathname); // the code is used: do not keep it in the URL
+    if (previous && previous !== connected.subjectCode) {
+      // Another patient now uses this phone: they must not see the previous patient's reports.
+      // (The previous patient's unsent entries stay stored, hidden and unsent, until that
+      // patient connects again: nothing is lost, nothing is filed under the wrong person.)
+      await reports.clear();
+      await kv.delete("syncedAt");
+    }
+    await kv.set("lastSubjectCode", connected.subjectCode);
     await refreshSite();
     await show("home");
+    await sendQueue();
   } catch (error) {
     const message =
       error instanceof Refused
@@ -339,10 +362,13 @@ function checkReport({ input, noticed, now }) {
     if (s.sizeCm != null && !(s.sizeCm >= 0 && s.sizeCm <= 100)) return t("report.sizeInvalid");
   }
   if (noticed.getTime() > now.getTime() + 60_000) return t("report.futureTime");
+  // A mistyped year (0999, 1926): the diary covers the trial, not decades.
+  if (Number.isNaN(noticed.getTime()) || now.getTime() - noticed.getTime() > 366 * 86_400_000) return t("report.tooOld");
   return null;
 }
 
 async function onReport(form) {
+  if (busy) return; // a double tap sends once
   const entry = reportInput(form);
   const problem = checkReport(entry);
   if (problem) {
@@ -351,30 +377,70 @@ async function onReport(form) {
     form.querySelector("#form-error").scrollIntoView();
     return;
   }
-  await submit(entry.input, false);
+  const button = form.querySelector('button[type="submit"]');
+  button.disabled = true;
+  button.textContent = t("report.sending");
+  await submit({ ...entry.input, clientReportId: form.dataset.draftId }, false);
 }
 
 async function onNoBleeding() {
+  if (busy) return;
   const now = localIso();
   await submit({ clientReportId: uuid4(), kind: "NO_BLEEDING", noticedAt: now, deviceEnteredAt: now, symptoms: [] }, true);
 }
 
+/** The red flags DOMAIN.md names, as far as one entry shows them: the phone knows them before
+ * (and without) the server, so "call your site now" never waits for a network. The server's
+ * answer adds what only it can know (minutes added across the day). */
+function redFlagsOf(input) {
+  const symptoms = input.symptoms || [];
+  return (
+    SIGNS.some((sign) => input[sign]) ||
+    symptoms.some(
+      (s) =>
+        s.stopped === false ||
+        (s.durationMinutes ?? 0) > 60 ||
+        s.site === "VOMIT" ||
+        (s.site === "STOOL" && s.blackOrTarry),
+    )
+  );
+}
+
+let busy = false;
+
 /** Stores the entry on the phone, then tries to send it; shows "sent" only on the server's answer. */
 async function submit(input, checkIn) {
-  // The subject travels with the entry: if this phone is later connected to someone else, the
-  // server refuses the entry (kept and shown) instead of filing it under the wrong patient.
-  await enqueue({ ...input, subjectCode: (await credential())?.subjectCode });
-  if (!(await sendQueue())) return;
-  const result = acknowledgements.get(input.clientReportId);
-  if (result?.callSiteNow || result?.redFlags?.length) return show("callnow");
-  if (result) return show("result", { result, checkIn });
-  const waiting = (await queue.all()).find((entry) => entry.clientReportId === input.clientReportId);
-  if (waiting?.state === "rejected") return show("history");
-  return show("result", { saved: true, checkIn });
+  busy = true;
+  try {
+    // The subject travels with the entry: if this phone is later connected to someone else, the
+    // server refuses the entry (kept and shown) instead of filing it under the wrong patient.
+    await enqueue({ ...input, subjectCode: (await credential())?.subjectCode });
+    if (!(await sendQueue())) return;
+    const result = acknowledgements.get(input.clientReportId);
+    if (result?.callSiteNow || result?.redFlags?.length || (!result && redFlagsOf(input))) {
+      callNowShown.add(input.clientReportId);
+      return show("callnow", { unsent: !result });
+    }
+    if (result) return show("result", { result, checkIn });
+    const waiting = (await queue.all()).find((entry) => entry.clientReportId === input.clientReportId);
+    if (waiting?.state === "rejected") return show("history");
+    return show("result", { saved: true, checkIn });
+  } finally {
+    busy = false;
+  }
 }
 
 const acknowledgements = new Map(); // clientReportId -> the server's answer, this session
-onAcknowledged((entry, result) => acknowledgements.set(entry.clientReportId, result));
+const callNowShown = new Set(); // entries whose call-now screen the patient has already seen
+onAcknowledged((entry, result) => {
+  acknowledgements.set(entry.clientReportId, result);
+  // An entry sent in the background (made offline) whose answer says "call now": say it now,
+  // unless the patient already saw that screen for it.
+  if ((result.callSiteNow || result.redFlags?.length) && !busy && !callNowShown.has(entry.clientReportId)) {
+    callNowShown.add(entry.clientReportId);
+    show("callnow", { unsent: false });
+  }
+});
 
 async function onSignOut() {
   const pending = (await queue.all()).length;
@@ -392,15 +458,17 @@ async function onSignOut() {
 // --- sending and syncing ----------------------------------------------------------------------
 
 async function signedOut(code) {
+  const wasSignedIn = Boolean(await credential());
   await kv.delete("credential");
   await forget();
+  if (!wasSignedIn && screen.name === "activate") return; // already told, with the first reason
   await show("activate", { message: t(code === "DEVICE_REVOKED" ? "activate.revoked" : "activate.signedOut") });
 }
 
 /** Sends what waits now; false when the phone turned out to be signed out (revoked). */
 async function sendQueue() {
   try {
-    await flush({ force: true });
+    await flush({ force: true, subjectCode: await currentSubject() });
   } catch (error) {
     if (error instanceof SignedOut) {
       await signedOut(error.code);
@@ -416,11 +484,11 @@ async function sendQueue() {
 let retryTimer = null;
 async function scheduleRetry() {
   clearTimeout(retryTimer);
-  const due = await nextRetryAt();
+  const due = await nextRetryAt(await currentSubject());
   if (due == null) return;
   retryTimer = setTimeout(async () => {
     try {
-      await flush();
+      await flush({ subjectCode: await currentSubject() });
     } catch (error) {
       if (error instanceof SignedOut) return signedOut(error.code);
     }
@@ -472,8 +540,18 @@ async function refreshSite() {
   }
 }
 
+async function currentSubject() {
+  return (await credential())?.subjectCode;
+}
+
+/** The queue's entries of the patient this phone is connected to now. */
+async function ownEntries() {
+  const subject = await currentSubject();
+  return (await queue.all()).filter((entry) => !entry.input.subjectCode || entry.input.subjectCode === subject);
+}
+
 async function renderStatus() {
-  const entries = await queue.all();
+  const entries = await ownEntries();
   const waiting = entries.filter((e) => e.state === "pending").length;
   const refused = entries.length - waiting;
   const parts = [navigator.onLine ? t("status.online") : t("status.offline")];
@@ -493,8 +571,16 @@ async function start() {
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("sw.js").catch((error) => console.warn("diary: no offline support", error));
   }
-  const code = new URLSearchParams(location.hash.slice(1)).get("activate");
-  const saved = await credential();
+  const code = activationCodeInUrl();
+  let saved;
+  try {
+    saved = await credential();
+  } catch (error) {
+    // No IndexedDB (some private windows): entries could not be kept, so none are taken.
+    console.warn("diary: no storage", error);
+    main.innerHTML = `<h1 tabindex="-1">${t("app.name")}</h1><p class="error" role="alert">${t("error.storage")}</p>`;
+    return;
+  }
   if (code || !saved?.refreshToken) {
     await show("activate", { code: code || "" });
     return;
@@ -503,5 +589,14 @@ async function start() {
   await sendQueue();
   if (navigator.onLine) refreshSite().then(() => screen.name === "home" && render());
 }
+
+function activationCodeInUrl() {
+  return new URLSearchParams(location.hash.slice(1)).get("activate");
+}
+
+window.addEventListener("hashchange", () => {
+  const code = activationCodeInUrl();
+  if (code) show("activate", { code });
+});
 
 start();

@@ -49,8 +49,8 @@ export function onAcknowledged(listener) {
 
 /** Sends what is due, oldest first; resolves when done. Flushes run one after another, so an
  * entry added while one runs is sent by the next, and no entry is ever sent twice at once. */
-export function flush({ force = false } = {}) {
-  const next = (flushing || Promise.resolve()).catch(() => {}).then(() => sendDue(force));
+export function flush({ force = false, subjectCode = undefined } = {}) {
+  const next = (flushing || Promise.resolve()).catch(() => {}).then(() => sendDue(force, subjectCode));
   flushing = next.finally(() => {
     if (flushing === tail) flushing = null;
   });
@@ -58,9 +58,11 @@ export function flush({ force = false } = {}) {
   return next;
 }
 
-async function sendDue(force) {
+async function sendDue(force, subjectCode) {
   for (const entry of await queue.all()) {
     if (entry.state !== "pending") continue; // refused for good: kept and shown, not resent
+    // Another patient's entry (the phone changed hands): kept, sent when they connect again.
+    if (entry.input.subjectCode && entry.input.subjectCode !== subjectCode) continue;
     if (!force && entry.nextAttemptAt > Date.now()) return; // keep the order: wait for this one
     try {
       const result = await send(entry);
@@ -92,8 +94,10 @@ async function send(entry) {
 }
 
 /** When the next retry is due (ms since epoch), or null when nothing is waiting. */
-export async function nextRetryAt() {
-  const pending = (await queue.all()).filter((e) => e.state === "pending");
+export async function nextRetryAt(subjectCode) {
+  const pending = (await queue.all()).filter(
+    (e) => e.state === "pending" && (!e.input.subjectCode || e.input.subjectCode === subjectCode),
+  );
   return pending.length ? Math.min(...pending.map((e) => e.nextAttemptAt)) : null;
 }
 

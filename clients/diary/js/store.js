@@ -61,6 +61,7 @@ export const queue = {
 export const reports = {
   all: () => run("reports", "readonly", (s) => req(s.getAll())),
   putMany: (rows) => run("reports", "readwrite", (s) => rows.forEach((row) => s.put(row))),
+  clear: () => run("reports", "readwrite", (s) => s.clear()),
 };
 
 export async function clearAll() {

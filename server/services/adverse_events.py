@@ -193,17 +193,18 @@ async def resolve_adverse_event(
         raise Conflict(
             ErrorCode.INVALID_TRANSITION, "the event is already resolved; correct it with updateAdverseEvent", ("id",)
         )
-    # Resolving changes an existing record: the audit trail needs the investigator's own reason
-    # (DESIGN.md rule 2), not a placeholder.
-    raise_if(v.check_reason(reason))
     _apply(
         uow,
         event,
         site_id,
         {"resolution_date": resolution_date, "outcome": outcome},
-        str(reason),  # checked above
+        reason or "",
         AuditAction.UPDATE,
     )
+    # Resolving changes an existing record: the audit trail needs the investigator's own reason
+    # (DESIGN.md rule 2), not a placeholder. Checked after the dates, whose problems come first;
+    # the transaction rolls back, so nothing of the above is kept.
+    raise_if(v.check_reason(reason))
     return event
 
 

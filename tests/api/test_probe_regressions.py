@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from server.schema.schema import MASKED_MESSAGE
 from tests.api import fixtures_data as fx
@@ -38,6 +42,7 @@ async def world(gql: Any, token: Any) -> dict[str, str]:
         "coordinator": token("coordinator", "S01", sub="coord-1"),
         "analyst": token("analyst"),
         "monitor": token("monitor", "S01", "S02"),
+        "investigator": token("investigator", "S01", sub="inv-1"),
     }
 
 
@@ -248,3 +253,126 @@ async def test_month_arguments_within_range_still_answer(gql: Any, world: dict[s
     data = await gql.data(world["analyst"], "{ trial { a: bCellAplasiaAt(month: 0) { subjectsAssessed } b: hlaClearedBy(month: 120) { subjectsAssessed } } }")
     # then both answer
     assert set(data["trial"]) == {"a", "b"}
+
+
+# 6. clientReportId --------------------------------------------------------------------------
+
+SUBMIT = """mutation($input: SubmitBleedingReportInput!) { submitBleedingReport(input: $input) {
+  __typename ... on BleedingReportAccepted { duplicate report { id clientReportId adverseEvents { id } } }
+  ... on UserError { code field } } }"""
+
+
+def report_input(client_report_id: str, symptoms: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    noticed = datetime.now(UTC) - timedelta(hours=2)
+    return {
+        "clientReportId": client_report_id,
+        "noticedAt": noticed.isoformat(),
+        "deviceEnteredAt": (noticed + timedelta(minutes=1)).isoformat(),
+        "symptoms": symptoms or [{"site": "NOSE", "durationMinutes": 20}],
+    }
+
+
+@pytest.mark.parametrize("spelling", [lambda u: f"urn:uuid:{u}", lambda u: f"{{{u}}}", lambda u: f"{u}-0"])
+async def test_a_client_report_id_in_another_notation_is_refused(gql: Any, world: dict[str, str], spelling: Any) -> None:
+    # given a UUID written as a URN, in braces or with a tail
+    values = report_input(spelling(str(uuid.uuid4())))
+    # when the patient submits it
+    result = (await gql.data(world["patient"], SUBMIT, {"input": values}))["submitBleedingReport"]
+    # then an InputError on the id
+    assert result == {"__typename": "InputError", "code": "INVALID_FORMAT", "field": ["clientReportId"]}
+
+
+async def test_the_same_uuid_spelled_differently_is_the_same_report(gql: Any, world: dict[str, str]) -> None:
+    # given a report submitted with an upper-case hyphenated id
+    given = uuid.uuid4()
+    values = report_input(str(given).upper())
+    first = (await gql.data(world["patient"], SUBMIT, {"input": values}))["submitBleedingReport"]
+    # when the phone resends it as 32 lower-case hex digits
+    resent = {**values, "clientReportId": given.hex}
+    again = (await gql.data(world["patient"], SUBMIT, {"input": resent}))["submitBleedingReport"]
+    # then it is the original report, stored in canonical form
+    assert first["report"]["clientReportId"] == str(given)
+    assert again["duplicate"] is True and again["report"]["id"] == first["report"]["id"]
+
+
+# 8. Analysts' lost rows ---------------------------------------------------------------------
+
+SUBJECT_EVENTS = """query($code: String!) { subject(code: $code) { code adverseEvents { id bleedingReports { id } } } }"""
+
+
+@pytest.mark.parametrize("role", ["analyst", "coordinator"])
+async def test_a_report_supporting_two_events_is_shown_under_both(gql: Any, world: dict[str, str], role: str) -> None:
+    # given one diary report with a nosebleed and blood in the urine: two provisional events
+    symptoms = [{"site": "NOSE", "durationMinutes": 20}, {"site": "URINE"}]
+    values = report_input(str(uuid.uuid4()), symptoms)
+    result = (await gql.data(world["patientB"], SUBMIT, {"input": values}))["submitBleedingReport"]
+    assert len(result["report"]["adverseEvents"]) == 2, result
+    # when an analyst or a coordinator reads the subject's events with their reports
+    data = await gql.data(world[role], SUBJECT_EVENTS, {"code": B})
+    # then the subject is there and each event shows the report
+    events = data["subject"]["adverseEvents"]
+    assert len(events) == 2 and all(e["bleedingReports"] == [{"id": result["report"]["id"]}] for e in events)
+
+
+# 9. Existence oracle ------------------------------------------------------------------------
+
+
+async def test_enrolling_another_sites_code_does_not_reveal_it_exists(gql: Any, world: dict[str, str]) -> None:
+    # given S02-001 enrolled at S02, and a code nobody uses
+    # when a coordinator of S01 tries both
+    taken = await fx.mutate(
+        gql, world["coordinator"], "enrollSubject", "EnrollSubjectInput", fx.subject_input(C, "S01"), ""
+    )
+    mine = await fx.mutate(
+        gql, world["coordinator"], "enrollSubject", "EnrollSubjectInput", fx.subject_input(A, "S01"), ""
+    )
+    # then the other site's code gets the neutral refusal; a code the caller can see, DUPLICATE
+    assert (taken["code"], taken["field"]) == ("NOT_ALLOWED", ["code"]) and C not in taken["message"]
+    assert mine["code"] == "DUPLICATE"
+
+
+async def test_another_sites_record_and_a_missing_id_get_the_same_answer(gql: Any, world: dict[str, str]) -> None:
+    # given a platelet count at S02, and the same kind of id that does not exist
+    other = await fx.record_count(gql, world["admin"], C)
+    from server.schema.ids import decode_id, encode_id
+
+    decoded = decode_id(other)
+    assert decoded is not None
+    kind = decoded[0]
+    missing = encode_id(kind, 999_999)
+    # when a coordinator of S01 voids both
+    answers = [
+        await fx.mutate(gql, world["coordinator"], "voidRecord", "VoidRecordInput", {"id": i, "reason": "x"}, "")
+        for i in (other, missing)
+    ]
+    # then the answers are identical
+    assert answers[0] == answers[1] and answers[0]["code"] == "NOT_FOUND", answers
+
+
+# 10. Audit ----------------------------------------------------------------------------------
+
+
+async def test_truncating_the_audit_trail_is_refused(app: Any, world: dict[str, str]) -> None:
+    # given a PostgreSQL database with audit rows (SQLite has no TRUNCATE)
+    if app.state.engine.dialect.name != "postgresql":
+        pytest.skip("TRUNCATE exists on PostgreSQL only")
+    # when the table's owner truncates audit_event
+    # then the database refuses
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with app.state.engine.begin() as conn:
+            await conn.execute(text("TRUNCATE audit_event"))
+    async with app.state.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM audit_event"))).scalar_one() > 0
+
+
+async def test_resolving_an_event_needs_a_reason(gql: Any, world: dict[str, str]) -> None:
+    # given a provisional event from a diary report
+    result = (await gql.data(world["patient"], SUBMIT, {"input": report_input(str(uuid.uuid4()))}))
+    event_id = result["submitBleedingReport"]["report"]["adverseEvents"][0]["id"]
+    values = {"id": event_id, "resolutionDate": datetime.now(UTC).date().isoformat(), "outcome": "RECOVERED_RESOLVED"}
+    # when an investigator resolves it without a reason
+    answer = await fx.mutate(
+        gql, world["investigator"], "resolveAdverseEvent", "ResolveAdverseEventInput", values, ""
+    )
+    # then REQUIRED on the reason
+    assert (answer["code"], answer["field"]) == ("REQUIRED", ["reason"])

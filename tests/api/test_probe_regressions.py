@@ -376,3 +376,20 @@ async def test_resolving_an_event_needs_a_reason(gql: Any, world: dict[str, str]
     )
     # then REQUIRED on the reason
     assert (answer["code"], answer["field"]) == ("REQUIRED", ["reason"])
+
+
+# 7. Malformed HTTP bodies -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 200_000 + b"]" * 200_000, b"\xff" * 100, b'"abc"', b'[{"query": "{ viewer { role } }"}]', b"42"],
+    ids=["deeply-nested", "not-utf8", "string", "array", "number"],
+)
+async def test_a_malformed_body_is_a_json_400(client: Any, world: dict[str, str], body: bytes) -> None:
+    # given a body that is not a JSON object
+    # when it is POSTed to /graphql
+    response = await post_raw(client, world["coordinator"], body)
+    # then 400 with a GraphQL-style error body
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -137,6 +138,9 @@ def _isoformat(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+HTTP_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
 class TrialGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(
@@ -158,6 +162,33 @@ class TrialGraphQL(GraphQL[Context, None]):
             return orjson.dumps(data).decode()
         except TypeError:
             return json.dumps(data, separators=(",", ":"), default=_isoformat)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body that is not a JSON object (bytes that are not UTF-8, nesting deep enough to
+        exhaust the parser's recursion, a bare string or array) is the client's error: 400, not a
+        500 from deep inside strawberry. Batching is off, so an array is refused too."""
+        try:
+            parsed = self.decode_json(data)
+        except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise HTTPException(400, "the request body is not valid JSON") from error
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, "the request body must be a JSON object")
+        return parsed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry answers a refused request in plain text; clients get a GraphQL-style JSON
+        error body instead, like every other refusal of this API."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response: Response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            code = HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
+            response = JSONResponse(
+                {"errors": [{"message": error.reason, "extensions": {"code": code}}]}, status_code=error.status_code
+            )
+        await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.app.state

@@ -2,8 +2,8 @@
 TEST_DATABASE_URL is set, and required when CI=true), a fresh app per test, an HTTP client, tokens.
 
 Isolation: SQLite tests each get a copy of a migrated template file; PostgreSQL is migrated once
-per session and its tables are emptied after each test (TRUNCATE, which the audit trail's
-append-only triggers do not block)."""
+per session and its tables are emptied after each test (TRUNCATE, with the audit trail's TRUNCATE guard
+disabled inside that transaction)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ BACKENDS = ["sqlite", "postgres"]
 
 # Tables emptied between PostgreSQL tests; trial and the first parameter version are migration data.
 KEEP = {"alembic_version", "trial"}
+AUDIT_TRUNCATE_GUARD = "audit_event_no_truncate"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -86,7 +87,11 @@ async def _empty_postgres(url: str) -> None:
             (await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars().all()
         )
         wipe = [n for n in names if n not in KEEP and n != "protocol_parameter_set"]
+        # The audit trail refuses TRUNCATE (migration 0007); the harness lifts the guard for this
+        # transaction only, as the README tells an operator to do deliberately.
+        await conn.execute(text(f"ALTER TABLE audit_event DISABLE TRIGGER {AUDIT_TRUNCATE_GUARD}"))
         await conn.execute(text(f"TRUNCATE {', '.join(wipe)} RESTART IDENTITY CASCADE"))
+        await conn.execute(text(f"ALTER TABLE audit_event ENABLE TRIGGER {AUDIT_TRUNCATE_GUARD}"))
         await conn.execute(text("DELETE FROM protocol_parameter_set WHERE version > 1"))
     await engine.dispose()
 

@@ -104,7 +104,7 @@ async def assert_at_head(engine: AsyncEngine) -> None:
     # Keys added by later versions of the code take their defaults when read.
     assert ProtocolParameters.from_dict(parameters) == DEFAULT_PARAMETERS
     expected_guards = (
-        {"audit_event_append_only", "audit_event_is_append_only"}
+        {"audit_event_append_only", "audit_event_is_append_only", "audit_event_no_truncate"}  # 0007: TRUNCATE
         if engine.dialect.name == "postgresql"
         else {"audit_event_no_update", "audit_event_no_delete"}
     )

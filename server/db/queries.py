@@ -79,7 +79,10 @@ def _redact_free_text(actor: Actor, session: AsyncSession, rows: Sequence[M]) ->
     columns = FREE_TEXT_COLUMNS.get(rows[0].__tablename__, ())
     if columns:
         for row in rows:
-            session.expunge(row)
+            # The same row can come twice (a diary report supporting two events is loaded once
+            # per event); it is detached and blanked the first time.
+            if row in session:
+                session.expunge(row)
             for column in columns:
                 setattr(row, column, None)
     return rows

@@ -273,3 +273,24 @@ def check_phone(phone: str | None, field: tuple[str, ...] = ("phone",)) -> list[
             )
         ]
     return []
+
+
+# A diary report's id, generated on the phone: the canonical 8-4-12 hex form or 32 hex digits,
+# either case. uuid.UUID() alone also takes "urn:uuid:...", braces and other spellings (some
+# longer than the stored 36 characters), and the same UUID spelled two ways would count as two
+# reports, defeating exactly-once submission; so ids are checked strictly and stored canonical.
+CLIENT_REPORT_ID = re.compile(r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$")
+
+
+def check_client_report_id(value: str, field: tuple[str, ...] = ("clientReportId",)) -> list[Problem]:
+    if CLIENT_REPORT_ID.match(value):
+        return []
+    return [Problem(field, ProblemCode.INVALID_FORMAT, "a UUID generated on the device (8-4-4-4-12 or 32 hex digits)")]
+
+
+def canonical_client_report_id(value: str) -> str:
+    """The lower-case hyphenated form of a valid id (see check_client_report_id); others unchanged."""
+    if not CLIENT_REPORT_ID.match(value):
+        return value
+    digits = value.replace("-", "").lower()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"

@@ -45,6 +45,9 @@ class Context:
         self._write_sessionmaker = write_sessionmaker
         self._session: AsyncSession | None = None
         self.read_started_at = datetime.now(timezone.utc)
+        # Set when the operation ends: a resolver still running then (a sibling of a field whose
+        # error nulled the whole response) must not open a session that nobody would close.
+        self.ended = False
         # One session serves the whole request; loaders fire concurrently, an AsyncSession
         # runs one statement at a time.
         self._lock = asyncio.Lock()
@@ -64,6 +67,8 @@ class Context:
     ) -> T:
         """Runs a db read function with the request's session and the caller's scope."""
         async with self._lock:
+            if self.ended:
+                raise RuntimeError("the request has ended")
             if self._session is None:
                 self._session = self._sessionmaker()
                 # The read snapshot (one per session) starts after this moment.
@@ -78,6 +83,12 @@ class Context:
         end the read transaction (a SQLite reader keeps the snapshot of its first statement)."""
         self.loaders = type(self.loaders)(self)
         async with self._lock:
+            await self.close()
+
+    async def end(self) -> None:
+        """The operation is over: wait for a read in flight, then close the session."""
+        async with self._lock:
+            self.ended = True
             await self.close()
 
     async def close(self) -> None:

@@ -4,6 +4,7 @@ and these error types, each with a stable code, a message and the offending inpu
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 
 import strawberry
@@ -11,6 +12,7 @@ import strawberry
 from ..services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
 from ..services.unit_of_work import UnitOfWork
 from .context import Info
+from .edge import argument_problems
 from .enums import ErrorCode
 
 
@@ -77,7 +79,11 @@ def result_union(name: str, success: type[Any]) -> Any:
 
 
 async def run_use_case(info: Info, use_case: Callable[[UnitOfWork], Awaitable[T]], present: Callable[[T], Any]) -> Any:
-    """Runs one use case in one transaction and turns its expected failures into typed results."""
+    """Runs one use case in one transaction and turns its expected failures into typed results.
+    The mutation's arguments are checked at the edge first (server.schema.edge)."""
+    raw = info._raw_info
+    if problems := argument_problems(raw.parent_type.fields[raw.field_name], raw.field_nodes[0], raw.variable_values):
+        return to_user_error(InvalidInput([replace(p, field=p.field[1:]) for p in problems]))
     try:
         async with info.context.unit_of_work() as uow:
             outcome = await use_case(uow)

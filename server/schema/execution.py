@@ -22,6 +22,7 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from .compiled import FieldShape, GiveUp, PlanCompiler, field_shape, leaf_serializer, list_completer, type_checked
+from .edge import argument_problems, as_graphql_error
 
 
 class TrialExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -138,7 +139,15 @@ class TrialExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
-        """An object read from an attribute: complete its sub-selection without resolve info."""
+        """An object read from an attribute: complete its sub-selection without resolve info.
+        A field with arguments has them checked at the edge first (server.schema.edge); mutations
+        check theirs in run_use_case, to answer with a typed InputError."""
+        field_def = parent_type.fields.get(field_details_list[0].node.name.value)
+        if field_def is not None and field_def.args and parent_type is not self.schema.mutation_type:
+            problems = argument_problems(field_def, field_details_list[0].node, self.variable_values)
+            if problems:
+                self.handle_field_error(as_graphql_error(problems), field_def.type, field_details_list, path)
+                return None
         shape = self._attribute_shape(parent_type, field_details_list)
         if shape is not None and isinstance(shape.named, GraphQLObjectType):
             value = getattr(source, shape.attribute, None)  # type: ignore[arg-type]

@@ -20,6 +20,9 @@ from .paging import cursor_position, page_size_of
 from .response_types import PrimaryEndpoint, SiteEndpoint
 from .safety import SafetyQuery
 
+# The range is enforced at the edge (server.schema.edge.ARGUMENT_RANGES).
+Month = Annotated[int, strawberry.argument(description="Months after the first CAR-T infusion, 0-120.")]
+
 
 async def _subjects_by_response(
     info: Info, where: q.SubjectFilter, sustained: bool, after_id: int | None, limit: int
@@ -240,7 +243,7 @@ class Trial:
     @strawberry.field(
         description="Subjects you may see with B-cell aplasia at a month after the CD19 infusion (analysts: the cohort)."
     )
-    async def b_cell_aplasia_at(self, info: Info, month: int, site_codes: list[str] | None = None) -> CohortCount:
+    async def b_cell_aplasia_at(self, info: Info, month: Month, site_codes: list[str] | None = None) -> CohortCount:
         return await outcomes.b_cell_aplasia_at(info, month, site_codes)
 
     @strawberry.field(description="Median Cmax of a CAR-T product across the subjects you may see.")
@@ -256,7 +259,7 @@ class Trial:
     @strawberry.field(
         description="Subjects with HLA antibodies at baseline who cleared them within a number of months of the first CAR-T infusion."
     )
-    async def hla_cleared_by(self, info: Info, month: int, site_codes: list[str] | None = None) -> CohortCount:
+    async def hla_cleared_by(self, info: Info, month: Month, site_codes: list[str] | None = None) -> CohortCount:
         return await outcomes.hla_cleared_by(info, month, site_codes)
 
     @strawberry.field(description="Every version of the protocol parameters, oldest first.")

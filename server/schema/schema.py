@@ -18,7 +18,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from ..settings import Settings
 from .execution import TrialExecutionContext
@@ -48,13 +48,34 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 class CloseReadSession(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
-        yield
         context = self.execution_context.context
-        if hasattr(context, "close"):
-            await context.close()
+        if hasattr(context, "ended"):
+            context.ended = False  # a WebSocket connection's context serves several operations
+        yield
+        if hasattr(context, "end"):
+            try:
+                await context.end()
+            except Exception:  # noqa: BLE001
+                # The read session only read: its answers stand even when ending it fails (e.g. a
+                # connection the driver already dropped). An exception here would escape
+                # MaskErrors, which runs inside the operation, and replace the data with the
+                # driver's text; it is logged instead, with the request id.
+                log.error("closing the read session failed (request %s)", context.request_id, exc_info=True)
 
 
 class TrialSchema(strawberry.Schema):
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
+        """Masks what escaped MaskErrors: strawberry turns an exception raised by an extension's
+        own hooks (after MaskErrors has run) into a result error carrying the exception's text.
+        strawberry has already logged it through process_errors, with the request id."""
+        result = await super().execute(*args, **kwargs)
+        if result.errors and any(is_unexpected(error) for error in result.errors):
+            result.errors = [
+                GraphQLError(MASKED_MESSAGE, path=error.path) if is_unexpected(error) else error
+                for error in result.errors
+            ]
+        return result
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         request_id = getattr(getattr(execution_context, "context", None), "request_id", None)
         for error in errors:

@@ -27,7 +27,7 @@ async def writable_subject(
     subject = None if len(code) > 32 or "\x00" in code else await repo.subject_by_code(session, code, for_update=True)
     if subject is None:
         raise NotFound("subject", field)
-    return await _check_write(session, actor, subject, field)
+    return await _check_write(session, actor, subject, field, "subject")
 
 
 async def writable_subject_by_id(
@@ -35,15 +35,20 @@ async def writable_subject_by_id(
 ) -> tuple[Subject, Site]:
     require_clinical_writer(actor)
     subject = await repo.subject_by_id(session, subject_id, for_update=True)
-    return await _check_write(session, actor, subject, field)
+    return await _check_write(session, actor, subject, field, RECORD)
+
+
+# A record found by its id but outside the caller's view is answered exactly as a missing id
+# (same code, message and field), so ids of other sites' records cannot be told from unused ids.
+RECORD = "record"
 
 
 async def _check_write(
-    session: AsyncSession, actor: Actor, subject: Subject, field: tuple[str, ...]
+    session: AsyncSession, actor: Actor, subject: Subject, field: tuple[str, ...], what: str
 ) -> tuple[Subject, Site]:
     site = await repo.site_by_id(session, subject.site_id)
     if not actor.may_read_subject(subject.code, site.code):
-        raise NotFound("subject", field)
+        raise NotFound(what, field)
     if not actor.may_write_site(site.code):
         raise PermissionDenied(f"you cannot change records of site {site.code}")
     return subject, site

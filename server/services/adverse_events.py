@@ -24,7 +24,7 @@ from ..domain.adverse_events import (
 )
 from ..domain.ctcae import GradingScale
 from ..domain.enums import AuditAction, Role
-from .access import writable_subject, writable_subject_by_id
+from .access import RECORD, writable_subject, writable_subject_by_id
 from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
 from .terms import trial_terms
 from .unit_of_work import UnitOfWork
@@ -126,7 +126,7 @@ async def _existing(uow: UnitOfWork, event_id: int) -> tuple[AdverseEvent, int]:
     # continues an episode, and the reverse order deadlocks with it on PostgreSQL.
     subject_id = await repo.subject_id_of(uow.session, AdverseEvent, event_id)
     if subject_id is None:
-        raise NotFound(ENTITY, ("id",))
+        raise NotFound(RECORD, ("id",))
     _subject, site = await writable_subject_by_id(uow.session, uow.actor, subject_id, field=("id",))
     event = await repo.record_by_id(uow.session, AdverseEvent, event_id)
     assert event is not None  # events are never deleted
@@ -199,9 +199,13 @@ async def resolve_adverse_event(
         event,
         site_id,
         {"resolution_date": resolution_date, "outcome": outcome},
-        reason or "resolved",
+        reason or "",
         AuditAction.UPDATE,
     )
+    # Resolving changes an existing record: the audit trail needs the investigator's own reason
+    # (DESIGN.md rule 2), not a placeholder. Checked after the dates, whose problems come first;
+    # the transaction rolls back, so nothing of the above is kept.
+    raise_if(v.check_reason(reason))
     await repo.touch_reports_of_event(uow.session, event.id, uow.now)
     return event
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +17,7 @@ from ..domain import validation as v
 from ..domain.adverse_events import AdverseEventSource
 from ..domain.auth import Actor
 from ..domain.enums import AuditAction, Role
-from .access import require_clinical_writer, writable_subject_by_id
+from .access import RECORD, require_clinical_writer, writable_subject_by_id
 from .adverse_events import propose_provisional_event, raise_provisional_grade
 from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
 from .unit_of_work import UnitOfWork
@@ -76,11 +75,7 @@ class DiaryOutcome:
 
 
 def _check(uow: UnitOfWork, s: DiarySubmission) -> None:
-    problems: list[v.Problem] = []
-    try:
-        uuid.UUID(s.client_report_id)
-    except ValueError:
-        problems.append(v.Problem(("clientReportId",), v.ProblemCode.INVALID_FORMAT, "a UUID generated on the device"))
+    problems: list[v.Problem] = v.check_client_report_id(s.client_report_id)
     problems += v.check_not_future(s.noticed_at, uow.now, ("noticedAt",))
     problems += v.check_not_future(s.device_entered_at, uow.now, ("deviceEnteredAt",))
     if s.noticed_at > s.device_entered_at + v.MAX_CLOCK_SKEW:
@@ -132,7 +127,7 @@ async def submit_bleeding_report(
     digest = submission.content_hash()
     values = {
         "subject_id": subject.id,
-        "client_report_id": submission.client_report_id,
+        "client_report_id": v.canonical_client_report_id(submission.client_report_id),
         "content_hash": digest,
         "kind": submission.kind,
         "noticed_at": submission.noticed_at,
@@ -154,7 +149,7 @@ async def submit_bleeding_report(
     }
     report_id = await repo.insert_if_absent(uow.session, BleedingReport, values, "client_report_id")
     if report_id is None:
-        return await _resubmission(uow, subject, submission.client_report_id, digest)
+        return await _resubmission(uow, subject, str(values["client_report_id"]), digest)
     report = await repo.record_by_id(uow.session, BleedingReport, report_id)
     assert report is not None
     site = await repo.site_by_id(uow.session, subject.site_id)
@@ -334,7 +329,7 @@ async def annotate_bleeding_report(uow: UnitOfWork, *, report_id: int, text: str
     raise_if(v.check_reason(reason) + v.check_reason(text, ("text",)))
     report = await repo.record_by_id(uow.session, BleedingReport, report_id)
     if report is None:
-        raise NotFound("BleedingReport", ("id",))
+        raise NotFound(RECORD, ("id",))
     _subject, site = await writable_subject_by_id(uow.session, uow.actor, report.subject_id, field=("id",))
     annotation = BleedingReportAnnotation(
         bleeding_report_id=report.id, text=text, reason=reason, actor_id=uow.actor.actor_id, created_at=uow.now
@@ -360,10 +355,10 @@ async def acknowledge_alert(uow: UnitOfWork, *, alert_id: int) -> tuple[Alert, s
     require_clinical_writer(actor)
     alert = await repo.record_by_id(uow.session, Alert, alert_id)
     if alert is None:
-        raise NotFound("Alert", ("id",))
+        raise NotFound(RECORD, ("id",))
     site = await repo.site_by_id(uow.session, alert.site_id)
     if not actor.may_write_site(site.code):
-        raise NotFound("Alert", ("id",))
+        raise NotFound(RECORD, ("id",))
     if alert.acknowledged_at is not None:
         raise Conflict(ErrorCode.NO_CHANGE, "already acknowledged", ("id",))
     alert.acknowledged_at = uow.now
@@ -375,6 +370,7 @@ async def acknowledge_alert(uow: UnitOfWork, *, alert_id: int) -> tuple[Alert, s
         changes=field_changes({"acknowledged_at": None}, {"acknowledged_at": uow.now}),
         subject_id=alert.subject_id,
         site_id=site.id,
+        reason=f"acknowledged by {actor.role.value}",  # the audit row says what happened and by whom
     )
     subject = await repo.subject_by_id(uow.session, alert.subject_id)
     return alert, site.code, subject.code

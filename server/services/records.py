@@ -22,7 +22,7 @@ from ..db.models import (
 )
 from ..domain import validation as v
 from ..domain.enums import AuditAction, CarTProduct, LymphodepletionAgent
-from .access import writable_subject, writable_subject_by_id
+from .access import RECORD, writable_subject, writable_subject_by_id
 from .errors import Conflict, ErrorCode, NotFound, raise_if
 from .unit_of_work import UnitOfWork
 
@@ -211,7 +211,7 @@ async def record_platelet_transfusion(
 async def _existing(uow: UnitOfWork, kind: RecordKind, record_id: int) -> tuple[Any, Subject, int]:
     record = await repo.record_by_id(uow.session, kind.model, record_id)
     if record is None:
-        raise NotFound(kind.entity, ("id",))
+        raise NotFound(RECORD, ("id",))
     subject, site = await writable_subject_by_id(uow.session, uow.actor, record.subject_id, field=("id",))
     if record.voided_at is not None:
         raise Conflict(ErrorCode.ALREADY_VOIDED, f"this {kind.entity} was voided and cannot change", ("id",))

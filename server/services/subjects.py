@@ -53,6 +53,23 @@ def _check_details(uow: UnitOfWork, code: str, details: SubjectDetails, status: 
     )
 
 
+# Subject codes are unique trial-wide. Saying "already in use" about a subject the caller cannot
+# see would tell a site that the code exists elsewhere (an existence oracle). A code taken by a
+# subject the caller can see gets DUPLICATE; any other refusal of a valid code gets the same
+# neutral NOT_ALLOWED answer, whatever the reason (taken at another site, or taken by a concurrent
+# enrolment not yet visible). The refusal itself cannot be avoided while codes are trial-wide;
+# site-prefixed codes (S01-...) keep sites from colliding in practice.
+def _code_refused_neutrally() -> Conflict:
+    return Conflict(ErrorCode.NOT_ALLOWED, "this subject code cannot be used; ask the data manager for a code", ("code",))
+
+
+async def _code_refused(uow: UnitOfWork, taken: Subject) -> Conflict:
+    site = await repo.site_by_id(uow.session, taken.site_id)
+    if uow.actor.may_read_subject(taken.code, site.code):
+        return Conflict(ErrorCode.DUPLICATE, f"subject code {taken.code} is already in use", ("code",))
+    return _code_refused_neutrally()
+
+
 async def enroll_subject(
     uow: UnitOfWork,
     *,
@@ -70,8 +87,8 @@ async def enroll_subject(
     if not uow.actor.may_write_site(site.code):
         raise PermissionDenied(f"you cannot enrol subjects at site {site.code}")
     _check_details(uow, code, details, status)
-    if await repo.subject_by_code(session, code) is not None:
-        raise Conflict(ErrorCode.DUPLICATE, f"subject code {code} is already in use", ("code",))
+    if (taken := await repo.subject_by_code(session, code)) is not None:
+        raise await _code_refused(uow, taken)
     trial = await repo.the_trial(session)
     subject = Subject(
         trial_id=trial.id,
@@ -86,7 +103,7 @@ async def enroll_subject(
     try:
         await uow.flush()
     except IntegrityError as error:  # a concurrent enrolment took the code between check and insert
-        raise Conflict(ErrorCode.DUPLICATE, f"subject code {code} is already in use", ("code",)) from error
+        raise _code_refused_neutrally() from error
     session.add(
         SubjectStatusChange(
             subject_id=subject.id,

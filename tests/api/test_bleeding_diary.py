@@ -704,7 +704,7 @@ async def test_a_nosebleed_after_the_event_was_closed_is_a_new_event(
     if close == "resolve":
         resolution = {"id": event_id, "resolutionDate": first["report"]["adverseEvents"][0]["onsetDate"]}
         body = await gql.data(
-            world["investigator"], RESOLVE, {"input": {**resolution, "outcome": "RECOVERED_RESOLVED"}}
+            world["investigator"], RESOLVE, {"input": {**resolution, "outcome": "RECOVERED_RESOLVED", "reason": "stopped"}}
         )
         assert body["resolveAdverseEvent"]["__typename"] == "AdverseEventSuccess"
     else:

@@ -460,7 +460,7 @@ async def test_a_lab_episode_proposes_one_event_until_it_is_resolved(gql: Any, t
         admin,
         "resolveAdverseEvent",
         "ResolveAdverseEventInput",
-        {"id": first, "resolutionDate": "2026-03-08", "outcome": "RECOVERED_RESOLVED"},
+        {"id": first, "resolutionDate": "2026-03-08", "outcome": "RECOVERED_RESOLVED", "reason": "count recovered"},
         "... on AdverseEventSuccess { adverseEvent { id } }",
     )
     assert resolved["__typename"] == "AdverseEventSuccess", resolved

@@ -226,13 +226,15 @@ class BeforeAfter:
 async def summaries(info: Info, ids: Sequence[int]) -> list[ba.SubjectBeforeAfter | None]:
     """Every subject's before/after summary through the loaders (batched across the request)."""
     loaders = info.context.loaders
-    _version, params = await loaders.protocol()
+    # The loads first, all subjects' resolvers in step (a first protocol() read, awaited by each
+    # resolver in turn, would put them out of step and split every batch after it).
     firsts = await loaders.first_infusion_at.load_many(ids)
     lasts = await loaders.last_follow_up.load_many(ids)
     transfusions = await loaders.transfusions.load_many(ids)
     readings = await loaders.evaluation.load_many(ids)
     reports = await loaders.bleeding_reports.load_many(ids)
     events = await loaders.events_of_report.load_many([r.id for rows in reports for r in rows])
+    _version, params = await loaders.protocol()  # read once by the evaluation loader already
     out: list[ba.SubjectBeforeAfter | None] = []
     offset = 0
     for first, last, rows, reading, subject_reports in zip(firsts, lasts, transfusions, readings, reports, strict=True):
@@ -244,8 +246,8 @@ async def summaries(info: Info, ids: Sequence[int]) -> list[ba.SubjectBeforeAfte
 
 
 async def subject_before_after(info: Info, subject_id: int) -> BeforeAfter | None:
-    version, _ = await info.context.loaders.protocol()
     (summary,) = await summaries(info, [subject_id])
+    version, _ = await info.context.loaders.protocol()
     return BeforeAfter.of(summary, version) if summary else None
 
 

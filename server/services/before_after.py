@@ -316,7 +316,8 @@ EVENT_DEFINITIONS: dict[EventKind, tuple[str, str]] = {
         "(plateletResponse.lostResponseAt)",
     ),
     EventKind.B_CELL_APLASIA: (
-        "subjects given CD19 CAR-T, from the CD19 infusion",
+        "subjects given CD19 CAR-T with at least one B-cell draw on or after the CD19 infusion date, from the "
+        "CD19 infusion",
         "the first aplastic draw on or after the CD19 infusion date, by the configured B-cell aplasia rule "
         "(whole UTC calendar days from the infusion, as bCells.daysToAplasia)",
     ),
@@ -375,7 +376,11 @@ def _clock(kind: EventKind, s: SubjectClock, params: ProtocolParameters) -> tupl
     if kind is EventKind.B_CELL_APLASIA:
         if s.cd19_infused_at is None:
             return None
-        onset, _ = aplasia_timing(b_cell_series(s.lab_results, params), s.cd19_infused_at)
+        draws = b_cell_series(s.lab_results, params)
+        day0 = s.cd19_infused_at.astimezone(timezone.utc).date()
+        if not any(d.collected_on >= day0 and d.aplastic is not None for d in draws):
+            return None  # never assessed after CD19: no information on the event
+        onset, _ = aplasia_timing(draws, s.cd19_infused_at)
         return s.cd19_infused_at, _on_day(s.cd19_infused_at, onset) if onset else None
     clearance = clearance_of(s.antibody_tests, set(HLA), s.first_infusion_at)
     if clearance is None or not clearance.baseline_positive:

@@ -1,14 +1,30 @@
-"""A small analyst client: pages through `subjects` with cursors and prints, per subject, its site,
-status, number of platelet transfusions and the study days of those transfusions.
+"""A small analyst client for the PTR Trial GraphQL API.
 
-    PTR_TOKEN=$(ptr-trial token --role analyst) python clients/examples/analyst.py
+As a library (see analyst_questions.py for a full analysis):
+
+    from analyst import Client, frame, table
+
+    with Client.from_env() as client:                       # PTR_TOKEN, PTR_API_URL
+        subjects = frame(client, SUBJECTS_PAGE, "subjects")   # every page, one row per subject
+        safety = table(client, "{ adverseEventSummary { term events } }", "adverseEventSummary")
+
+`frame(client, query, path)` pages any Relay connection (a query with `$first: Int` and
+`$after: String` whose connection sits at the dot-separated `path`, e.g. "subjects") into a pandas
+DataFrame with one row per node; nested objects become dotted columns ("site.code",
+"plateletResponse.sustained"); lists stay Python lists in their cell. `table(client, query,
+path)` turns a plain list at `path` (e.g. "trial.beforeAfterComparison.values") into a DataFrame.
+
+As a command, it lists the subjects with their site, status and platelet transfusions:
+
+    PTR_TOKEN=$(ptr-trial token --role analyst) python clients/examples/analyst.py --page-size 5
 
 Environment:
     PTR_TOKEN    bearer token (required); analysts see every site, pseudonymised, without free text
     PTR_API_URL  GraphQL endpoint (default http://127.0.0.1:8000/graphql)
 
-Needs httpx (`pip install httpx`); everything else is the standard library. Exits 0 on success,
-1 when the API answers with errors, 2 when PTR_TOKEN is missing.
+Needs httpx; `frame` and `table` need pandas (`pip install -e '.[analyst]'` installs httpx,
+pandas and matplotlib). Exits 0 on success, 1 when the API answers with errors, 2 when PTR_TOKEN
+is missing.
 """
 
 from __future__ import annotations
@@ -17,9 +33,12 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    import pandas
 
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
 
@@ -44,30 +63,83 @@ query SubjectsPage($first: Int!, $after: String) {
 
 
 class ApiError(Exception):
-    pass
+    """The API refused the request (401) or answered with GraphQL errors."""
 
 
-def graphql(client: httpx.Client, url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(url, json={"query": query, "variables": variables})
-    if response.status_code == 401:
-        raise ApiError("401 Unauthorized: PTR_TOKEN is missing, invalid or expired")
-    response.raise_for_status()
-    body = response.json()
-    if body.get("errors"):
-        raise ApiError("; ".join(error.get("message", "?") for error in body["errors"]))
-    return body["data"]
+class Client:
+    """A GraphQL client with the bearer token set once; use it as a context manager."""
+
+    def __init__(self, url: str, token: str, timeout: float = 60) -> None:
+        self.url = url
+        self._http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+
+    @classmethod
+    def from_env(cls) -> Client:
+        """PTR_TOKEN (required) and PTR_API_URL (default http://127.0.0.1:8000/graphql)."""
+        token = os.environ.get("PTR_TOKEN")
+        if not token:
+            raise ApiError("set PTR_TOKEN, e.g. PTR_TOKEN=$(ptr-trial token --role analyst)")
+        return cls(os.environ.get("PTR_API_URL", DEFAULT_URL), token)
+
+    def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The operation's `data`; ApiError on 401 or on any GraphQL error."""
+        response = self._http.post(self.url, json={"query": query, "variables": variables or {}})
+        if response.status_code == 401:
+            raise ApiError("401 Unauthorized: PTR_TOKEN is missing, invalid or expired")
+        if response.status_code == 400 and response.headers.get("content-type", "").startswith("application/json"):
+            raise ApiError("; ".join(e.get("message", "?") for e in response.json().get("errors", [])))
+        response.raise_for_status()
+        body = response.json()
+        if body.get("errors"):
+            raise ApiError("; ".join(error.get("message", "?") for error in body["errors"]))
+        return body["data"]
+
+    def nodes(
+        self, query: str, path: str, variables: dict[str, Any] | None = None, page_size: int = 50
+    ) -> Iterator[dict[str, Any]]:
+        """Every node of the connection at `path`, following pageInfo.endCursor while
+        pageInfo.hasNextPage (the query must select both, and take $first and $after)."""
+        after: str | None = None
+        while True:
+            connection = at_path(self.execute(query, {**(variables or {}), "first": page_size, "after": after}), path)
+            for edge in connection["edges"]:
+                yield edge["node"]
+            if not connection["pageInfo"]["hasNextPage"]:
+                return
+            after = connection["pageInfo"]["endCursor"]
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
-def all_subjects(client: httpx.Client, url: str, page_size: int) -> Iterator[dict[str, Any]]:
-    """Follows `pageInfo.endCursor` until `hasNextPage` is false."""
-    after: str | None = None
-    while True:
-        page = graphql(client, url, SUBJECTS_PAGE, {"first": page_size, "after": after})["subjects"]
-        for edge in page["edges"]:
-            yield edge["node"]
-        if not page["pageInfo"]["hasNextPage"]:
-            return
-        after = page["pageInfo"]["endCursor"]
+def at_path(data: Any, path: str) -> Any:
+    """data["a"]["b"] for path "a.b"."""
+    for key in path.split("."):
+        data = data[key]
+    return data
+
+
+def frame(
+    client: Client, query: str, path: str, variables: dict[str, Any] | None = None, page_size: int = 50
+) -> pandas.DataFrame:
+    """Every page of the connection at `path` as a DataFrame: one row per node, nested objects
+    flattened into dotted columns (json_normalize), lists kept as cells."""
+    import pandas
+
+    return pandas.json_normalize(list(client.nodes(query, path, variables, page_size)))
+
+
+def table(client: Client, query: str, path: str, variables: dict[str, Any] | None = None) -> pandas.DataFrame:
+    """The plain list at `path` of one answer as a DataFrame (nested objects flattened)."""
+    import pandas
+
+    return pandas.json_normalize(at_path(client.execute(query, variables), path))
 
 
 def study_days(subject: dict[str, Any]) -> str:
@@ -77,22 +149,19 @@ def study_days(subject: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="List the subjects with their site, status and transfusions.")
     parser.add_argument("--page-size", type=int, default=20, help="subjects per request (default 20)")
     args = parser.parse_args(argv)
-
-    token = os.environ.get("PTR_TOKEN")
-    if not token:
-        print("set PTR_TOKEN, e.g. PTR_TOKEN=$(ptr-trial token --role analyst)", file=sys.stderr)
+    try:
+        client = Client.from_env()
+    except ApiError as error:
+        print(error, file=sys.stderr)
         return 2
-    url = os.environ.get("PTR_API_URL", DEFAULT_URL)
-
-    headers = {"Authorization": f"Bearer {token}"}
     count = 0
     print(f"{'subject':<20} {'site':<6} {'status':<14} {'transfusions':>12}  study days")
     try:
-        with httpx.Client(headers=headers, timeout=30) as client:
-            for subject in all_subjects(client, url, args.page_size):
+        with client:
+            for subject in client.nodes(SUBJECTS_PAGE, "subjects", page_size=args.page_size):
                 count += 1
                 print(
                     f"{subject['code']:<20} {subject['site']['code']:<6} {subject['status']:<14} "

@@ -59,6 +59,11 @@ class ProtocolParameters:
     hla_mfi_cutoff: float = 1000.0
     # Patients' phones: an activation code issued by site staff is valid this long (hours).
     activation_code_ttl_hours: int = 72
+    # Before vs after CAR-T (DOMAIN.md): study days from the first CAR-T infusion (day 0), both
+    # ends inclusive: baseline days -baseline_days..-1, follow-up days follow_up_from_day..follow_up_to_day.
+    baseline_days: int = 30
+    follow_up_from_day: int = 29
+    follow_up_to_day: int = 365
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -105,12 +110,27 @@ class ProtocolParameters:
             out.append(("activationCodeTtlHours", f"must be between 1 and {MAX_ACTIVATION_CODE_TTL_HOURS} hours"))
         if not self.igg_severe_at_or_below_mg_dl < self.igg_low_below_mg_dl:
             out.append(("iggSevereAtOrBelowMgDl", "must be below the low threshold"))
+        out += self._period_problems()
+        return out
+
+    def _period_problems(self) -> list[tuple[str, str]]:
+        """The before/after periods: a baseline of 1..MAX_PERIOD_DAYS days; a follow-up that starts
+        after the infusion day and ends on or after it starts, within MAX_PERIOD_DAYS."""
+        out: list[tuple[str, str]] = []
+        if not 1 <= self.baseline_days <= MAX_PERIOD_DAYS:
+            out.append(("baselineDays", f"must be between 1 and {MAX_PERIOD_DAYS} days"))
+        if not 1 <= self.follow_up_from_day <= MAX_PERIOD_DAYS:
+            out.append(("followUpFromDay", f"must be between day 1 and day {MAX_PERIOD_DAYS}"))
+        if not self.follow_up_from_day <= self.follow_up_to_day <= MAX_PERIOD_DAYS:
+            out.append(("followUpToDay", f"must be on or after followUpFromDay and at most day {MAX_PERIOD_DAYS}"))
         return out
 
 
 DEFAULT_PARAMETERS = ProtocolParameters()
 # A code on paper is a bearer credential: a month at most.
 MAX_ACTIVATION_CODE_TTL_HOURS = 30 * 24
+# A period longer than five years is a typing error, not a protocol.
+MAX_PERIOD_DAYS = 5 * 366
 
 
 def _camel(name: str) -> str:

@@ -359,6 +359,11 @@ class AmendProtocolParametersInput:
     igg_severe_at_or_below_mg_dl: float | None = strawberry.field(default=strawberry.UNSET, description="mg/dL")
     hla_mfi_cutoff: float | None = strawberry.field(default=strawberry.UNSET, description="MFI")
     activation_code_ttl_hours: int | None = strawberry.field(default=strawberry.UNSET, description="hours (1-720)")
+    baseline_days: int | None = strawberry.field(default=strawberry.UNSET, description="days before the first infusion")
+    follow_up_from_day: int | None = strawberry.field(default=strawberry.UNSET, description="study day (>= 1)")
+    follow_up_to_day: int | None = strawberry.field(
+        default=strawberry.UNSET, description="study day (>= followUpFromDay)"
+    )
 
 
 PROTOCOL_PARAMETER_FIELDS = {

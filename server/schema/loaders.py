@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from ..db import devices as qd
+from ..db import follow_up as qf
 from ..db import queries as q
 from ..db.models import (
     AdverseEvent,
@@ -73,6 +74,7 @@ class Loaders:
         self.antibody_tests = DataLoader(self._children(AntibodyTest, AntibodyTest.collected_at))
         self.devices = DataLoader(self._devices)
         self.activations = DataLoader(self._activations)
+        self.last_follow_up = DataLoader(self._last_follow_ups)
         self._by_id: dict[type[Any], DataLoader[int, Any]] = {}
         self._protocol: tuple[int, ProtocolParameters] | None = None
 
@@ -153,6 +155,11 @@ class Loaders:
         """Study day 0 of each subject: the first live CAR-T infusion (any product)."""
         per_subject = await self.infusions.load_many(subject_ids)
         return [min((i.infused_at for i in infusions), default=None) for infusions in per_subject]
+
+    async def _last_follow_ups(self, subject_ids: list[int]) -> list[datetime | None]:
+        """The latest dated record of each subject (server.db.follow_up): one statement."""
+        found = await self._ctx.read(qf.last_follow_ups, subject_ids)
+        return [found.get(subject_id) for subject_id in subject_ids]
 
     async def _annotations(self, report_ids: list[int]) -> list[list[Any]]:
         rows = await self._ctx.read(q.annotations_of_reports, report_ids)

@@ -10,7 +10,7 @@ from graphql import GraphQLError
 
 from ..db import queries as q
 from ..services.response import EndpointSubject, primary_endpoint
-from . import outcomes
+from . import before_after, outcomes
 from . import types as t
 from .context import Info
 from .enums import CarTProduct, EndpointPopulation, KineticsMeasure, SubjectStatus
@@ -261,6 +261,30 @@ class Trial:
     )
     async def hla_cleared_by(self, info: Info, month: Month, site_codes: list[str] | None = None) -> CohortCount:
         return await outcomes.hla_cleared_by(info, month, site_codes)
+
+    @strawberry.field(
+        description="Before vs after CAR-T across the subjects you may see: paired differences (follow-up minus baseline), median difference, Hodges-Lehmann estimate and exact Wilcoxon signed-rank test. A site you cannot see adds no subject."
+    )
+    async def before_after_comparison(
+        self,
+        info: Info,
+        measure: before_after.BeforeAfterMeasure,  # type: ignore[valid-type]
+        site_codes: list[str] | None = None,
+        population: EndpointPopulation = EndpointPopulation.INFUSED,
+    ) -> before_after.BeforeAfterComparison:
+        return await before_after.before_after_comparison(info, measure, site_codes, population)
+
+    @strawberry.field(
+        description="Kaplan-Meier time to an event after CAR-T across the subjects you may see: median (months) with its 95% CI, numbers at risk at months 1, 3, 6 and 12, and the curve. A site you cannot see adds no subject."
+    )
+    async def time_to_event(
+        self,
+        info: Info,
+        event: before_after.TimeToEventKind,  # type: ignore[valid-type]
+        site_codes: list[str] | None = None,
+        population: EndpointPopulation = EndpointPopulation.INFUSED,
+    ) -> before_after.TimeToEventEstimate:
+        return await before_after.time_to_event(info, event, site_codes, population)
 
     @strawberry.field(description="Every version of the protocol parameters, oldest first.")
     async def protocol_parameter_history(self, info: Info) -> list[t.ProtocolParameters]:

@@ -23,6 +23,7 @@ from .ids import encode_id
 MAX_DIARY_DAYS = 400  # one bleedingDays range: a baseline and a year of follow-up
 
 if TYPE_CHECKING:
+    from .before_after import BeforeAfter
     from .device_types import DeviceActivation, PatientDevice
     from .outcome_types import AntibodyClearance, AntibodyTest, BCells, CarTKinetics, IgGValue, LabResult
     from .response_types import AttributedCount, BodySurfaceArea, PlateletResponse, TransfusionResponse
@@ -127,6 +128,15 @@ class ProtocolParameters:
     )
     activation_code_ttl_hours: int = strawberry.field(
         description="How long a patient's phone activation code stays valid after it is issued (hours)."
+    )
+    baseline_days: int = strawberry.field(
+        description="Before vs after CAR-T: the baseline period is study days -baselineDays..-1 (days before the first infusion)."
+    )
+    follow_up_from_day: int = strawberry.field(
+        description="Before vs after CAR-T: the follow-up period starts on this study day (inclusive; day 0 = first infusion)."
+    )
+    follow_up_to_day: int = strawberry.field(
+        description="Before vs after CAR-T: the follow-up period ends on this study day (inclusive)."
     )
 
     @classmethod
@@ -627,6 +637,14 @@ class Subject(Node):
     @strawberry.field(description="Platelet counts, oldest first.")
     async def platelet_counts(self, info: Info) -> list[PlateletCount]:
         return [PlateletCount.of(r) for r in await info.context.loaders.platelet_counts.load(self.db_id)]
+
+    @strawberry.field(
+        description="Before vs after CAR-T: platelet increment, transfusion burden and bleeding in the baseline and follow-up periods; null without a CAR-T infusion."
+    )
+    async def before_after(self, info: Info) -> Annotated[BeforeAfter, strawberry.lazy(".before_after")] | None:
+        from .before_after import subject_before_after
+
+        return await subject_before_after(info, self.db_id)
 
 
 @strawberry.type

@@ -245,3 +245,117 @@ async def test_statement_count_does_not_grow_with_rows(app, gql, token, sql_stat
         assert large_count == small_count
         assert large_live_count == small_live_count
         assert large_count <= 14
+
+
+BEFORE_AFTER = """
+query {
+  subjects(first: 50) {
+    edges { node {
+      code
+      beforeAfter {
+        lastFollowUpAt daysToFirstGrade2Bleed
+        baseline { period { daysUnderFollowUp } plateletIncrement { medianCciEarlyPerUl } transfusionBurden { units }
+                   bleeding { daysObserved daysGrade2OrMoreConfirmed } }
+        followUp { period { daysUnderFollowUp } plateletIncrement { medianCciEarlyPerUl } transfusionBurden { units }
+                   bleeding { daysObserved daysGrade2OrMoreConfirmed } }
+      }
+    } }
+  }
+  trial {
+    beforeAfterComparison(measure: TRANSFUSIONS_PER_30_DAYS) { subjects pairs pValue }
+    firstResponse: timeToEvent(event: FIRST_RESPONSE) { subjects events curve { survival } }
+    bCells: timeToEvent(event: B_CELL_APLASIA) { subjects }
+    hla: timeToEvent(event: HLA_CLEARANCE) { subjects }
+  }
+}"""
+
+
+async def seed_baseline_and_diary(sessionmaker, subject_ids: list[int]) -> None:
+    """Per subject: two baseline transfusions (days -10, -5, no counts) and two diary days
+    (a check-in on day -3 and a 45-minute nosebleed on day 30), inserted directly."""
+    stamps = {"created_at": T0, "updated_at": T0, "voided_at": None, "void_reason": None}
+    transfusions, reports = [], []
+    for subject_id in subject_ids:
+        for days in (-10, -5):
+            started = T0 + timedelta(days=days)
+            transfusions.append(
+                {
+                    "subject_id": subject_id,
+                    "started_at": started,
+                    "ended_at": started + timedelta(minutes=30),
+                    "units": [{"kind": "apheresis", "content_e11": 3.0, "content_basis": "measured"}],
+                    "abo_compatibility": AboCompatibility.IDENTICAL,
+                    "hla_selected": True,
+                    "crossmatched": False,
+                    **stamps,
+                }
+            )
+        for days, symptoms, grade in ((-3, [], None), (30, [{"site": "nose", "duration_minutes": 45}], 2)):
+            noticed = T0 + timedelta(days=days)
+            reports.append(
+                {
+                    "subject_id": subject_id,
+                    "client_report_id": f"{subject_id:08d}-0000-4000-8000-{days + 100:012d}",
+                    "content_hash": "0" * 64,
+                    "noticed_at": noticed,
+                    "device_entered_at": noticed,
+                    "device_utc_offset_minutes": 0,
+                    "received_at": noticed,
+                    "late": False,
+                    "symptoms": symptoms,
+                    "neurological_signs": {},
+                    "pro_ctcae": {},
+                    "who_grade": grade,
+                    "red_flags": [],
+                    "submitted_by": "seed",
+                    "kind": "symptoms" if symptoms else "no_bleeding",
+                    "local_date": noticed.date(),
+                    "day_who_grade": grade,
+                    "changed_at": noticed,
+                }
+            )
+    async with sessionmaker() as session, session.begin():
+        await session.execute(insert(m.PlateletTransfusion), transfusions)
+        await session.execute(insert(m.BleedingReport), reports)
+
+
+async def before_after_statements(gql, sql_statements, auth: str) -> tuple[int, dict[str, Any]]:
+    before = sql_statements.count
+    data = await gql.data(auth, BEFORE_AFTER)
+    return sql_statements.count - before, data
+
+
+async def test_before_after_statement_count_does_not_grow_with_subjects(app, gql, token, sql_statements, database_url):
+    # given: 5 subjects with baseline and follow-up transfusions and diary days
+    sessionmaker = app.state.sessionmaker
+    tokens = {"coordinator": token("coordinator", "S01"), "analyst": token("analyst")}
+    site_id = await seed_site(sessionmaker)
+    first_five = await seed_subjects(sessionmaker, site_id, 1, 5)
+    await seed_transfusions(sessionmaker, first_five, 0, 2)
+    await seed_baseline_and_diary(sessionmaker, first_five)
+    await refresh_all(app)
+    for auth in tokens.values():
+        await gql.data(auth, "{ viewer { role } }")
+    # when
+    small = {role: await before_after_statements(gql, sql_statements, auth) for role, auth in tokens.items()}
+    # given: 50 subjects
+    others = await seed_subjects(sessionmaker, site_id, 6, 45)
+    await seed_transfusions(sessionmaker, others, 0, 2)
+    await seed_baseline_and_diary(sessionmaker, others)
+    await refresh_all(app)
+    # when
+    large = {role: await before_after_statements(gql, sql_statements, auth) for role, auth in tokens.items()}
+    # then
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    for role in tokens:
+        (small_count, _), (large_count, large_data) = small[role], large[role]
+        print(f"\n[{backend} {role}] beforeAfter statements, 5 -> 50 subjects: {small_count} -> {large_count}")
+        nodes = [edge["node"] for edge in large_data["subjects"]["edges"]]
+        assert len(nodes) == 50
+        baseline = nodes[0]["beforeAfter"]["baseline"]
+        assert baseline["transfusionBurden"]["units"] == 2 and baseline["bleeding"]["daysObserved"] == 1
+        assert nodes[0]["beforeAfter"]["daysToFirstGrade2Bleed"] == 30
+        assert large_data["trial"]["beforeAfterComparison"]["pairs"] == 50
+        assert large_data["trial"]["firstResponse"]["subjects"] == 50
+        assert large_count == small_count
+        assert large_count <= 32

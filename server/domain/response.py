@@ -20,8 +20,15 @@ from .bsa import BodySurfaceArea, Measurement, body_surface_area_at
 from .protocol import ProtocolParameters
 from .units import PER_UL_PER_E9_PER_L
 
-CCI_RULE = "cci-v1: (post - pre) [x10^9/L] x 1000 [per uL per x10^9/L] x BSA [m^2] / dose [x10^11]"
-RESPONSE_RULE = "response-v1: R when early CCI > early threshold and late CCI > late threshold; N when any evaluable CCI fails; else NE"
+CCI_RULE = (
+    "cci-v2: (post - pre) [x10^9/L] x 1000 [per uL per x10^9/L] x BSA [m^2] / dose [x10^11]; the pre-count not "
+    "before the end of an earlier transfusion, post counts drawn before the next transfusion starts"
+)
+RESPONSE_RULE = (
+    "response-v2: R when early CCI > early threshold and late CCI > late threshold; N when any evaluable CCI fails; "
+    "else NE (a pre-count from before an earlier transfusion ended, or a post count drawn at or after the next "
+    "transfusion's start, is confounded)"
+)
 SUSTAINED_RULE = "sustained-v1: >= N consecutive R (NE skipped) among transfusions started within the assessment window after the first CAR-T infusion"
 REFRACTORY_RULE = "refractory-v1: >= N consecutive ABO-compatible transfusions with an evaluable early CCI below the threshold, before the first CAR-T infusion"
 PPR_RULE = (
@@ -37,6 +44,9 @@ class ResponseCategory(str, Enum):
 
 class NotEvaluableReason(str, Enum):
     NO_PRE_COUNT = "no_pre_count"
+    PRE_COUNT_CONFOUNDED = (
+        "pre_count_confounded"  # the last count in the look-back predates an earlier transfusion's end
+    )
     NO_EARLY_COUNT = "no_early_count"
     NO_LATE_COUNT = "no_late_count"
     EARLY_COUNT_CONFOUNDED = "early_count_after_next_transfusion"
@@ -100,6 +110,7 @@ class Attribution:
     late: AttributedCount | None
     early_confounded: bool
     late_confounded: bool
+    pre_confounded: bool = False  # the last count in the look-back was drawn before an earlier transfusion ended
 
 
 class CountTimeline:
@@ -124,13 +135,18 @@ def attribute_counts(
     counts: Sequence[Count] | CountTimeline,
     next_started_at: datetime | None,
     params: ProtocolParameters,
+    previous_ended_at: datetime | None = None,
 ) -> Attribution:
-    """Pre-count: the last count drawn at or before the start, at most the look-back before it.
+    """Pre-count: the last count drawn at or before the start, at most the look-back before it, and
+    not before `previous_ended_at` (the end of an earlier transfusion): a latest count older than
+    that is no baseline for this transfusion (confounded), never replaced by an older one.
     Early and late: the earliest count in each window, timed from the END, bounds inclusive.
-    A post count drawn after the next transfusion started cannot be attributed (confounded)."""
+    A post count drawn at or after the next transfusion's start cannot be attributed (confounded:
+    it is the next one's pre-count)."""
     timeline = counts if isinstance(counts, CountTimeline) else CountTimeline(counts)
     start, end = transfusion.started_at, transfusion.ended_at
     pre = timeline.latest_in(start - timedelta(hours=params.pre_count_lookback_hours), start)
+    pre_confounded = pre is not None and previous_ended_at is not None and pre.drawn_at < previous_ended_at
     early = timeline.earliest_in(
         end + timedelta(minutes=params.early_window_min_minutes),
         end + timedelta(minutes=params.early_window_max_minutes),
@@ -140,14 +156,15 @@ def attribute_counts(
     )
 
     def confounded(count: Count | None) -> bool:
-        return count is not None and next_started_at is not None and count.drawn_at > next_started_at
+        return count is not None and next_started_at is not None and count.drawn_at >= next_started_at
 
     return Attribution(
-        pre=AttributedCount(pre, pre.drawn_at - start) if pre else None,
+        pre=AttributedCount(pre, pre.drawn_at - start) if pre and not pre_confounded else None,
         early=None if early is None or confounded(early) else AttributedCount(early, early.drawn_at - end),
         late=None if late is None or confounded(late) else AttributedCount(late, late.drawn_at - end),
         early_confounded=confounded(early),
         late_confounded=confounded(late),
+        pre_confounded=pre_confounded,
     )
 
 
@@ -210,13 +227,18 @@ def evaluate_transfusion(
     measurements: Sequence[Measurement],
     next_started_at: datetime | None,
     params: ProtocolParameters,
+    previous_ended_at: datetime | None = None,
 ) -> TransfusionResponse:
-    attribution = attribute_counts(transfusion, counts, next_started_at, params)
+    """One transfusion: its counts attributed by time (`previous_ended_at`: the latest end of the
+    transfusions started before it), its BSA, CCIs, PPR and category, with the reasons when NE."""
+    attribution = attribute_counts(transfusion, counts, next_started_at, params, previous_ended_at)
     bsa = body_surface_area_at(measurements, transfusion.started_at, params.bsa_formula)
     dose = transfusion.dose_e11 if transfusion.dose_e11 and transfusion.dose_e11 > 0 else None
     reasons: list[NotEvaluableReason] = []
     if attribution.pre is None:
-        reasons.append(NotEvaluableReason.NO_PRE_COUNT)
+        reasons.append(
+            NotEvaluableReason.PRE_COUNT_CONFOUNDED if attribution.pre_confounded else NotEvaluableReason.NO_PRE_COUNT
+        )
     if attribution.early is None:
         reasons.append(
             NotEvaluableReason.EARLY_COUNT_CONFOUNDED
@@ -267,13 +289,17 @@ def evaluate_transfusions(
     measurements: Sequence[Measurement],
     params: ProtocolParameters,
 ) -> list[TransfusionResponse]:
-    """Every transfusion of one subject, in start order."""
+    """Every transfusion of one subject, in start order. Each is bounded by its neighbours: its
+    pre-count by the latest end of the transfusions started before it, its post counts by the
+    next one's start."""
     ordered = sorted(transfusions, key=lambda t: (t.started_at, t.transfusion_id))
     timeline = CountTimeline(counts)
     results = []
+    previous_end: datetime | None = None
     for i, transfusion in enumerate(ordered):
         next_start = ordered[i + 1].started_at if i + 1 < len(ordered) else None
-        results.append(evaluate_transfusion(transfusion, timeline, measurements, next_start, params))
+        results.append(evaluate_transfusion(transfusion, timeline, measurements, next_start, params, previous_end))
+        previous_end = transfusion.ended_at if previous_end is None else max(previous_end, transfusion.ended_at)
     return results
 
 

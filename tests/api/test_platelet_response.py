@@ -226,7 +226,7 @@ async def test_cci_early_and_late_are_computed_from_the_attributed_counts(gql, t
     assert t["response"]["reason"] == RESPONSIVE_REASON
     assert t["response"]["notEvaluableReasons"] == []
     assert t["response"]["parameterVersion"] == 1
-    assert t["response"]["rule"].startswith("response-v1")
+    assert t["response"]["rule"].startswith("response-v2")
 
 
 async def test_not_evaluable_transfusions_say_why(gql, token, site_s01):
@@ -361,6 +361,61 @@ async def test_a_late_count_drawn_after_the_next_transfusion_started_is_not_attr
     # then: the second transfusion's pre-count is the first one's +30 min count (the last within 24 h)
     assert by_id[second]["preCount"]["count"]["valueE9PerL"] == 35.0
     assert by_id[second]["preCount"]["minutesFromTransfusion"] == -17 * 60.0
+
+
+async def test_a_pre_count_from_before_the_previous_transfusion_ended_is_confounded(gql, token, site_s01):
+    # given: a transfusion with only a pre-count; 3 h later a second with post counts and no
+    # pre-count of its own (the latest count within 24 h is the first one's, drawn before the first
+    # ended); 3 days later a third with no count at all in the 24 h before it
+    admin, coordinator = token("admin"), token("coordinator", "S01")
+    await new_subject(gql, admin, "S01-001")
+    first, _ = await transfuse(gql, coordinator, "S01-001", DAY_1, pre=(5.0, HOUR))
+    second, _ = await transfuse(
+        gql, coordinator, "S01-001", DAY_1 + 3 * HOUR, posts=((35.0, timedelta(minutes=30)), (25.0, 20 * HOUR))
+    )
+    third, _ = await transfuse(
+        gql, coordinator, "S01-001", DAY_1 + timedelta(days=3), posts=((35.0, timedelta(minutes=30)),)
+    )
+    # when
+    by_id = {t["id"]: t for t in (await read_subject(gql, coordinator, "S01-001"))["transfusions"]}
+    # then: the second is not evaluable, pre-count confounded; no CCI from the first one's baseline
+    t = by_id[second]
+    assert (t["preCount"], t["cciEarly"], t["cciLate"]) == (None, None, None)
+    assert t["earlyCount"]["count"]["valueE9PerL"] == 35.0
+    assert t["response"]["category"] == "NOT_EVALUABLE"
+    assert t["response"]["notEvaluableReasons"] == ["PRE_COUNT_CONFOUNDED"]
+    assert t["response"]["reason"] == "not evaluable: pre count confounded"
+    # then: the first keeps its own pre-count, and the third has none at all
+    assert by_id[first]["preCount"]["count"]["valueE9PerL"] == 5.0
+    assert by_id[third]["response"]["notEvaluableReasons"] == ["NO_PRE_COUNT", "NO_LATE_COUNT"]
+
+
+async def test_a_count_drawn_at_the_next_start_is_the_next_transfusions_pre_count(gql, token, site_s01):
+    # given: a second transfusion starting 30 min after the first ended, with a count drawn exactly
+    # at its start (inside the first one's early window)
+    admin, coordinator = token("admin"), token("coordinator", "S01")
+    await new_subject(gql, admin, "S01-001")
+    first, _ = await transfuse(gql, coordinator, "S01-001", DAY_1, pre=(5.0, HOUR))
+    second, _ = await transfuse(
+        gql,
+        coordinator,
+        "S01-001",
+        DAY_1 + HOUR,
+        pre=(35.0, timedelta(0)),
+        posts=((65.0, timedelta(minutes=30)), (55.0, 20 * HOUR)),
+    )
+    # when
+    by_id = {t["id"]: t for t in (await read_subject(gql, coordinator, "S01-001"))["transfusions"]}
+    # then: the count is not the first one's early count (confounded by the next transfusion) ...
+    t = by_id[first]
+    assert (t["earlyCount"], t["lateCount"], t["cciEarly"]) == (None, None, None)
+    assert t["response"]["notEvaluableReasons"] == ["EARLY_COUNT_CONFOUNDED", "LATE_COUNT_CONFOUNDED"]
+    # ... but the second one's pre-count, drawn at its start
+    t = by_id[second]
+    assert t["preCount"]["count"]["valueE9PerL"] == 35.0
+    assert t["preCount"]["minutesFromTransfusion"] == 0.0
+    assert t["cciEarly"] == pytest.approx(cci(35, 65))
+    assert t["response"]["category"] == "RESPONSIVE"
 
 
 async def test_a_corrected_count_changes_the_cci_the_response_and_the_endpoint_at_once(gql, token, site_s01):

@@ -30,7 +30,11 @@ RESPONSE_RULE = (
     "transfusion's start, is confounded)"
 )
 SUSTAINED_RULE = "sustained-v1: >= N consecutive R (NE skipped) among transfusions started within the assessment window after the first CAR-T infusion"
-REFRACTORY_RULE = "refractory-v1: >= N consecutive ABO-compatible transfusions with an evaluable early CCI below the threshold, before the first CAR-T infusion"
+REFRACTORY_RULE = (
+    "refractory-v2: >= N consecutive ABO-compatible transfusions with an evaluable early CCI below the threshold, "
+    "before the first CAR-T infusion; a transfusion of unknown ABO compatibility, an incompatible one and one "
+    "without an early CCI are not counted (listed with the reason) and neither extend nor break a run"
+)
 PPR_RULE = (
     "ppr-v1: increment [per uL] x weight [kg] x blood volume [mL/kg] x 1000 [uL/mL] / (dose [x10^11] x 1e11) x 100"
 )
@@ -68,7 +72,7 @@ class Transfusion:
     started_at: datetime
     ended_at: datetime
     dose_e11: float | None  # total measured or nominal content; None when unknown
-    abo_compatible: bool
+    abo_compatible: bool | None  # None: ABO compatibility unknown (not recorded)
 
 
 # --- the formulas ----------------------------------------------------------------------------
@@ -326,17 +330,67 @@ def longest_run(categories: Sequence[ResponseCategory], wanted: ResponseCategory
     return best
 
 
+class RefractoryExclusion(str, Enum):
+    """Why a transfusion is left out of baseline refractoriness (in this order of precedence)."""
+
+    AFTER_CAR_T = "after_car_t"  # started at or after the first CAR-T infusion: not baseline
+    ABO_UNKNOWN = "abo_unknown"  # ABO compatibility not recorded
+    ABO_INCOMPATIBLE = "abo_incompatible"
+    NO_EARLY_CCI = "no_early_cci"  # no evaluable early CCI (see the transfusion's not-evaluable reasons)
+
+
+def refractory_exclusion(result: TransfusionResponse, first_infusion_at: datetime | None) -> RefractoryExclusion | None:
+    """Why this transfusion does not count towards baseline refractoriness; None when it counts
+    (a baseline, ABO-compatible transfusion with an evaluable early CCI)."""
+    transfusion = result.transfusion
+    if first_infusion_at is not None and transfusion.started_at >= first_infusion_at:
+        return RefractoryExclusion.AFTER_CAR_T
+    if transfusion.abo_compatible is None:
+        return RefractoryExclusion.ABO_UNKNOWN
+    if not transfusion.abo_compatible:
+        return RefractoryExclusion.ABO_INCOMPATIBLE
+    if result.cci_early is None:
+        return RefractoryExclusion.NO_EARLY_CCI
+    return None
+
+
 def is_baseline_refractory(results: Sequence[TransfusionResponse], params: ProtocolParameters) -> bool:
-    """>= N consecutive ABO-compatible transfusions whose evaluable early CCI is below the
-    threshold (strictly). Transfusions without an early CCI, or not ABO-compatible, are skipped."""
+    """>= N consecutive counted transfusions (ABO-compatible, with an evaluable early CCI) whose
+    early CCI is below the threshold (strictly), among the baseline transfusions given. The others
+    (ABO unknown or incompatible, no early CCI) are not counted: they neither extend nor break a
+    run, as DOMAIN.md's 'consecutive ABO-compatible transfusions' reads; the evidence lists them."""
     run = 0
-    for result in results:
-        if not result.transfusion.abo_compatible or result.cci_early is None:
+    for result in sorted(results, key=lambda r: (r.transfusion.started_at, r.transfusion.transfusion_id)):
+        if refractory_exclusion(result, None) is not None:
             continue
+        assert result.cci_early is not None  # counted
         run = run + 1 if result.cci_early < params.refractory_cci_threshold_per_ul else 0
         if run >= params.refractory_consecutive_transfusions:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class RefractorinessEvidence:
+    """Which transfusions counted towards baseline refractoriness and which were left out and why,
+    in start order: a missing ABO entry is visible, not silent."""
+
+    counted: tuple[int, ...]
+    excluded: tuple[tuple[int, RefractoryExclusion], ...]
+
+
+def refractoriness_evidence(
+    results: Sequence[TransfusionResponse], first_infusion_at: datetime | None
+) -> RefractorinessEvidence:
+    ordered = sorted(results, key=lambda r: (r.transfusion.started_at, r.transfusion.transfusion_id))
+    counted, excluded = [], []
+    for result in ordered:
+        reason = refractory_exclusion(result, first_infusion_at)
+        if reason is None:
+            counted.append(result.transfusion.transfusion_id)
+        else:
+            excluded.append((result.transfusion.transfusion_id, reason))
+    return RefractorinessEvidence(tuple(counted), tuple(excluded))
 
 
 @dataclass(frozen=True)

@@ -540,6 +540,72 @@ async def test_responses_broken_by_a_failure_are_not_sustained_and_one_refractor
     assert (response["evaluableTransfusions"], response["responsiveTransfusions"]) == (3, 2)
 
 
+EVIDENCE_QUERY = """query($code: String!) {
+  subject(code: $code) {
+    plateletResponse {
+      baselineRefractory
+      refractorinessEvidence { counted excluded { transfusionId reason } rule }
+    }
+  }
+}"""
+
+
+async def test_refractoriness_evidence_lists_transfusions_left_out_and_why(gql, token, site_s01):
+    # given: before CAR-T, two ABO-compatible refractory transfusions with, between them, one of
+    # unknown ABO compatibility (not recorded) and one ABO-incompatible; then one after CAR-T
+    admin, coordinator = token("admin"), token("coordinator", "S01")
+    await new_subject(gql, admin, "S01-001")
+    start = BEFORE_CAR_T - 44 * HOUR  # after the body measurement (BSA)
+    first, _ = await refractory(gql, coordinator, "S01-001", start)
+    unknown, _ = await transfuse(
+        gql,
+        coordinator,
+        "S01-001",
+        start + 12 * HOUR,
+        abo="UNKNOWN",
+        pre=(5.0, HOUR),
+        posts=((35.0, timedelta(minutes=30)),),
+    )
+    incompatible, _ = await transfuse(
+        gql,
+        coordinator,
+        "S01-001",
+        start + 24 * HOUR,
+        abo="MAJOR_INCOMPATIBLE",
+        pre=(5.0, HOUR),
+        posts=((8.0, timedelta(minutes=30)),),
+    )
+    last, _ = await refractory(gql, coordinator, "S01-001", BEFORE_CAR_T)
+    after, _ = await responsive(gql, coordinator, "S01-001", DAY_1)
+    # when
+    response = (await gql.data(coordinator, EVIDENCE_QUERY, {"code": "S01-001"}))["subject"]["plateletResponse"]
+    # then: the unknown one is not counted (neither extends nor breaks the run) and is listed
+    assert response["baselineRefractory"] is True
+    evidence = response["refractorinessEvidence"]
+    assert evidence["counted"] == [first, last]
+    assert evidence["excluded"] == [
+        {"transfusionId": unknown, "reason": "ABO_UNKNOWN"},
+        {"transfusionId": incompatible, "reason": "ABO_INCOMPATIBLE"},
+        {"transfusionId": after, "reason": "AFTER_CAR_T"},
+    ]
+    assert evidence["rule"].startswith("refractory-v2")
+
+    # when: the site enters the missing ABO compatibility (identical; its early CCI is 20,000)
+    amended = await mutate(
+        gql,
+        coordinator,
+        "amendPlateletTransfusion",
+        "AmendPlateletTransfusionInput",
+        {"id": unknown, "aboCompatibility": "IDENTICAL", "reason": "ABO typed"},
+        "... on PlateletTransfusionSuccess { transfusion { id } }",
+    )
+    assert "transfusion" in amended, amended
+    response = (await gql.data(coordinator, EVIDENCE_QUERY, {"code": "S01-001"}))["subject"]["plateletResponse"]
+    # then: it counts, and its good increment breaks the run
+    assert response["refractorinessEvidence"]["counted"] == [first, unknown, last]
+    assert response["baselineRefractory"] is False
+
+
 async def test_a_subject_without_car_t_has_no_response_after_it(gql, token, site_s01):
     # given
     admin, coordinator = token("admin"), token("coordinator", "S01")

@@ -18,6 +18,7 @@ from server.domain.response import (
     Attribution,
     Count,
     NotEvaluableReason,
+    RefractoryExclusion,
     ResponseCategory,
     Transfusion,
     TransfusionResponse,
@@ -31,6 +32,7 @@ from server.domain.response import (
     is_baseline_refractory,
     longest_run,
     percent_platelet_recovery,
+    refractoriness_evidence,
 )
 
 UTC = timezone.utc
@@ -809,7 +811,7 @@ def response(
     started_at: datetime,
     transfusion_id: int = 1,
     cci_early: float | None = None,
-    abo_compatible: bool = True,
+    abo_compatible: bool | None = True,
 ) -> TransfusionResponse:
     if cci_early is None and category is not NE:
         cci_early = 9000.0 if category is R else 4000.0
@@ -1042,11 +1044,12 @@ def test_input_order_does_not_matter() -> None:
 # --- baseline refractoriness --------------------------------------------------------------------------
 
 
-def baseline(*rows: tuple[float | None, bool]) -> list[TransfusionResponse]:
-    """Transfusions before the infusion with the given early CCI (None: not evaluable) and ABO compatibility."""
+def baseline(*rows: tuple[float | None, bool | None]) -> list[TransfusionResponse]:
+    """Transfusions before the infusion with the given early CCI (None: not evaluable) and ABO
+    compatibility (None: unknown)."""
     out = []
     for i, (cci, abo) in enumerate(rows):
-        at = INFUSION - timedelta(days=30 - 3 * i)
+        at = INFUSION - timedelta(days=60 - 3 * i)
         if cci is None:
             out.append(response(NE, at, i + 1, abo_compatible=abo))
         else:
@@ -1067,12 +1070,58 @@ def baseline(*rows: tuple[float | None, bool]) -> list[TransfusionResponse]:
         ([(7500.0, True), (7000.0, True)], False),  # 7500 is not below 7500
         ([(7499.99, True), (-1500.0, True)], True),  # negative CCIs count
         ([(8000.0, True), (6000.0, True), (8000.0, True), (5000.0, True), (4000.0, True)], True),
+        # ABO compatibility unknown: not counted, and (like an incompatible one) it neither extends
+        # nor breaks a run; the evidence lists it (test below)
+        ([(6000.0, True), (3000.0, None)], False),
+        ([(3000.0, None), (3000.0, None)], False),
+        ([(6000.0, True), (9000.0, None), (7000.0, True)], True),
+        ([(6000.0, True), (2000.0, None), (8000.0, True)], False),
     ],
 )
-def test_baseline_refractoriness(rows: list[tuple[float | None, bool]], refractory: bool) -> None:
+def test_baseline_refractoriness(rows: list[tuple[float | None, bool | None]], refractory: bool) -> None:
     results = baseline(*rows)
     assert is_baseline_refractory(results, P) is refractory
     assert assess_subject(results, INFUSION, P).baseline_refractory is refractory
+
+
+def test_refractoriness_evidence_lists_what_counted_and_what_was_left_out_and_why() -> None:
+    # given five baseline transfusions and one after CAR-T
+    results = [
+        *baseline((6000.0, True), (9000.0, None), (3000.0, False), (None, True), (7000.0, True)),
+        response(N, INFUSION + timedelta(days=2), 6, cci_early=6000.0),
+    ]
+    # when
+    evidence = refractoriness_evidence(list(reversed(results)), INFUSION)
+    # then
+    assert evidence.counted == (1, 5)
+    assert evidence.excluded == (
+        (2, RefractoryExclusion.ABO_UNKNOWN),
+        (3, RefractoryExclusion.ABO_INCOMPATIBLE),
+        (4, RefractoryExclusion.NO_EARLY_CCI),
+        (6, RefractoryExclusion.AFTER_CAR_T),
+    )
+    assert assess_subject(results, INFUSION, P).baseline_refractory is True
+
+
+@pytest.mark.parametrize(
+    ("cci", "abo", "after_car_t", "reason"),
+    [
+        (6000.0, True, False, None),
+        (9000.0, True, False, None),  # counted: a good increment is evidence too (it breaks a run)
+        (6000.0, None, True, RefractoryExclusion.AFTER_CAR_T),  # after CAR-T first
+        (None, None, False, RefractoryExclusion.ABO_UNKNOWN),  # then a missing ABO entry
+        (None, False, False, RefractoryExclusion.ABO_INCOMPATIBLE),
+        (None, True, False, RefractoryExclusion.NO_EARLY_CCI),
+    ],
+)
+def test_refractory_exclusion_precedence(
+    cci: float | None, abo: bool | None, after_car_t: bool, reason: RefractoryExclusion | None
+) -> None:
+    at = INFUSION + timedelta(days=1) if after_car_t else INFUSION - timedelta(days=1)
+    result = response(NE if cci is None else N, at, 1, cci_early=cci, abo_compatible=abo)
+    evidence = refractoriness_evidence([result], INFUSION)
+    assert evidence == (refractoriness_evidence([result], INFUSION))
+    assert (evidence.counted, evidence.excluded) == (((1,), ()) if reason is None else ((), ((1, reason),)))
 
 
 def test_refractory_threshold_parameter_changes_the_result() -> None:
@@ -1147,15 +1196,39 @@ def test_sustained_means_a_long_enough_run(categories: list[ResponseCategory], n
         assert subject.days_to_response is not None and subject.days_to_response >= 1
 
 
+abo_states = st.one_of(st.booleans(), st.none())
+
+
 @given(
-    st.lists(
-        st.tuples(st.one_of(st.none(), st.floats(min_value=-20_000, max_value=40_000)), st.booleans()), max_size=10
-    )
+    st.lists(st.tuples(st.one_of(st.none(), st.floats(min_value=-20_000, max_value=40_000)), abo_states), max_size=10)
 )
-def test_refractory_means_a_run_of_low_compatible_early_ccis(rows: list[tuple[float | None, bool]]) -> None:
-    kept = [cci for cci, abo in rows if abo and cci is not None]
+def test_refractory_means_a_run_of_low_compatible_early_ccis(rows: list[tuple[float | None, bool | None]]) -> None:
+    kept = [cci for cci, abo in rows if abo is True and cci is not None]
     best = current = 0
     for cci in kept:
         current = current + 1 if cci < 7500 else 0
         best = max(best, current)
     assert is_baseline_refractory(baseline(*rows), P) == (best >= 2)
+
+
+@given(
+    st.lists(st.tuples(st.one_of(st.none(), st.floats(min_value=-20_000, max_value=40_000)), abo_states), max_size=10),
+    st.data(),
+)
+def test_abo_unknown_transfusions_never_change_refractoriness_and_are_always_listed(
+    rows: list[tuple[float | None, bool | None]], data: st.DataObject
+) -> None:
+    # given the same baseline with ABO-unknown transfusions (any early CCI) inserted anywhere
+    padded = list(rows)
+    for _ in range(data.draw(st.integers(min_value=0, max_value=4))):
+        cci = data.draw(st.one_of(st.none(), st.floats(min_value=-20_000, max_value=40_000)))
+        padded.insert(data.draw(st.integers(min_value=0, max_value=len(padded))), (cci, None))
+    # when
+    plain, with_unknown = baseline(*rows), baseline(*padded)
+    evidence = refractoriness_evidence(with_unknown, INFUSION)
+    # then: the answer is the same, and every transfusion is either counted or listed with a reason
+    assert is_baseline_refractory(with_unknown, P) == is_baseline_refractory(plain, P)
+    ids = [r.transfusion.transfusion_id for r in with_unknown]
+    assert sorted([*evidence.counted, *(i for i, _ in evidence.excluded)]) == sorted(ids)
+    unknown = {r.transfusion.transfusion_id for r in with_unknown if r.transfusion.abo_compatible is None}
+    assert {i for i, reason in evidence.excluded if reason is RefractoryExclusion.ABO_UNKNOWN} == unknown

@@ -491,8 +491,9 @@ async def test_an_event_is_changed_with_a_reason_and_audited(gql: Any, world: di
         "PROBABLE",
         None,
     )
-    assert changed["status"] == "CONFIRMED"  # unchanged by an edit
-    [_, update] = await audit_of(gql, world["admin"], event["id"])
+    # a coordinator changed the term and grade of a confirmed event: back to the investigator
+    assert changed["status"] == "PENDING_REVIEW"
+    [_, update, back] = await audit_of(gql, world["admin"], event["id"])
     assert (update["action"], update["actorId"], update["reason"]) == ("UPDATE", "coord-1", "chart review")
     assert update["changes"] == {
         "meddra_code": {"old": EPISTAXIS, "new": FEVER},
@@ -500,6 +501,52 @@ async def test_an_event_is_changed_with_a_reason_and_audited(gql: Any, world: di
         "attribution_cd19": {"old": None, "new": "probable"},
         "verbatim": {"old": "nosebleed at home, stopped with pressure", "new": None},
     }
+    assert (back["action"], back["actorId"], back["changes"], back["reason"]) == (
+        "UPDATE",
+        "coord-1",
+        {"status": {"old": "confirmed", "new": "pending_review"}},
+        "term, grade of a confirmed event changed by a coordinator: back to investigator review",
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "change", "status"),
+    [
+        # term, grade or seriousness changed by anyone but a reviewer: back to review
+        ("coordinator", {"grade": 2}, "PENDING_REVIEW"),
+        ("coordinator", {"meddraCode": FEVER}, "PENDING_REVIEW"),
+        ("coordinator", {"serious": True, "seriousCriteria": ["HOSPITALIZATION"]}, "PENDING_REVIEW"),
+        # other fields, or a reviewer's change: still confirmed
+        ("coordinator", {"attributionCd19": "POSSIBLE", "outcome": "RECOVERING_RESOLVING"}, "CONFIRMED"),
+        ("coordinator", {"verbatim": "nosebleed, 20 min"}, "CONFIRMED"),
+        ("investigator", {"grade": 2}, "CONFIRMED"),
+        ("investigator", {"serious": True, "seriousCriteria": ["HOSPITALIZATION"]}, "CONFIRMED"),
+        ("admin", {"meddraCode": FEVER}, "CONFIRMED"),
+    ],
+)
+async def test_a_confirmed_event_changed_by_anyone_but_a_reviewer_goes_back_to_review(
+    gql: Any, world: dict[str, str], who: str, change: dict[str, Any], status: str
+) -> None:
+    # given: an event the investigator confirmed
+    event = await report(gql, world["investigator"])
+    assert event["status"] == "CONFIRMED"
+    # when
+    result = await run(gql, world[who], UPDATE, {"id": event["id"], "reason": "chart review", **change})
+    # then
+    assert result["__typename"] == "AdverseEventSuccess", result
+    assert result["adverseEvent"]["status"] == status
+    audit = await audit_of(gql, world["admin"], event["id"])
+    assert len(audit) == (3 if status == "PENDING_REVIEW" else 2)
+    if status == "PENDING_REVIEW":
+        assert audit[-1]["changes"] == {"status": {"old": "confirmed", "new": "pending_review"}}
+        assert audit[-1]["reason"].endswith(
+            "of a confirmed event changed by a coordinator: back to investigator review"
+        )
+        # and the investigator can review it again
+        again = await run(
+            gql, world["investigator"], REVIEW, {"id": event["id"], "decision": "CONFIRM", "reason": "agreed"}
+        )
+        assert again["adverseEvent"]["status"] == "CONFIRMED"
 
 
 async def test_an_event_is_resolved_once_with_a_resolved_outcome(gql: Any, world: dict[str, str], app: Any) -> None:

@@ -676,6 +676,66 @@ async def test_a_continuing_nosebleed_stays_one_event_whose_grade_rises(gql: Any
     assert updates[0]["reason"].endswith("proposes a higher grade")
 
 
+REPORT_STATUSES = """
+query($code: String!) { subject(code: $code) { bleedingReports { id status changedAt } } }"""
+
+
+async def test_a_higher_grade_continuing_a_confirmed_event_puts_it_back_in_review_and_alerts(
+    gql: Any, world: dict[str, str]
+) -> None:
+    # given: a nosebleed three days ago, confirmed by the investigator; the patient sees it reviewed
+    first = await accepted(gql, world["patient"], report_input(noticed=now() - timedelta(days=3), symptoms=[NOSE_20]))
+    [event] = await events_of(gql, world["investigator"], A)
+    review = {"id": event["id"], "decision": "CONFIRM", "reason": "seen at the clinic"}
+    assert (await gql.data(world["investigator"], REVIEW, {"input": review}))["reviewAdverseEvent"]["adverseEvent"][
+        "status"
+    ] == "CONFIRMED"
+    # and a continuation at the same grade leaves it confirmed, without an alert
+    same = await accepted(gql, world["patient"], report_input(noticed=now() - timedelta(days=2), symptoms=[NOSE_20]))
+    assert same["alertRaised"] is False
+    assert [e["status"] for e in await events_of(gql, world["investigator"], A)] == ["CONFIRMED"]
+    reviewed = {
+        r["id"]: r
+        for r in (await gql.data(world["patient"], REPORT_STATUSES, {"code": A}))["subject"]["bleedingReports"]
+    }
+    assert reviewed[first["report"]["id"]]["status"] == "REVIEWED"
+
+    # when: it continues the next day, needing packing (provisional CTCAE grade 2)
+    higher = await accepted(
+        gql,
+        world["patient"],
+        report_input(noticed=now() - timedelta(days=1), symptoms=[{**NOSE_20, "medicalHelpNeeded": True}]),
+    )
+
+    # then: the event is back in review at the proposed grade ...
+    assert [(e["id"], e["grade"], e["status"]) for e in await events_of(gql, world["investigator"], A)] == [
+        (event["id"], 2, "PENDING_REVIEW")
+    ]
+    # ... the site is alerted about this report ...
+    assert higher["alertRaised"] is True
+    [alert] = await alerts_of(gql, world["investigator"])
+    assert alert["bleedingReportId"] == higher["report"]["id"]
+    assert alert["redFlags"] == []
+    assert alert["message"] == (
+        f"{A}: diary report continues confirmed adverse event Epistaxis (grade 1) with provisional grade 2; "
+        "back to investigator review"
+    )
+    # ... the change is audited with the reason ...
+    updates = [r for r in await audit_rows(gql, world["admin"], A, "AdverseEvent") if r["action"] == "UPDATE"]
+    assert updates[-1]["changes"] == {
+        "status": {"old": "confirmed", "new": "pending_review"},
+        "grade": {"old": 1, "new": 2},
+    }
+    assert "continues this confirmed event with a higher provisional grade (1 -> 2)" in updates[-1]["reason"]
+    # ... and the patient's phone sees the earlier reports back in review (changed, RECEIVED again)
+    after = {
+        r["id"]: r
+        for r in (await gql.data(world["patient"], REPORT_STATUSES, {"code": A}))["subject"]["bleedingReports"]
+    }
+    assert after[first["report"]["id"]]["status"] == "RECEIVED"
+    assert after[first["report"]["id"]]["changedAt"] > reviewed[first["report"]["id"]]["changedAt"]
+
+
 async def test_a_nosebleed_after_a_gap_of_three_days_is_a_new_event(gql: Any, world: dict[str, str]) -> None:
     # given: the default episode gap is 48 h
     old = await accepted(gql, world["patient"], report_input(noticed=now() - timedelta(days=4)))

@@ -16,7 +16,7 @@ import pytest
 
 from server.schema.ids import encode_id
 from tests.api import fixtures_data as fx
-from tests.api.test_bleeding_diary import accepted, report_input, safety_rows
+from tests.api.test_bleeding_diary import report_input, safety_rows, seen_by_staff
 
 A, B, C = "S01-001", "S01-002", "S02-001"
 EPISTAXIS, BRUISING, FEVER, CRS, ICANS_TERM = 10015090, 10006504, 10016558, 10052015, 10029205
@@ -424,7 +424,7 @@ async def test_the_investigator_confirms_regrades_or_rejects_with_a_reason(
 
 async def test_an_investigator_reviews_a_patient_reported_event(gql: Any, world: dict[str, str]) -> None:
     # given: a diary nosebleed
-    diary = await accepted(gql, world["patient"], report_input())
+    diary = await seen_by_staff(gql, world, report_input())
     event_id = diary["report"]["adverseEvents"][0]["id"]
 
     # when
@@ -669,7 +669,7 @@ async def cohort(gql: Any, world: dict[str, str]) -> dict[str, str]:
     ids = {name: event["id"] for name, event in ids.items()}
     reject = {"id": ids["bruise_c_d18"], "decision": "REJECT", "reason": "a bruise from the line, not an AE"}
     assert (await run(gql, world["investigator2"], REVIEW, reject))["adverseEvent"]["status"] == "REJECTED"
-    diary = await accepted(gql, world["patient"], report_input(note="nose again"))
+    diary = await seen_by_staff(gql, world, report_input(note="nose again"))
     ids["diary"] = diary["report"]["adverseEvents"][0]["id"]
     assert (await events(gql, admin))["totalCount"] == 7
     return ids
@@ -758,7 +758,7 @@ async def test_site_staff_see_only_their_sites_events(gql: Any, world: dict[str,
     assert s01 == [cohort[n] for n in ("nose_d3", "crs_d1", "nose_d41", "fever_b", "diary")]
     assert s01_asking_for_s02 == []
     assert s02 == [cohort["nose_c_d13"], cohort["bruise_c_d18"]]
-    assert patient == [cohort[n] for n in ("nose_d3", "crs_d1", "nose_d41", "diary")]
+    assert patient == []  # adverse-event records are the investigators': not even the patient's own
 
 
 async def test_the_safety_table_excludes_rejected_events(

@@ -41,7 +41,7 @@ from ..domain.enums import (
 from ..domain.labs import Analyte, Specimen, Unit
 from ..domain.outcomes import AntibodyClass, AntibodyMethod, CutoffOperator
 from ..domain.protocol import BsaFormula
-from ..domain.response import ResponseCategory
+from ..domain.response import RefractoryExclusion, ResponseCategory
 from .types import JSONType, UTCDateTime, enum_column
 
 NAMING = {
@@ -430,7 +430,7 @@ class StoredTransfusionResponse(Base):
     parameter_version: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    abo_compatible: Mapped[bool] = mapped_column(Boolean)
+    abo_compatible: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # null: ABO unknown
     dose_e11: Mapped[float | None] = mapped_column(Float, nullable=True)
     bsa_m2: Mapped[float | None] = mapped_column(Float, nullable=True)
     bsa_formula: Mapped[BsaFormula | None] = mapped_column(enum_column(BsaFormula, "bsa_formula"), nullable=True)
@@ -458,6 +458,10 @@ class StoredTransfusionResponse(Base):
     category: Mapped[ResponseCategory] = mapped_column(enum_column(ResponseCategory, "response_category"))
     # NotEvaluableReason values in order, comma-joined ("" when none): cheaper to read back than JSON.
     reasons: Mapped[str] = mapped_column(String(200))
+    # Why it does not count towards baseline refractoriness; null when it counts.
+    refractory_exclusion: Mapped[RefractoryExclusion | None] = mapped_column(
+        enum_column(RefractoryExclusion, "refractory_exclusion"), nullable=True
+    )
 
 
 class StoredSubjectResponse(Base):

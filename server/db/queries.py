@@ -61,6 +61,19 @@ def subject_visible_to(actor: Actor) -> ColumnElement[bool]:
     return false()
 
 
+def adverse_events_visible_to(actor: Actor) -> ColumnElement[bool]:
+    """Adverse-event records (attribution, expectedness, causality) are the investigators': never a
+    patient's, on any path (lists, a subject's or a report's events, node(id:)). Patients see their
+    reports' review status instead (review_states_of_reports). Others: the subject's visibility."""
+    if actor.role is Role.PATIENT:
+        return false()
+    return subject_visible_to(actor)
+
+
+def _visible_to(actor: Actor, model: type[Any]) -> ColumnElement[bool]:
+    return adverse_events_visible_to(actor) if model is AdverseEvent else subject_visible_to(actor)
+
+
 def site_visible_to(actor: Actor) -> ColumnElement[bool]:
     if actor.sees_all_sites:
         return true()
@@ -164,7 +177,7 @@ async def records_of_subjects(
     query = (
         select(*readable_columns(actor, model))
         .join(Subject, Subject.id == model.subject_id)  # type: ignore[attr-defined]
-        .where(model.subject_id.in_(subject_ids), subject_visible_to(actor))  # type: ignore[attr-defined]
+        .where(model.subject_id.in_(subject_ids), _visible_to(actor, model))  # type: ignore[attr-defined]
         .order_by(model.subject_id, order_by, model.id)  # type: ignore[attr-defined]
     )
     if hasattr(model, "voided_at"):
@@ -177,7 +190,7 @@ async def records_by_ids(session: AsyncSession, actor: Actor, model: type[M], id
     query = (
         select(*readable_columns(actor, model))
         .join(Subject, Subject.id == model.subject_id)  # type: ignore[attr-defined]
-        .where(model.id.in_(ids), subject_visible_to(actor))  # type: ignore[attr-defined]
+        .where(model.id.in_(ids), _visible_to(actor, model))  # type: ignore[attr-defined]
     )
     if hasattr(model, "voided_at"):
         query = query.where(model.voided_at.is_(None))  # type: ignore[attr-defined]
@@ -359,7 +372,24 @@ async def events_of_reports(session: AsyncSession, actor: Actor, report_ids: Seq
         select(AdverseEventReport.bleeding_report_id, AdverseEventReport.adverse_event_id)
         .join(AdverseEvent, AdverseEvent.id == AdverseEventReport.adverse_event_id)
         .join(Subject, Subject.id == AdverseEvent.subject_id)
-        .where(AdverseEventReport.bleeding_report_id.in_(report_ids), subject_visible_to(actor))
+        .where(AdverseEventReport.bleeding_report_id.in_(report_ids), adverse_events_visible_to(actor))
+    )
+    return (await session.execute(query)).all()
+
+
+async def review_states_of_reports(session: AsyncSession, actor: Actor, report_ids: Sequence[int]) -> Sequence[Any]:
+    """(bleeding_report_id, status, reviewed_at) of the live adverse events each visible report
+    supports: a report's review state, which its patient may see, without the event records."""
+    query = (
+        select(AdverseEventReport.bleeding_report_id, AdverseEvent.status, AdverseEvent.reviewed_at)
+        .join(AdverseEvent, AdverseEvent.id == AdverseEventReport.adverse_event_id)
+        .join(BleedingReport, BleedingReport.id == AdverseEventReport.bleeding_report_id)
+        .join(Subject, Subject.id == BleedingReport.subject_id)
+        .where(
+            AdverseEventReport.bleeding_report_id.in_(report_ids),
+            AdverseEvent.voided_at.is_(None),
+            subject_visible_to(actor),
+        )
     )
     return (await session.execute(query)).all()
 
@@ -398,7 +428,7 @@ def adverse_events_query(actor: Actor, where: AdverseEventFilter) -> Select[Any]
     query = (
         select(AdverseEvent)
         .join(Subject, Subject.id == AdverseEvent.subject_id)
-        .where(subject_visible_to(actor), AdverseEvent.voided_at.is_(None))
+        .where(adverse_events_visible_to(actor), AdverseEvent.voided_at.is_(None))
     )
     if where.subject_code is not None:
         query = query.where(Subject.code == where.subject_code)

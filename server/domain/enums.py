@@ -89,6 +89,11 @@ class AboCompatibility(str, Enum):
         recipient lacks lower the increment); minor (plasma) incompatibility does not."""
         return self in (AboCompatibility.IDENTICAL, AboCompatibility.MINOR_INCOMPATIBLE)
 
+    @property
+    def compatible_if_known(self) -> bool | None:
+        """is_compatible, or None when the compatibility was not recorded (UNKNOWN)."""
+        return None if self is AboCompatibility.UNKNOWN else self.is_compatible
+
 
 class LymphodepletionAgent(str, Enum):
     FLUDARABINE = "fludarabine"

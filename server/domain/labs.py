@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-CTCAE_LAB_RULE = "ctcae-v5-labs-v1: DOMAIN.md table; lower bound inclusive; grade 0 at or above LLN"
+CTCAE_LAB_RULE = (
+    "ctcae-v5-labs-v2: DOMAIN.md table; lower bound inclusive; grade 0 at or above the lab's LLN, even where the "
+    "LLN lies below a grade's absolute bound; below the LLN the absolute bounds decide"
+)
 
 
 class Specimen(str, Enum):
@@ -125,17 +128,19 @@ class LabGrade:
 
 
 def ctcae_lab_grade(analyte: Analyte, value: float, lln: float | None) -> LabGrade | None:
-    """Grade of a low value: 0 at or above the LLN (the lab's own); grade 1 from below the LLN
-    down to the grade-2 bound; each bound is the lowest value of the milder grade. None for an
-    analyte CTCAE does not grade here, or without an LLN for a value that could be grade 1."""
+    """Grade of a low value: 0 at or above the LLN (the lab's own), even where that LLN lies below
+    a grade's absolute bound (neutrophils, LLN 1,400, value 1,450: grade 0, not 2). Below the LLN
+    the absolute bounds decide: grade 1 down to the grade-2 bound, each bound being the lowest
+    value of the milder grade. None for an analyte CTCAE does not grade here, or without an LLN
+    for a value at or above the grade-2 bound (grade 0 or 1: the lab's LLN decides). Without an
+    LLN a value below the grade-2 bound is graded by the absolute bounds."""
     rule = LAB_GRADES.get(analyte)
     if rule is None:
         return None
-    g2 = rule.bounds[0]
-    if value >= g2:
-        if lln is None:
-            return None
-        return LabGrade(0 if value >= lln else 1, rule.term, rule.meddra_code)
+    if lln is not None and value >= lln:
+        return LabGrade(0, rule.term, rule.meddra_code)
+    if value >= rule.bounds[0]:
+        return None if lln is None else LabGrade(1, rule.term, rule.meddra_code)
     grade = 2
     for bound in rule.bounds[1:]:
         if value < bound:

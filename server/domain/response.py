@@ -20,10 +20,21 @@ from .bsa import BodySurfaceArea, Measurement, body_surface_area_at
 from .protocol import ProtocolParameters
 from .units import PER_UL_PER_E9_PER_L
 
-CCI_RULE = "cci-v1: (post - pre) [x10^9/L] x 1000 [per uL per x10^9/L] x BSA [m^2] / dose [x10^11]"
-RESPONSE_RULE = "response-v1: R when early CCI > early threshold and late CCI > late threshold; N when any evaluable CCI fails; else NE"
+CCI_RULE = (
+    "cci-v2: (post - pre) [x10^9/L] x 1000 [per uL per x10^9/L] x BSA [m^2] / dose [x10^11]; the pre-count not "
+    "before the end of an earlier transfusion, post counts drawn before the next transfusion starts"
+)
+RESPONSE_RULE = (
+    "response-v2: R when early CCI > early threshold and late CCI > late threshold; N when any evaluable CCI fails; "
+    "else NE (a pre-count from before an earlier transfusion ended, or a post count drawn at or after the next "
+    "transfusion's start, is confounded)"
+)
 SUSTAINED_RULE = "sustained-v1: >= N consecutive R (NE skipped) among transfusions started within the assessment window after the first CAR-T infusion"
-REFRACTORY_RULE = "refractory-v1: >= N consecutive ABO-compatible transfusions with an evaluable early CCI below the threshold, before the first CAR-T infusion"
+REFRACTORY_RULE = (
+    "refractory-v2: >= N consecutive ABO-compatible transfusions with an evaluable early CCI below the threshold, "
+    "before the first CAR-T infusion; a transfusion of unknown ABO compatibility, an incompatible one and one "
+    "without an early CCI are not counted (listed with the reason) and neither extend nor break a run"
+)
 PPR_RULE = (
     "ppr-v1: increment [per uL] x weight [kg] x blood volume [mL/kg] x 1000 [uL/mL] / (dose [x10^11] x 1e11) x 100"
 )
@@ -37,6 +48,9 @@ class ResponseCategory(str, Enum):
 
 class NotEvaluableReason(str, Enum):
     NO_PRE_COUNT = "no_pre_count"
+    PRE_COUNT_CONFOUNDED = (
+        "pre_count_confounded"  # the last count in the look-back predates an earlier transfusion's end
+    )
     NO_EARLY_COUNT = "no_early_count"
     NO_LATE_COUNT = "no_late_count"
     EARLY_COUNT_CONFOUNDED = "early_count_after_next_transfusion"
@@ -58,7 +72,7 @@ class Transfusion:
     started_at: datetime
     ended_at: datetime
     dose_e11: float | None  # total measured or nominal content; None when unknown
-    abo_compatible: bool
+    abo_compatible: bool | None  # None: ABO compatibility unknown (not recorded)
 
 
 # --- the formulas ----------------------------------------------------------------------------
@@ -100,6 +114,7 @@ class Attribution:
     late: AttributedCount | None
     early_confounded: bool
     late_confounded: bool
+    pre_confounded: bool = False  # the last count in the look-back was drawn before an earlier transfusion ended
 
 
 class CountTimeline:
@@ -124,13 +139,18 @@ def attribute_counts(
     counts: Sequence[Count] | CountTimeline,
     next_started_at: datetime | None,
     params: ProtocolParameters,
+    previous_ended_at: datetime | None = None,
 ) -> Attribution:
-    """Pre-count: the last count drawn at or before the start, at most the look-back before it.
+    """Pre-count: the last count drawn at or before the start, at most the look-back before it, and
+    not before `previous_ended_at` (the end of an earlier transfusion): a latest count older than
+    that is no baseline for this transfusion (confounded), never replaced by an older one.
     Early and late: the earliest count in each window, timed from the END, bounds inclusive.
-    A post count drawn after the next transfusion started cannot be attributed (confounded)."""
+    A post count drawn at or after the next transfusion's start cannot be attributed (confounded:
+    it is the next one's pre-count)."""
     timeline = counts if isinstance(counts, CountTimeline) else CountTimeline(counts)
     start, end = transfusion.started_at, transfusion.ended_at
     pre = timeline.latest_in(start - timedelta(hours=params.pre_count_lookback_hours), start)
+    pre_confounded = pre is not None and previous_ended_at is not None and pre.drawn_at < previous_ended_at
     early = timeline.earliest_in(
         end + timedelta(minutes=params.early_window_min_minutes),
         end + timedelta(minutes=params.early_window_max_minutes),
@@ -140,14 +160,15 @@ def attribute_counts(
     )
 
     def confounded(count: Count | None) -> bool:
-        return count is not None and next_started_at is not None and count.drawn_at > next_started_at
+        return count is not None and next_started_at is not None and count.drawn_at >= next_started_at
 
     return Attribution(
-        pre=AttributedCount(pre, pre.drawn_at - start) if pre else None,
+        pre=AttributedCount(pre, pre.drawn_at - start) if pre and not pre_confounded else None,
         early=None if early is None or confounded(early) else AttributedCount(early, early.drawn_at - end),
         late=None if late is None or confounded(late) else AttributedCount(late, late.drawn_at - end),
         early_confounded=confounded(early),
         late_confounded=confounded(late),
+        pre_confounded=pre_confounded,
     )
 
 
@@ -210,13 +231,18 @@ def evaluate_transfusion(
     measurements: Sequence[Measurement],
     next_started_at: datetime | None,
     params: ProtocolParameters,
+    previous_ended_at: datetime | None = None,
 ) -> TransfusionResponse:
-    attribution = attribute_counts(transfusion, counts, next_started_at, params)
+    """One transfusion: its counts attributed by time (`previous_ended_at`: the latest end of the
+    transfusions started before it), its BSA, CCIs, PPR and category, with the reasons when NE."""
+    attribution = attribute_counts(transfusion, counts, next_started_at, params, previous_ended_at)
     bsa = body_surface_area_at(measurements, transfusion.started_at, params.bsa_formula)
     dose = transfusion.dose_e11 if transfusion.dose_e11 and transfusion.dose_e11 > 0 else None
     reasons: list[NotEvaluableReason] = []
     if attribution.pre is None:
-        reasons.append(NotEvaluableReason.NO_PRE_COUNT)
+        reasons.append(
+            NotEvaluableReason.PRE_COUNT_CONFOUNDED if attribution.pre_confounded else NotEvaluableReason.NO_PRE_COUNT
+        )
     if attribution.early is None:
         reasons.append(
             NotEvaluableReason.EARLY_COUNT_CONFOUNDED
@@ -267,13 +293,17 @@ def evaluate_transfusions(
     measurements: Sequence[Measurement],
     params: ProtocolParameters,
 ) -> list[TransfusionResponse]:
-    """Every transfusion of one subject, in start order."""
+    """Every transfusion of one subject, in start order. Each is bounded by its neighbours: its
+    pre-count by the latest end of the transfusions started before it, its post counts by the
+    next one's start."""
     ordered = sorted(transfusions, key=lambda t: (t.started_at, t.transfusion_id))
     timeline = CountTimeline(counts)
     results = []
+    previous_end: datetime | None = None
     for i, transfusion in enumerate(ordered):
         next_start = ordered[i + 1].started_at if i + 1 < len(ordered) else None
-        results.append(evaluate_transfusion(transfusion, timeline, measurements, next_start, params))
+        results.append(evaluate_transfusion(transfusion, timeline, measurements, next_start, params, previous_end))
+        previous_end = transfusion.ended_at if previous_end is None else max(previous_end, transfusion.ended_at)
     return results
 
 
@@ -300,17 +330,67 @@ def longest_run(categories: Sequence[ResponseCategory], wanted: ResponseCategory
     return best
 
 
+class RefractoryExclusion(str, Enum):
+    """Why a transfusion is left out of baseline refractoriness (in this order of precedence)."""
+
+    AFTER_CAR_T = "after_car_t"  # started at or after the first CAR-T infusion: not baseline
+    ABO_UNKNOWN = "abo_unknown"  # ABO compatibility not recorded
+    ABO_INCOMPATIBLE = "abo_incompatible"
+    NO_EARLY_CCI = "no_early_cci"  # no evaluable early CCI (see the transfusion's not-evaluable reasons)
+
+
+def refractory_exclusion(result: TransfusionResponse, first_infusion_at: datetime | None) -> RefractoryExclusion | None:
+    """Why this transfusion does not count towards baseline refractoriness; None when it counts
+    (a baseline, ABO-compatible transfusion with an evaluable early CCI)."""
+    transfusion = result.transfusion
+    if first_infusion_at is not None and transfusion.started_at >= first_infusion_at:
+        return RefractoryExclusion.AFTER_CAR_T
+    if transfusion.abo_compatible is None:
+        return RefractoryExclusion.ABO_UNKNOWN
+    if not transfusion.abo_compatible:
+        return RefractoryExclusion.ABO_INCOMPATIBLE
+    if result.cci_early is None:
+        return RefractoryExclusion.NO_EARLY_CCI
+    return None
+
+
 def is_baseline_refractory(results: Sequence[TransfusionResponse], params: ProtocolParameters) -> bool:
-    """>= N consecutive ABO-compatible transfusions whose evaluable early CCI is below the
-    threshold (strictly). Transfusions without an early CCI, or not ABO-compatible, are skipped."""
+    """>= N consecutive counted transfusions (ABO-compatible, with an evaluable early CCI) whose
+    early CCI is below the threshold (strictly), among the baseline transfusions given. The others
+    (ABO unknown or incompatible, no early CCI) are not counted: they neither extend nor break a
+    run, as DOMAIN.md's 'consecutive ABO-compatible transfusions' reads; the evidence lists them."""
     run = 0
-    for result in results:
-        if not result.transfusion.abo_compatible or result.cci_early is None:
+    for result in sorted(results, key=lambda r: (r.transfusion.started_at, r.transfusion.transfusion_id)):
+        if refractory_exclusion(result, None) is not None:
             continue
+        assert result.cci_early is not None  # counted
         run = run + 1 if result.cci_early < params.refractory_cci_threshold_per_ul else 0
         if run >= params.refractory_consecutive_transfusions:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class RefractorinessEvidence:
+    """Which transfusions counted towards baseline refractoriness and which were left out and why,
+    in start order: a missing ABO entry is visible, not silent."""
+
+    counted: tuple[int, ...]
+    excluded: tuple[tuple[int, RefractoryExclusion], ...]
+
+
+def refractoriness_evidence(
+    results: Sequence[TransfusionResponse], first_infusion_at: datetime | None
+) -> RefractorinessEvidence:
+    ordered = sorted(results, key=lambda r: (r.transfusion.started_at, r.transfusion.transfusion_id))
+    counted, excluded = [], []
+    for result in ordered:
+        reason = refractory_exclusion(result, first_infusion_at)
+        if reason is None:
+            counted.append(result.transfusion.transfusion_id)
+        else:
+            excluded.append((result.transfusion.transfusion_id, reason))
+    return RefractorinessEvidence(tuple(counted), tuple(excluded))
 
 
 @dataclass(frozen=True)

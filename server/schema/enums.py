@@ -36,6 +36,11 @@ BsaFormula = strawberry.enum(_BsaFormula, description="Body surface area formula
 ErrorCode = strawberry.enum(_ErrorCode, description="Stable machine-readable code of an expected error.")
 ResponseCategory = strawberry.enum(_response.ResponseCategory, description="Per-transfusion response: R, N or NE.")
 NotEvaluableReason = strawberry.enum(_response.NotEvaluableReason, description="Why a transfusion is not evaluable.")
+RefractoryExclusionReason = strawberry.enum(
+    _response.RefractoryExclusion,
+    name="RefractoryExclusionReason",
+    description="Why a transfusion does not count towards baseline refractoriness: given at or after the first CAR-T infusion, ABO compatibility unknown (not recorded), ABO-incompatible, or no evaluable early CCI.",
+)
 
 
 @strawberry.enum(description="Population of the primary endpoint.")

@@ -68,6 +68,7 @@ class Loaders:
         self.adverse_events = DataLoader(self._children(AdverseEvent, AdverseEvent.onset_date))
         self.annotations = DataLoader(self._annotations)
         self.events_of_report = DataLoader(self._events_of_reports)
+        self.review_states = DataLoader(self._review_states)
         self.reports_of_event = DataLoader(self._reports_of_events)
         self.bleeding_days = DataLoader(self._bleeding_days)
         self.lab_results = DataLoader(self._children(LabResult, LabResult.collected_at))
@@ -171,6 +172,11 @@ class Loaders:
         by_id = {event.id: event for event in events if event is not None}
         grouped = _group([p for p in pairs if p[1] in by_id], report_ids, lambda p: p[0])
         return [[by_id[p[1]] for p in group] for group in grouped]
+
+    async def _review_states(self, report_ids: list[int]) -> list[list[Any]]:
+        """(status, reviewed_at) of the events each report supports (no event records: patients too)."""
+        rows = await self._ctx.read(q.review_states_of_reports, report_ids)
+        return _group(rows, report_ids, lambda r: r.bleeding_report_id)
 
     async def _bleeding_days(self, keys: list[tuple[int, date, date]]) -> list[list[Any]]:
         """Reports of subjects' local days in a range: one statement per distinct range asked for

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 import strawberry
 
@@ -92,6 +94,36 @@ class TransfusionResponse:
     rule: str = r.RESPONSE_RULE
 
 
+@strawberry.type(description="A transfusion left out of baseline refractoriness, and why.")
+class RefractoryExclusion:
+    transfusion_id: strawberry.ID = strawberry.field(description="The PlateletTransfusion's global id.")
+    reason: e.RefractoryExclusionReason
+
+
+@strawberry.type(
+    description="Which transfusions counted towards baseline refractoriness and which were left out and why, in start order (every transfusion of the subject is in one of the two lists)."
+)
+class RefractorinessEvidence:
+    counted: list[strawberry.ID] = strawberry.field(
+        description="PlateletTransfusion ids counted: before the first CAR-T infusion, ABO-compatible, with an evaluable early CCI."
+    )
+    excluded: list[RefractoryExclusion]
+    rule: str = r.REFRACTORY_RULE
+
+    @classmethod
+    def of(cls, records: Iterable[Any]) -> RefractorinessEvidence:
+        """From the subject's flat derived records (services.response: stored or live)."""
+        counted: list[strawberry.ID] = []
+        excluded: list[RefractoryExclusion] = []
+        for record in sorted(records, key=lambda x: (x.started_at, x.transfusion_id)):
+            transfusion_id = encode_id("PlateletTransfusion", record.transfusion_id)
+            if record.refractory_exclusion is None:
+                counted.append(transfusion_id)
+            else:
+                excluded.append(RefractoryExclusion(transfusion_id=transfusion_id, reason=record.refractory_exclusion))
+        return cls(counted=counted, excluded=excluded)
+
+
 @strawberry.type(description="A subject's platelet transfusion response over the trial.")
 class PlateletResponse:
     baseline_refractory: bool = strawberry.field(description=f"Refractory before CAR-T. Rule: {r.REFRACTORY_RULE}")
@@ -116,11 +148,14 @@ class PlateletResponse:
     responsive_transfusions: int = strawberry.field(
         description="Responsive transfusions after CAR-T within the assessment window."
     )
+    refractoriness_evidence: RefractorinessEvidence = strawberry.field(
+        description="The transfusions behind baselineRefractory: which counted, which were left out and why (a missing ABO entry shows as ABO_UNKNOWN)."
+    )
     parameter_version: int
     rule: str = r.SUSTAINED_RULE
 
     @classmethod
-    def of(cls, s: r.SubjectResponse, version: int) -> PlateletResponse:
+    def of(cls, s: r.SubjectResponse, version: int, transfusion_records: Iterable[Any]) -> PlateletResponse:
         return cls(
             baseline_refractory=s.baseline_refractory,
             sustained=s.sustained,
@@ -132,6 +167,7 @@ class PlateletResponse:
             lost_response_at=s.lost_response_at,
             evaluable_transfusions=s.evaluable_transfusions,
             responsive_transfusions=s.responsive_transfusions,
+            refractoriness_evidence=RefractorinessEvidence.of(transfusion_records),
             parameter_version=version,
         )
 

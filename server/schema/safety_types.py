@@ -79,7 +79,7 @@ class BleedingReport:
 
     @strawberry.field(description="REVIEWED when every adverse event it supports has been confirmed or rejected.")
     async def review_status(self, info: Info) -> e.AdverseEventStatus | None:
-        events = await info.context.loaders.events_of_report.load(self.db_id)
+        events = await info.context.loaders.review_states.load(self.db_id)
         if not events:
             return None
         statuses = {event.status for event in events}
@@ -93,7 +93,7 @@ class BleedingReport:
 
     @strawberry.field(description="The review status the patient sees (the adverse events themselves are the investigators').")
     async def status(self, info: Info) -> e.DiaryReportStatus:
-        events = await info.context.loaders.events_of_report.load(self.db_id)
+        events = await info.context.loaders.review_states.load(self.db_id)
         if not events or any(event.status is e.AdverseEventStatus.PENDING_REVIEW for event in events):
             return e.DiaryReportStatus.RECEIVED
         return e.DiaryReportStatus.REVIEWED
@@ -102,11 +102,13 @@ class BleedingReport:
     async def status_changed_at(self, info: Info) -> dt.datetime | None:
         if await self.status(info) is not e.DiaryReportStatus.REVIEWED:
             return None
-        events = await info.context.loaders.events_of_report.load(self.db_id)
+        events = await info.context.loaders.review_states.load(self.db_id)
         reviewed = [event.reviewed_at for event in events if event.reviewed_at is not None]
         return max(reviewed) if reviewed else None
 
-    @strawberry.field(description="Provisional or reviewed adverse events this report supports.")
+    @strawberry.field(
+        description="Provisional or reviewed adverse events this report supports (site staff, monitors, analysts, admins; always empty for patients, who see the report's status)."
+    )
     async def adverse_events(self, info: Info) -> list[AdverseEvent]:
         return [AdverseEvent.of(row) for row in await info.context.loaders.events_of_report.load(self.db_id)]
 

@@ -302,6 +302,7 @@ _DERIVED_COLUMNS = (
     "early_count_id", "early_drawn_at", "early_value_e9_per_l", "early_after_end_s",
     "late_count_id", "late_drawn_at", "late_value_e9_per_l", "late_after_end_s",
     "early_confounded", "late_confounded", "cci_early", "cci_late", "ppr_early", "category", "reasons",
+    "refractory_exclusion",
 )  # fmt: skip
 if _DERIVED_COLUMNS != TRANSFUSION_RESPONSE_COLUMNS:
     raise RuntimeError("transfusion_response columns changed: update _DERIVED_COLUMNS and _derived")
@@ -320,6 +321,7 @@ def _derived(record: Any) -> dict[str, Any]:
         early_id, early_drawn_at, early_value, early_after_s,
         late_id, late_drawn_at, late_value, late_after_s,
         _early_confounded, _late_confounded, cci_early, cci_late, ppr_early, category, joined_reasons,
+        _refractory_exclusion,
     ) = record  # fmt: skip
     reasons = not_evaluable_reasons(joined_reasons)
     bsa = None
@@ -525,7 +527,7 @@ class Subject(Node):
         from .response_types import PlateletResponse
 
         evaluation = await info.context.loaders.evaluation.load(self.db_id)
-        return PlateletResponse.of(evaluation.subject, evaluation.parameter_version)
+        return PlateletResponse.of(evaluation.subject, evaluation.parameter_version, evaluation.by_transfusion.values())
 
     @strawberry.field(
         description="The patient's registered phones, oldest first, revoked ones included (site staff, monitors, admins and the patient; empty for analysts)."

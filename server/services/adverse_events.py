@@ -30,7 +30,11 @@ from .terms import trial_terms
 from .unit_of_work import UnitOfWork
 
 ENTITY = "AdverseEvent"
+# Who confirms, regrades and rejects events (an admin acts with an investigator's authority here,
+# as an admin's newly reported event is confirmed on entry).
 REVIEWERS = frozenset({Role.INVESTIGATOR, Role.ADMIN})
+# A confirmed event whose term, grade or seriousness anyone else changes goes back to review.
+REVIEWED_FIELDS = ("meddra_code", "grade", "grading_scale", "serious", "serious_criteria")
 
 
 @dataclass(frozen=True)
@@ -169,11 +173,46 @@ def _apply(
 
 
 async def update_adverse_event(uow: UnitOfWork, *, event_id: int, patch: dict[str, Any], reason: str) -> AdverseEvent:
+    """A correction with a reason. A confirmed event whose term, grade or seriousness is changed by
+    anyone but a reviewer (a coordinator, say) goes back to pending review (DOMAIN.md, "Safety
+    workflow"), audited with why."""
     raise_if(v.check_reason(reason))
     event, site_id = await _existing(uow, event_id)
+    before = _values(event)
     _apply(uow, event, site_id, patch, reason, AuditAction.UPDATE)
+    changed = [name for name in REVIEWED_FIELDS if _values(event)[name] != before[name]]
+    if changed and event.status is AdverseEventStatus.CONFIRMED and uow.actor.role not in REVIEWERS:
+        fields_changed = ", ".join("term" if name == "meddra_code" else name.replace("_", " ") for name in changed)
+        _back_to_review(
+            uow,
+            event,
+            site_id,
+            {},
+            f"{fields_changed} of a confirmed event changed by a {uow.actor.role.value}: back to investigator review",
+        )
     await repo.touch_reports_of_event(uow.session, event.id, uow.now)
     return event
+
+
+def _back_to_review(uow: UnitOfWork, event: AdverseEvent, site_id: int, patch: dict[str, Any], reason: str) -> None:
+    """A confirmed event returns to PENDING_REVIEW (with `patch` applied), audited with the reason."""
+    changes = field_changes(
+        {"status": event.status, **{k: getattr(event, k) for k in patch}},
+        {"status": AdverseEventStatus.PENDING_REVIEW, **patch},
+    )
+    uow.audit(
+        entity=ENTITY,
+        entity_id=event.id,
+        action=AuditAction.UPDATE,
+        changes=changes,
+        subject_id=event.subject_id,
+        site_id=site_id,
+        reason=reason,
+    )
+    for name, value in patch.items():
+        setattr(event, name, value)
+    event.status = AdverseEventStatus.PENDING_REVIEW
+    event.updated_at = uow.now
 
 
 async def resolve_adverse_event(
@@ -291,9 +330,32 @@ async def propose_provisional_event(
     return event
 
 
+def continue_with_grade(uow: UnitOfWork, event: AdverseEvent, grade: int, *, site_id: int, report_id: int) -> bool:
+    """A diary report continuing a patient-reported event with a higher provisional grade: a
+    pending event takes the grade; a confirmed one takes it too and goes back to pending review
+    (DOMAIN.md, "Safety workflow"). True when a confirmed event went back to review (the caller
+    alerts the site)."""
+    if grade <= event.grade:
+        return False
+    if event.status is not AdverseEventStatus.CONFIRMED:
+        raise_provisional_grade(
+            uow, event, grade, site_id=site_id, reason=f"diary report {report_id} proposes a higher grade"
+        )
+        return False
+    _back_to_review(
+        uow,
+        event,
+        site_id,
+        {"grade": grade},
+        f"diary report {report_id} continues this confirmed event with a higher provisional grade "
+        f"({event.grade} -> {grade}): back to investigator review",
+    )
+    return True
+
+
 def raise_provisional_grade(uow: UnitOfWork, event: AdverseEvent, grade: int, *, site_id: int, reason: str) -> None:
     """A continuing episode graded higher raises a still-pending event; a reviewed one is left to
-    the investigator."""
+    the investigator (lab results; diary reports go through continue_with_grade)."""
     if grade <= event.grade or event.status is not AdverseEventStatus.PENDING_REVIEW:
         return
     uow.audit(

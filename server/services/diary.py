@@ -11,14 +11,14 @@ from typing import Any
 
 from ..db import repositories as repo
 from ..db.audit import audit_value, field_changes
-from ..db.models import AdverseEventReport, Alert, BleedingReport, BleedingReportAnnotation, Site, Subject
+from ..db.models import AdverseEvent, AdverseEventReport, Alert, BleedingReport, BleedingReportAnnotation, Site, Subject
 from ..domain import bleeding as b
 from ..domain import validation as v
 from ..domain.adverse_events import AdverseEventSource
 from ..domain.auth import Actor
 from ..domain.enums import AuditAction, Role
 from .access import RECORD, require_clinical_writer, writable_subject_by_id
-from .adverse_events import propose_provisional_event, raise_provisional_grade
+from .adverse_events import continue_with_grade, propose_provisional_event
 from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
 from .unit_of_work import UnitOfWork
 
@@ -163,12 +163,19 @@ async def submit_bleeding_report(
         subject_id=subject.id,
         site_id=site.id,
     )
-    event_ids = await _provisional_events(
+    event_ids, reopened = await _provisional_events(
         uow, subject, site, report, assessment, submission, parameters.bleeding_episode_gap_hours
     )
     alert = bool(assessment.red_flags) or b.day_alert_due(before, after)
     if alert:
         await _raise_alert(uow, subject, site, report, assessment, after)
+    for event, previous_grade in reopened:
+        message = (
+            f"{subject.code}: diary report continues confirmed adverse event {event.term} (grade {previous_grade}) "
+            f"with provisional grade {event.grade}; back to investigator review"
+        )
+        await _raise_alert(uow, subject, site, report, assessment, after, message=message[:300], red_flags=False)
+    alert = alert or bool(reopened)
     return DiaryOutcome(
         report,
         assessment,
@@ -223,26 +230,28 @@ async def _provisional_events(
     assessment: b.DiaryAssessment,
     submission: DiarySubmission,
     gap_hours: int,
-) -> list[int]:
+) -> tuple[list[int], list[tuple[AdverseEvent, int]]]:
     """Each proposed term continues an open patient-reported episode of that term, or starts one
-    (source: patient report, status: pending review)."""
+    (source: patient report, status: pending review). Returns the event ids, and the confirmed
+    events a higher grade sent back to review, each with its grade before."""
     codes = [p.meddra_code for p in assessment.proposals]
     if not codes:
-        return []
+        return [], []
     open_events = await repo.open_patient_reported_events(uow.session, subject.id, codes)
     episodes = [b.OpenEpisode(e.id, e.meddra_code, last) for e, last in open_events]
     by_id = {e.id: e for e, _ in open_events}
     onset = b.local_date(submission.noticed_at, submission.device_utc_offset_minutes)
     event_ids: list[int] = []
+    reopened: list[tuple[AdverseEvent, int]] = []
     for proposal in assessment.proposals:
         episode = b.continuing_episode(episodes, proposal.meddra_code, submission.noticed_at, gap_hours)
         if episode is not None:
             event = by_id[episode.event_id]
-            grade_before = event.grade
-            raise_provisional_grade(
-                uow, event, proposal.grade, site_id=site.id, reason=f"diary report {report.id} proposes a higher grade"
-            )
-            if event.grade != grade_before:  # the reports this event links change for the phone too
+            grade_before, status_before = event.grade, event.status
+            if continue_with_grade(uow, event, proposal.grade, site_id=site.id, report_id=report.id):
+                reopened.append((event, grade_before))
+            if (event.grade, event.status) != (grade_before, status_before):
+                # the reports this event links change for the phone too (grade or review status)
                 await repo.touch_reports_of_event(uow.session, event.id, uow.now)
         else:
             event = await propose_provisional_event(
@@ -258,7 +267,7 @@ async def _provisional_events(
         uow.session.add(AdverseEventReport(adverse_event_id=event.id, bleeding_report_id=report.id))
         event_ids.append(event.id)
     await uow.flush()
-    return event_ids
+    return event_ids, reopened
 
 
 def alert_message(subject_code: str, assessment: b.DiaryAssessment, day: b.DayAssessment, local_day: date) -> str:
@@ -284,14 +293,19 @@ async def _raise_alert(
     report: BleedingReport,
     assessment: b.DiaryAssessment,
     day: b.DayAssessment,
+    *,
+    message: str | None = None,
+    red_flags: bool = True,
 ) -> None:
+    """An alert about the report: its red flags or the day's grade, or `message` (then without
+    the red flags when `red_flags` is False: they have their own alert)."""
     alert = Alert(
         site_id=site.id,
         subject_id=subject.id,
         bleeding_report_id=report.id,
-        red_flags=[f.value for f in assessment.red_flags],
+        red_flags=[f.value for f in assessment.red_flags] if red_flags else [],
         who_grade=day.who_grade,
-        message=alert_message(subject.code, assessment, day, report.local_date),
+        message=message or alert_message(subject.code, assessment, day, report.local_date),
         created_at=uow.now,
     )
     uow.session.add(alert)

@@ -31,12 +31,14 @@ from ..domain.protocol import ProtocolParameters
 from ..domain.response import (
     AttributedCount,
     Count,
+    RefractoryExclusion,
     SubjectResponse,
     Transfusion,
     TransfusionResponse,
     assess_subject,
     evaluate_transfusions,
     joined_reasons,
+    refractory_exclusion,
 )
 from ..domain.statistics import Proportion, clopper_pearson
 
@@ -56,7 +58,7 @@ def _transfusion(row: PlateletTransfusion) -> Transfusion:
         started_at=row.started_at,
         ended_at=row.ended_at,
         dose_e11=transfusion_dose_e11(row),
-        abo_compatible=row.abo_compatibility.is_compatible,
+        abo_compatible=row.abo_compatibility.compatible_if_known,
     )
 
 
@@ -65,6 +67,8 @@ class SubjectEvaluation:
     parameter_version: int
     by_transfusion: dict[int, TransfusionResponse]
     subject: SubjectResponse
+    # per transfusion: why it does not count towards baseline refractoriness (None: it counts)
+    refractory_exclusions: dict[int, RefractoryExclusion | None]
 
 
 def evaluate_subject(
@@ -85,6 +89,9 @@ def evaluate_subject(
         parameter_version=parameter_version,
         by_transfusion={r.transfusion.transfusion_id: r for r in results},
         subject=assess_subject(results, first_infusion_at, parameters),
+        refractory_exclusions={
+            r.transfusion.transfusion_id: refractory_exclusion(r, first_infusion_at) for r in results
+        },
     )
 
 
@@ -125,8 +132,11 @@ def _count_columns(prefix: str, attributed: AttributedCount | None) -> dict[str,
     }
 
 
-def transfusion_response_row(subject_id: int, result: TransfusionResponse, parameter_version: int) -> dict[str, Any]:
-    """The transfusion_response row holding one result of the engine."""
+def transfusion_response_row(
+    subject_id: int, result: TransfusionResponse, parameter_version: int, exclusion: RefractoryExclusion | None
+) -> dict[str, Any]:
+    """The transfusion_response row holding one result of the engine (and why the transfusion does
+    not count towards baseline refractoriness, None when it counts)."""
     transfusion, bsa, attribution = result.transfusion, result.bsa, result.attribution
     return {
         "transfusion_id": transfusion.transfusion_id,
@@ -152,6 +162,7 @@ def transfusion_response_row(subject_id: int, result: TransfusionResponse, param
         "ppr_early": result.ppr_early,
         "category": result.category,
         "reasons": joined_reasons(result.reasons),
+        "refractory_exclusion": exclusion,
     }
 
 
@@ -212,7 +223,8 @@ async def refresh_stored_responses(session: AsyncSession, subject_ids: Collectio
                 version,
             )
             transfusion_rows += [
-                transfusion_response_row(subject_id, result, version) for result in evaluation.by_transfusion.values()
+                transfusion_response_row(subject_id, result, version, evaluation.refractory_exclusions[transfusion_id])
+                for transfusion_id, result in evaluation.by_transfusion.items()
             ]
             subject_rows.append(
                 subject_response_row(subject_id, evaluation.subject, version, (i.product for i in infusions))
@@ -248,7 +260,11 @@ def live_reading(subject_id: int, evaluation: SubjectEvaluation) -> ResponseRead
     return ResponseReading(
         parameter_version=version,
         by_transfusion={
-            transfusion_id: TransfusionResponseRecord(**transfusion_response_row(subject_id, result, version))
+            transfusion_id: TransfusionResponseRecord(
+                **transfusion_response_row(
+                    subject_id, result, version, evaluation.refractory_exclusions[transfusion_id]
+                )
+            )
             for transfusion_id, result in evaluation.by_transfusion.items()
         },
         subject=evaluation.subject,

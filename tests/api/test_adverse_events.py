@@ -16,7 +16,7 @@ import pytest
 
 from server.schema.ids import encode_id
 from tests.api import fixtures_data as fx
-from tests.api.test_bleeding_diary import accepted, report_input, safety_rows
+from tests.api.test_bleeding_diary import report_input, safety_rows, seen_by_staff
 
 A, B, C = "S01-001", "S01-002", "S02-001"
 EPISTAXIS, BRUISING, FEVER, CRS, ICANS_TERM = 10015090, 10006504, 10016558, 10052015, 10029205
@@ -424,7 +424,7 @@ async def test_the_investigator_confirms_regrades_or_rejects_with_a_reason(
 
 async def test_an_investigator_reviews_a_patient_reported_event(gql: Any, world: dict[str, str]) -> None:
     # given: a diary nosebleed
-    diary = await accepted(gql, world["patient"], report_input())
+    diary = await seen_by_staff(gql, world, report_input())
     event_id = diary["report"]["adverseEvents"][0]["id"]
 
     # when
@@ -491,8 +491,9 @@ async def test_an_event_is_changed_with_a_reason_and_audited(gql: Any, world: di
         "PROBABLE",
         None,
     )
-    assert changed["status"] == "CONFIRMED"  # unchanged by an edit
-    [_, update] = await audit_of(gql, world["admin"], event["id"])
+    # a coordinator changed the term and grade of a confirmed event: back to the investigator
+    assert changed["status"] == "PENDING_REVIEW"
+    [_, update, back] = await audit_of(gql, world["admin"], event["id"])
     assert (update["action"], update["actorId"], update["reason"]) == ("UPDATE", "coord-1", "chart review")
     assert update["changes"] == {
         "meddra_code": {"old": EPISTAXIS, "new": FEVER},
@@ -500,6 +501,52 @@ async def test_an_event_is_changed_with_a_reason_and_audited(gql: Any, world: di
         "attribution_cd19": {"old": None, "new": "probable"},
         "verbatim": {"old": "nosebleed at home, stopped with pressure", "new": None},
     }
+    assert (back["action"], back["actorId"], back["changes"], back["reason"]) == (
+        "UPDATE",
+        "coord-1",
+        {"status": {"old": "confirmed", "new": "pending_review"}},
+        "term, grade of a confirmed event changed by a coordinator: back to investigator review",
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "change", "status"),
+    [
+        # term, grade or seriousness changed by anyone but a reviewer: back to review
+        ("coordinator", {"grade": 2}, "PENDING_REVIEW"),
+        ("coordinator", {"meddraCode": FEVER}, "PENDING_REVIEW"),
+        ("coordinator", {"serious": True, "seriousCriteria": ["HOSPITALIZATION"]}, "PENDING_REVIEW"),
+        # other fields, or a reviewer's change: still confirmed
+        ("coordinator", {"attributionCd19": "POSSIBLE", "outcome": "RECOVERING_RESOLVING"}, "CONFIRMED"),
+        ("coordinator", {"verbatim": "nosebleed, 20 min"}, "CONFIRMED"),
+        ("investigator", {"grade": 2}, "CONFIRMED"),
+        ("investigator", {"serious": True, "seriousCriteria": ["HOSPITALIZATION"]}, "CONFIRMED"),
+        ("admin", {"meddraCode": FEVER}, "CONFIRMED"),
+    ],
+)
+async def test_a_confirmed_event_changed_by_anyone_but_a_reviewer_goes_back_to_review(
+    gql: Any, world: dict[str, str], who: str, change: dict[str, Any], status: str
+) -> None:
+    # given: an event the investigator confirmed
+    event = await report(gql, world["investigator"])
+    assert event["status"] == "CONFIRMED"
+    # when
+    result = await run(gql, world[who], UPDATE, {"id": event["id"], "reason": "chart review", **change})
+    # then
+    assert result["__typename"] == "AdverseEventSuccess", result
+    assert result["adverseEvent"]["status"] == status
+    audit = await audit_of(gql, world["admin"], event["id"])
+    assert len(audit) == (3 if status == "PENDING_REVIEW" else 2)
+    if status == "PENDING_REVIEW":
+        assert audit[-1]["changes"] == {"status": {"old": "confirmed", "new": "pending_review"}}
+        assert audit[-1]["reason"].endswith(
+            "of a confirmed event changed by a coordinator: back to investigator review"
+        )
+        # and the investigator can review it again
+        again = await run(
+            gql, world["investigator"], REVIEW, {"id": event["id"], "decision": "CONFIRM", "reason": "agreed"}
+        )
+        assert again["adverseEvent"]["status"] == "CONFIRMED"
 
 
 async def test_an_event_is_resolved_once_with_a_resolved_outcome(gql: Any, world: dict[str, str], app: Any) -> None:
@@ -622,7 +669,7 @@ async def cohort(gql: Any, world: dict[str, str]) -> dict[str, str]:
     ids = {name: event["id"] for name, event in ids.items()}
     reject = {"id": ids["bruise_c_d18"], "decision": "REJECT", "reason": "a bruise from the line, not an AE"}
     assert (await run(gql, world["investigator2"], REVIEW, reject))["adverseEvent"]["status"] == "REJECTED"
-    diary = await accepted(gql, world["patient"], report_input(note="nose again"))
+    diary = await seen_by_staff(gql, world, report_input(note="nose again"))
     ids["diary"] = diary["report"]["adverseEvents"][0]["id"]
     assert (await events(gql, admin))["totalCount"] == 7
     return ids
@@ -711,7 +758,7 @@ async def test_site_staff_see_only_their_sites_events(gql: Any, world: dict[str,
     assert s01 == [cohort[n] for n in ("nose_d3", "crs_d1", "nose_d41", "fever_b", "diary")]
     assert s01_asking_for_s02 == []
     assert s02 == [cohort["nose_c_d13"], cohort["bruise_c_d18"]]
-    assert patient == [cohort[n] for n in ("nose_d3", "crs_d1", "nose_d41", "diary")]
+    assert patient == []  # adverse-event records are the investigators': not even the patient's own
 
 
 async def test_the_safety_table_excludes_rejected_events(

@@ -11,6 +11,9 @@ for S01.
 - monitor: reads their sites, and the audit trail of their sites only; writes nothing.
 - analyst: reads all sites, never free text (transfusion note, status-change reason); writes nothing.
 - admin: everything.
+Adverse-event records are never a patient's, not even their own subject's (attribution,
+expectedness and causality are the investigators'): the patient reads each diary report's review
+status instead.
 A refused write leaves every table and the audit trail as they were.
 """
 
@@ -234,13 +237,23 @@ WRITES: dict[str, tuple[str, Build, str, Callable[[str, str, str], Any]]] = {
 }
 
 
-QUERIES = {"viewer", "trial", "sites", "subjects", "subject", "node", "auditEvents"}
+QUERIES = {
+    "viewer",
+    "trial",
+    "sites",
+    "subjects",
+    "subject",
+    "node",
+    "auditEvents",
+    "adverseEvents",
+    "adverseEventSummary",
+}
 # Safety operations (adverse events, bleeding diary, alerts) arrived after this matrix was written:
 # their role rules are not in the tables above yet. Move each into the tables when it is covered.
 # Operations whose role rules are tested in their own files (test_bleeding_diary.py,
 # test_adverse_events.py, test_lab_results.py) rather than in the tables here.
 NOT_YET_IN_MATRIX = {
-    "queries": {"adverseEventSummary", "adverseEvents", "alerts", "myBleedingReports"},
+    "queries": {"alerts", "myBleedingReports"},
     "mutations": {
         "acknowledgeAlert",
         "annotateBleedingReport",
@@ -463,6 +476,57 @@ async def test_viewer_and_trial_for_every_role(gql, token, role):
     assert data["trial"]["code"] == "PTR-CART-01"
     assert data["trial"]["protocolParameters"]["version"] == 1
     assert (data["trial"]["protocolParameters"]["reason"] is None) is (role == "analyst")
+
+
+# ---------------------------------------------------------------------------------------------
+# Adverse events: every path to an adverse-event record, for every role.
+
+AE_READS = """query($code: String!, $own: ID!, $other: ID!) {
+  adverseEvents(first: 100) { totalCount edges { node { id subjectCode } } }
+  adverseEventSummary { meddraCode events subjects }
+  own: node(id: $own) { id }
+  other: node(id: $other) { id }
+  subject(code: $code) { adverseEvents { id } bleedingReports { status adverseEvents { id } } }
+}"""
+
+
+@pytest.fixture
+async def adverse_events(gql: Any, token: Any, world: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """One investigator-reported event per subject, and the patient's own diary nosebleed (a
+    provisional event linked to the report). Returns the event ids by subject code."""
+    from tests.api.test_adverse_events import report
+    from tests.api.test_bleeding_diary import accepted, report_input
+
+    admin = token("admin")
+    ids: dict[str, Any] = {code: [(await report(gql, admin, code=code))["id"]] for code in TARGETS}
+    await accepted(gql, token("patient", subject=OWN), report_input())
+    listed = await gql.data(admin, AE_READS, {"code": OWN, "own": ids[OWN][0], "other": ids[OTHER_SITE][0]})
+    ids[OWN] = [e["id"] for e in listed["subject"]["adverseEvents"]]
+    assert len(ids[OWN]) == 2
+    return ids
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_adverse_event_records_are_read_by_role_and_never_by_patients(gql, token, adverse_events, role):
+    # given: four events (two of the patient's own subject, one of which its diary report supports)
+    variables = {"code": OWN, "own": adverse_events[OWN][0], "other": adverse_events[OTHER_SITE][0]}
+    readable = [] if role == "patient" else READABLE[role]
+    visible = sorted(i for code in readable for i in adverse_events[code])
+    # when
+    data = await gql.data(role_token(token, role), AE_READS, variables)
+    # then: lists, the safety table, node(id:), a subject's events and a report's events are
+    # filtered in the query; the patient's only view is the report's review status
+    assert data["adverseEvents"]["totalCount"] == len(visible)
+    assert sorted(e["node"]["id"] for e in data["adverseEvents"]["edges"]) == visible
+    assert sum(row["events"] for row in data["adverseEventSummary"]) == len(visible)
+    assert (data["own"], data["other"]) == (None, None)  # AdverseEvent is no Node: node(id:) never returns one
+    subject = data["subject"]
+    if role == "patient":
+        assert subject == {"adverseEvents": [], "bleedingReports": [{"status": "RECEIVED", "adverseEvents": []}]}
+    else:
+        assert sorted(e["id"] for e in subject["adverseEvents"]) == sorted(adverse_events[OWN])
+        [diary] = subject["bleedingReports"]
+        assert diary["status"] == "RECEIVED" and len(diary["adverseEvents"]) == 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -145,6 +145,24 @@ async def accepted(gql: Any, token: str, values: dict[str, Any]) -> dict[str, An
     return result
 
 
+REPORT_EVENTS = """
+query($code: String!) {
+  subject(code: $code) {
+    bleedingReports { id adverseEvents { id meddraCode term grade status source gradingScale onsetDate } }
+  }
+}"""
+
+
+async def seen_by_staff(gql: Any, world: dict[str, str], values: dict[str, Any]) -> dict[str, Any]:
+    """The patient's submission, answered without adverse-event records (they are the
+    investigators': DOMAIN.md), with the report's events filled in as its site's investigator reads them."""
+    result = await accepted(gql, world["patient"], values)
+    assert result["report"]["adverseEvents"] == []
+    reports = (await gql.data(world["investigator"], REPORT_EVENTS, {"code": A}))["subject"]["bleedingReports"]
+    [events] = [r["adverseEvents"] for r in reports if r["id"] == result["report"]["id"]]
+    return {**result, "report": {**result["report"], "adverseEvents": events}}
+
+
 async def events_of(gql: Any, token: str, code: str) -> list[dict[str, Any]]:
     data = await gql.data(token, EVENTS, {"subjectCode": code})
     return [edge["node"] for edge in data["adverseEvents"]["edges"]]
@@ -259,11 +277,11 @@ async def test_fifty_concurrent_identical_submissions_store_one_report_and_one_s
 async def test_a_retry_with_a_new_device_submit_time_is_the_same_report(gql: Any, world: dict[str, str]) -> None:
     # given
     values = report_input(deviceSubmittedAt=iso(now() - timedelta(minutes=30)))
-    first = await accepted(gql, world["patient"], values)
+    first = await seen_by_staff(gql, world, values)
 
     # when: the phone retries later; only its submit time changed (and the id's letter case)
-    retry = await accepted(gql, world["patient"], {**values, "deviceSubmittedAt": iso(now())})
-    upper = await accepted(gql, world["patient"], {**values, "clientReportId": values["clientReportId"].upper()})
+    retry = await seen_by_staff(gql, world, {**values, "deviceSubmittedAt": iso(now())})
+    upper = await seen_by_staff(gql, world, {**values, "clientReportId": values["clientReportId"].upper()})
 
     # then
     assert (first["duplicate"], retry["duplicate"], upper["duplicate"]) == (False, True, True)
@@ -278,7 +296,7 @@ async def test_the_same_id_with_a_different_body_is_refused_and_writes_nothing(
 ) -> None:
     # given
     values = report_input()
-    first = await accepted(gql, world["patient"], values)
+    first = await seen_by_staff(gql, world, values)
     before = await safety_rows(app)
 
     # when: the same id, a different duration; and the same id from another patient
@@ -321,7 +339,7 @@ async def test_a_bad_symptom_is_refused_with_its_path_and_nothing_is_written(
     assert await alerts_of(gql, world["admin"]) == []
     assert await audit_rows(gql, world["admin"], A, "BleedingReport", "AdverseEvent", "Alert") == []
     # and the id was not used up: the corrected report goes through
-    fixed = await accepted(gql, world["patient"], {**values, "symptoms": [NOSE_20, VOMIT]})
+    fixed = await seen_by_staff(gql, world, {**values, "symptoms": [NOSE_20, VOMIT]})
     assert fixed["duplicate"] is False
 
 
@@ -364,7 +382,7 @@ async def test_the_server_sets_the_receipt_time_and_keeps_the_device_offset(
     sent = now()
 
     # when
-    report = (await accepted(gql, world["patient"], values))["report"]
+    report = (await seen_by_staff(gql, world, values))["report"]
 
     # then
     received = datetime.fromisoformat(report["receivedAt"])
@@ -383,7 +401,7 @@ async def test_a_report_noticed_beyond_the_entry_window_is_accepted_and_flagged_
     values = report_input(noticed=now() - timedelta(days=days_ago))
 
     # when
-    result = await accepted(gql, world["patient"], values)
+    result = await seen_by_staff(gql, world, values)
 
     # then
     assert (result["late"], result["report"]["late"]) == (late, late)
@@ -443,7 +461,7 @@ async def test_site_staff_annotate_with_a_reason_and_the_report_stays_as_submitt
     gql: Any, world: dict[str, str], app: Any
 ) -> None:
     # given
-    report_id = (await accepted(gql, world["patient"], report_input(note="nose again")))["report"]["id"]
+    report_id = (await seen_by_staff(gql, world, report_input(note="nose again")))["report"]["id"]
     original = (await gql.data(world["coordinator"], SUBJECT_REPORTS, {"code": A}))["subject"]["bleedingReports"]
     annotation = {"id": report_id, "text": "called the patient: 20 min in total", "reason": "phone follow-up"}
     before = await safety_rows(app)
@@ -494,7 +512,7 @@ async def test_site_staff_annotate_with_a_reason_and_the_report_stays_as_submitt
 
 async def test_analysts_get_no_diary_note_or_annotation_text(gql: Any, world: dict[str, str]) -> None:
     # given
-    report_id = (await accepted(gql, world["patient"], report_input(note="after brushing teeth")))["report"]["id"]
+    report_id = (await seen_by_staff(gql, world, report_input(note="after brushing teeth")))["report"]["id"]
     annotation = {"id": report_id, "text": "gum bleed, not nose", "reason": "clarified by phone"}
     await gql.data(world["coordinator"], ANNOTATE, {"input": annotation})
 
@@ -518,8 +536,8 @@ async def test_my_bleeding_reports_syncs_only_new_reports_with_their_review_stat
     gql: Any, world: dict[str, str]
 ) -> None:
     # given: two reports (different terms, so two events), and one from another patient
-    first = await accepted(gql, world["patient"], report_input(noticed=now() - timedelta(hours=5)))
-    second = await accepted(gql, world["patient"], report_input(symptoms=[{"site": "URINE"}]))
+    first = await seen_by_staff(gql, world, report_input(noticed=now() - timedelta(hours=5)))
+    second = await seen_by_staff(gql, world, report_input(symptoms=[{"site": "URINE"}]))
     await accepted(gql, world["patientB"], report_input(symptoms=[VOMIT]))
 
     # when: the phone syncs a page of one, then the rest
@@ -541,7 +559,7 @@ async def test_my_bleeding_reports_syncs_only_new_reports_with_their_review_stat
 
     # when: nothing new, then a new report, then the investigator confirms the first report's event
     nothing_new = (await gql.data(world["patient"], MY_REPORTS, {"after": cursor}))["myBleedingReports"]
-    third = await accepted(gql, world["patient"], report_input(symptoms=[VOMIT]))
+    third = await seen_by_staff(gql, world, report_input(symptoms=[VOMIT]))
     only_new = (await gql.data(world["patient"], MY_REPORTS, {"after": cursor}))["myBleedingReports"]
     event_id = first["report"]["adverseEvents"][0]["id"]
     review = {"id": event_id, "decision": "CONFIRM", "reason": "nosebleed confirmed by phone"}
@@ -562,7 +580,7 @@ async def test_my_bleeding_reports_syncs_only_new_reports_with_their_review_stat
 
 async def test_a_report_with_no_gradable_symptom_has_no_review_status(gql: Any, world: dict[str, str]) -> None:
     # given: a sudden severe headache only (a red flag, no diary term)
-    result = await accepted(gql, world["patient"], report_input(symptoms=[{"site": "HEAD"}]))
+    result = await seen_by_staff(gql, world, report_input(symptoms=[{"site": "HEAD"}]))
 
     # when
     reports = (await gql.data(world["patient"], MY_REPORTS))["myBleedingReports"]["edges"]
@@ -590,9 +608,9 @@ async def test_my_bleeding_reports_is_for_patients_only(gql: Any, world: dict[st
 async def test_the_phone_result_tells_the_patient_what_to_do(gql: Any, world: dict[str, str]) -> None:
     # when: grade 1 with no red flag; grade 2 with no red flag; a red flag (on three local days: the
     # minutes of one day's reports add up)
-    mild = await accepted(gql, world["patient"], report_input(now() - timedelta(days=3), symptoms=[NOSE_20]))
-    moderate = await accepted(gql, world["patient"], report_input(now() - timedelta(days=2), symptoms=[NOSE_45]))
-    urgent = await accepted(gql, world["patient"], report_input(symptoms=[{"site": "NOSE", "stopped": False}]))
+    mild = await seen_by_staff(gql, world, report_input(now() - timedelta(days=3), symptoms=[NOSE_20]))
+    moderate = await seen_by_staff(gql, world, report_input(now() - timedelta(days=2), symptoms=[NOSE_45]))
+    urgent = await seen_by_staff(gql, world, report_input(symptoms=[{"site": "NOSE", "stopped": False}]))
 
     # then
     def shown(r: dict[str, Any]) -> tuple[Any, ...]:
@@ -617,7 +635,7 @@ async def test_a_nosebleed_and_vomited_blood_propose_two_pending_events(gql: Any
     )
 
     # when
-    result = await accepted(gql, world["patient"], values)
+    result = await seen_by_staff(gql, world, values)
 
     # then
     assert (result["provisionalWhoGrade"], result["redFlags"]) == (2, ["VOMITING_BLOOD"])
@@ -651,15 +669,15 @@ async def test_a_nosebleed_and_vomited_blood_propose_two_pending_events(gql: Any
 
 async def test_a_continuing_nosebleed_stays_one_event_whose_grade_rises(gql: Any, world: dict[str, str]) -> None:
     # given: a nosebleed two days ago
-    day1 = await accepted(gql, world["patient"], report_input(noticed=now() - timedelta(days=2), symptoms=[NOSE_20]))
+    day1 = await seen_by_staff(gql, world, report_input(noticed=now() - timedelta(days=2), symptoms=[NOSE_20]))
     event_id = day1["report"]["adverseEvents"][0]["id"]
 
     # when: it continues the next day, needing packing; then again, milder
     day2_symptom = {**NOSE_20, "medicalHelpNeeded": True}
-    day2 = await accepted(
-        gql, world["patient"], report_input(noticed=now() - timedelta(days=1), symptoms=[day2_symptom])
+    day2 = await seen_by_staff(
+        gql, world, report_input(noticed=now() - timedelta(days=1), symptoms=[day2_symptom])
     )
-    day3 = await accepted(gql, world["patient"], report_input(symptoms=[NOSE_20]))
+    day3 = await seen_by_staff(gql, world, report_input(symptoms=[NOSE_20]))
 
     # then: one event, supported by all three reports, at the highest proposed grade
     assert [e["id"] for e in day2["report"]["adverseEvents"]] == [event_id]
@@ -676,12 +694,72 @@ async def test_a_continuing_nosebleed_stays_one_event_whose_grade_rises(gql: Any
     assert updates[0]["reason"].endswith("proposes a higher grade")
 
 
+REPORT_STATUSES = """
+query($code: String!) { subject(code: $code) { bleedingReports { id status changedAt } } }"""
+
+
+async def test_a_higher_grade_continuing_a_confirmed_event_puts_it_back_in_review_and_alerts(
+    gql: Any, world: dict[str, str]
+) -> None:
+    # given: a nosebleed three days ago, confirmed by the investigator; the patient sees it reviewed
+    first = await seen_by_staff(gql, world, report_input(noticed=now() - timedelta(days=3), symptoms=[NOSE_20]))
+    [event] = await events_of(gql, world["investigator"], A)
+    review = {"id": event["id"], "decision": "CONFIRM", "reason": "seen at the clinic"}
+    assert (await gql.data(world["investigator"], REVIEW, {"input": review}))["reviewAdverseEvent"]["adverseEvent"][
+        "status"
+    ] == "CONFIRMED"
+    # and a continuation at the same grade leaves it confirmed, without an alert
+    same = await seen_by_staff(gql, world, report_input(noticed=now() - timedelta(days=2), symptoms=[NOSE_20]))
+    assert same["alertRaised"] is False
+    assert [e["status"] for e in await events_of(gql, world["investigator"], A)] == ["CONFIRMED"]
+    reviewed = {
+        r["id"]: r
+        for r in (await gql.data(world["patient"], REPORT_STATUSES, {"code": A}))["subject"]["bleedingReports"]
+    }
+    assert reviewed[first["report"]["id"]]["status"] == "REVIEWED"
+
+    # when: it continues the next day, needing packing (provisional CTCAE grade 2)
+    higher = await accepted(
+        gql,
+        world["patient"],
+        report_input(noticed=now() - timedelta(days=1), symptoms=[{**NOSE_20, "medicalHelpNeeded": True}]),
+    )
+
+    # then: the event is back in review at the proposed grade ...
+    assert [(e["id"], e["grade"], e["status"]) for e in await events_of(gql, world["investigator"], A)] == [
+        (event["id"], 2, "PENDING_REVIEW")
+    ]
+    # ... the site is alerted about this report ...
+    assert higher["alertRaised"] is True
+    [alert] = await alerts_of(gql, world["investigator"])
+    assert alert["bleedingReportId"] == higher["report"]["id"]
+    assert alert["redFlags"] == []
+    assert alert["message"] == (
+        f"{A}: diary report continues confirmed adverse event Epistaxis (grade 1) with provisional grade 2; "
+        "back to investigator review"
+    )
+    # ... the change is audited with the reason ...
+    updates = [r for r in await audit_rows(gql, world["admin"], A, "AdverseEvent") if r["action"] == "UPDATE"]
+    assert updates[-1]["changes"] == {
+        "status": {"old": "confirmed", "new": "pending_review"},
+        "grade": {"old": 1, "new": 2},
+    }
+    assert "continues this confirmed event with a higher provisional grade (1 -> 2)" in updates[-1]["reason"]
+    # ... and the patient's phone sees the earlier reports back in review (changed, RECEIVED again)
+    after = {
+        r["id"]: r
+        for r in (await gql.data(world["patient"], REPORT_STATUSES, {"code": A}))["subject"]["bleedingReports"]
+    }
+    assert after[first["report"]["id"]]["status"] == "RECEIVED"
+    assert after[first["report"]["id"]]["changedAt"] > reviewed[first["report"]["id"]]["changedAt"]
+
+
 async def test_a_nosebleed_after_a_gap_of_three_days_is_a_new_event(gql: Any, world: dict[str, str]) -> None:
     # given: the default episode gap is 48 h
-    old = await accepted(gql, world["patient"], report_input(noticed=now() - timedelta(days=4)))
+    old = await seen_by_staff(gql, world, report_input(noticed=now() - timedelta(days=4)))
 
     # when
-    new = await accepted(gql, world["patient"], report_input(noticed=now() - timedelta(days=1)))
+    new = await seen_by_staff(gql, world, report_input(noticed=now() - timedelta(days=1)))
 
     # then
     old_ids = [e["id"] for e in old["report"]["adverseEvents"]]
@@ -699,7 +777,7 @@ async def test_a_nosebleed_after_the_event_was_closed_is_a_new_event(
     gql: Any, world: dict[str, str], close: str
 ) -> None:
     # given: yesterday's nosebleed, resolved or rejected by the investigator
-    first = await accepted(gql, world["patient"], report_input(noticed=now() - timedelta(days=1)))
+    first = await seen_by_staff(gql, world, report_input(noticed=now() - timedelta(days=1)))
     event_id = first["report"]["adverseEvents"][0]["id"]
     if close == "resolve":
         resolution = {"id": event_id, "resolutionDate": first["report"]["adverseEvents"][0]["onsetDate"]}
@@ -713,7 +791,7 @@ async def test_a_nosebleed_after_the_event_was_closed_is_a_new_event(
         assert body["reviewAdverseEvent"]["adverseEvent"]["status"] == "REJECTED"
 
     # when: a new nosebleed today, within 48 h of the first
-    second = await accepted(gql, world["patient"], report_input())
+    second = await seen_by_staff(gql, world, report_input())
 
     # then
     new_ids = [e["id"] for e in second["report"]["adverseEvents"]]
@@ -726,7 +804,7 @@ async def test_a_nosebleed_after_the_event_was_closed_is_a_new_event(
 
 async def test_an_alert_goes_to_the_subjects_site_only(gql: Any, world: dict[str, str]) -> None:
     # given: a red flag from S01-001
-    result = await accepted(gql, world["patient"], report_input(symptoms=[NOSE_20, VOMIT]))
+    result = await seen_by_staff(gql, world, report_input(symptoms=[NOSE_20, VOMIT]))
 
     # when
     seen = {role: await alerts_of(gql, world[role]) for role in world}
@@ -752,7 +830,7 @@ async def test_a_grade_two_report_without_a_red_flag_raises_an_alert_and_grade_o
     gql: Any, world: dict[str, str]
 ) -> None:
     # when
-    mild = await accepted(gql, world["patient"], report_input(symptoms=[NOSE_20, {"site": "SKIN_SPOTS"}]))
+    mild = await seen_by_staff(gql, world, report_input(symptoms=[NOSE_20, {"site": "SKIN_SPOTS"}]))
     moderate = await accepted(gql, world["patientB"], report_input(symptoms=[{"site": "URINE"}]))
 
     # then
@@ -772,7 +850,7 @@ async def test_a_grade_two_report_without_a_red_flag_raises_an_alert_and_grade_o
 
 async def test_acknowledging_an_alert(gql: Any, world: dict[str, str], app: Any) -> None:
     # given: two alerts at S01
-    await accepted(gql, world["patient"], report_input(symptoms=[VOMIT]))
+    await seen_by_staff(gql, world, report_input(symptoms=[VOMIT]))
     await accepted(gql, world["patientB"], report_input(symptoms=[{"site": "STOOL", "blackOrTarry": True}]))
     first, second = await alerts_of(gql, world["coordinator"])
 
@@ -810,7 +888,7 @@ async def test_acknowledging_an_alert(gql: Any, world: dict[str, str], app: Any)
 
 async def test_concurrent_reports_of_one_nosebleed_and_its_review_all_succeed(gql: Any, world: dict[str, str]) -> None:
     # given: a pending nosebleed event
-    first = await accepted(gql, world["patient"], report_input(noticed=now() - timedelta(hours=6)))
+    first = await seen_by_staff(gql, world, report_input(noticed=now() - timedelta(hours=6)))
     event_id = first["report"]["adverseEvents"][0]["id"]
     review = {"id": event_id, "decision": "CONFIRM", "reason": "confirmed by phone"}
 
@@ -827,16 +905,20 @@ async def test_concurrent_reports_of_one_nosebleed_and_its_review_all_succeed(gq
     assert "errors" not in reviewed, reviewed
     assert reviewed["data"]["reviewAdverseEvent"]["adverseEvent"]["status"] == "CONFIRMED"
     assert [r["__typename"] for r in results] == ["BleedingReportAccepted"] * 10
-    assert {tuple(e["id"] for e in r["report"]["adverseEvents"]) for r in results} == {(event_id,)}
+    assert {tuple(r["report"]["adverseEvents"]) for r in results} == {()}  # the patient gets no event records
     [event] = await events_of(gql, world["admin"], A)
-    assert (event["status"], len(event["bleedingReports"])) == ("CONFIRMED", 11)
+    assert len(event["bleedingReports"]) == 11
+    # the reports propose grade 2: confirmed after one of them raised the pending event, it stays
+    # confirmed; confirmed before them (at grade 1), the next one sends it back to review, with an alert
+    alerts = [a for a in await alerts_of(gql, world["admin"]) if "back to investigator review" in a["message"]]
+    assert (event["grade"], event["status"], len(alerts)) in {(2, "CONFIRMED", 0), (2, "PENDING_REVIEW", 1)}
 
 
 async def test_an_alert_acknowledged_by_several_people_at_once_is_acknowledged_once(
     gql: Any, world: dict[str, str]
 ) -> None:
     # given
-    await accepted(gql, world["patient"], report_input(symptoms=[VOMIT]))
+    await seen_by_staff(gql, world, report_input(symptoms=[VOMIT]))
     [alert] = await alerts_of(gql, world["admin"])
 
     # when: the coordinator and the investigator both click, five times each

@@ -18,6 +18,7 @@ from tests.api.test_bleeding_diary import (
     REVIEW,
     A,
     alerts_of,
+    events_of,
     now,
     report_input,
     world,  # noqa: F401  (the fixture)
@@ -243,8 +244,13 @@ async def test_a_review_shows_in_the_next_changed_since_sync(gql: Any, world: di
     assert now() - timedelta(seconds=120) < synced_at <= now() - timedelta(seconds=59)
 
     # when: the investigator confirms the first report's event; the phone syncs from syncedAt
-    event_id = first["report"]["adverseEvents"][0]["id"]
-    review = {"id": event_id, "decision": "CONFIRM", "reason": "confirmed by phone"}
+    assert first["report"]["adverseEvents"] == []  # the patient's phone never gets the event records
+    [event] = [
+        e
+        for e in await events_of(gql, world["investigator"], A)
+        if first["report"]["id"] in {r["id"] for r in e["bleedingReports"]}
+    ]
+    review = {"id": event["id"], "decision": "CONFIRM", "reason": "confirmed by phone"}
     assert (await gql.data(world["investigator"], REVIEW, {"input": review}))["reviewAdverseEvent"]["adverseEvent"][
         "status"
     ] == "CONFIRMED"

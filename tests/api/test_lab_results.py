@@ -28,7 +28,7 @@ PLATELET_TERM, PLATELET_CODE = "Platelet count decreased", 10035528
 ERRORS = "... on UserError { code message field } ... on InputError { problems { code field message } }"
 LAB_FIELDS = """
   id analyte specimen collectedAt value unit valueReported unitReported lln uln lloq belowLimit labName assay
-  ctcaeGrade { grade term meddraCode version }
+  ctcaeGrade { grade term meddraCode version rule }
 """
 RECORD = f"""mutation($input: RecordLabResultsInput!) {{
   recordLabResults(input: $input) {{
@@ -393,6 +393,22 @@ async def test_ctcae_grades_at_the_boundaries(gql: Any, token: Any, world: str) 
     assert {(r["analyte"], r["ctcaeGrade"]["meddraCode"]) for r in results if r["analyte"] == "NEUTROPHILS"} == {
         ("NEUTROPHILS", NEUTROPHIL_CODE)
     }
+
+
+async def test_a_value_at_or_above_an_lln_below_the_grade_2_bound_is_grade_0(gql: Any, token: Any, world: str) -> None:
+    # given: a lab whose neutrophil LLN (1,400/uL) lies below CTCAE's grade-2 bound (1,500/uL)
+    admin = world
+    rows = [
+        lab(A, "NEUTROPHILS", 1450, "PER_UL", T0, lln=1400),  # DOMAIN.md's example
+        lab(A, "NEUTROPHILS", 1399, "PER_UL", T0 + timedelta(hours=1), lln=1400),
+    ]
+    await recorded(gql, admin, rows)
+    # when
+    results = await labs_of(gql, admin, A)
+    # then: at or above the LLN it is grade 0 (not 2); below it the absolute bounds decide
+    assert [(r["value"], r["ctcaeGrade"]["grade"]) for r in results] == [(1450.0, 0), (1399.0, 2)]
+    assert {r["ctcaeGrade"]["rule"] for r in results} == {results[0]["ctcaeGrade"]["rule"]}
+    assert results[0]["ctcaeGrade"]["rule"].startswith("ctcae-v5-labs-v2")
 
 
 async def test_no_grade_without_an_lln_above_grade_2_nor_for_ungraded_analytes(

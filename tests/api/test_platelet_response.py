@@ -226,7 +226,7 @@ async def test_cci_early_and_late_are_computed_from_the_attributed_counts(gql, t
     assert t["response"]["reason"] == RESPONSIVE_REASON
     assert t["response"]["notEvaluableReasons"] == []
     assert t["response"]["parameterVersion"] == 1
-    assert t["response"]["rule"].startswith("response-v1")
+    assert t["response"]["rule"].startswith("response-v2")
 
 
 async def test_not_evaluable_transfusions_say_why(gql, token, site_s01):
@@ -363,6 +363,61 @@ async def test_a_late_count_drawn_after_the_next_transfusion_started_is_not_attr
     assert by_id[second]["preCount"]["minutesFromTransfusion"] == -17 * 60.0
 
 
+async def test_a_pre_count_from_before_the_previous_transfusion_ended_is_confounded(gql, token, site_s01):
+    # given: a transfusion with only a pre-count; 3 h later a second with post counts and no
+    # pre-count of its own (the latest count within 24 h is the first one's, drawn before the first
+    # ended); 3 days later a third with no count at all in the 24 h before it
+    admin, coordinator = token("admin"), token("coordinator", "S01")
+    await new_subject(gql, admin, "S01-001")
+    first, _ = await transfuse(gql, coordinator, "S01-001", DAY_1, pre=(5.0, HOUR))
+    second, _ = await transfuse(
+        gql, coordinator, "S01-001", DAY_1 + 3 * HOUR, posts=((35.0, timedelta(minutes=30)), (25.0, 20 * HOUR))
+    )
+    third, _ = await transfuse(
+        gql, coordinator, "S01-001", DAY_1 + timedelta(days=3), posts=((35.0, timedelta(minutes=30)),)
+    )
+    # when
+    by_id = {t["id"]: t for t in (await read_subject(gql, coordinator, "S01-001"))["transfusions"]}
+    # then: the second is not evaluable, pre-count confounded; no CCI from the first one's baseline
+    t = by_id[second]
+    assert (t["preCount"], t["cciEarly"], t["cciLate"]) == (None, None, None)
+    assert t["earlyCount"]["count"]["valueE9PerL"] == 35.0
+    assert t["response"]["category"] == "NOT_EVALUABLE"
+    assert t["response"]["notEvaluableReasons"] == ["PRE_COUNT_CONFOUNDED"]
+    assert t["response"]["reason"] == "not evaluable: pre count confounded"
+    # then: the first keeps its own pre-count, and the third has none at all
+    assert by_id[first]["preCount"]["count"]["valueE9PerL"] == 5.0
+    assert by_id[third]["response"]["notEvaluableReasons"] == ["NO_PRE_COUNT", "NO_LATE_COUNT"]
+
+
+async def test_a_count_drawn_at_the_next_start_is_the_next_transfusions_pre_count(gql, token, site_s01):
+    # given: a second transfusion starting 30 min after the first ended, with a count drawn exactly
+    # at its start (inside the first one's early window)
+    admin, coordinator = token("admin"), token("coordinator", "S01")
+    await new_subject(gql, admin, "S01-001")
+    first, _ = await transfuse(gql, coordinator, "S01-001", DAY_1, pre=(5.0, HOUR))
+    second, _ = await transfuse(
+        gql,
+        coordinator,
+        "S01-001",
+        DAY_1 + HOUR,
+        pre=(35.0, timedelta(0)),
+        posts=((65.0, timedelta(minutes=30)), (55.0, 20 * HOUR)),
+    )
+    # when
+    by_id = {t["id"]: t for t in (await read_subject(gql, coordinator, "S01-001"))["transfusions"]}
+    # then: the count is not the first one's early count (confounded by the next transfusion) ...
+    t = by_id[first]
+    assert (t["earlyCount"], t["lateCount"], t["cciEarly"]) == (None, None, None)
+    assert t["response"]["notEvaluableReasons"] == ["EARLY_COUNT_CONFOUNDED", "LATE_COUNT_CONFOUNDED"]
+    # ... but the second one's pre-count, drawn at its start
+    t = by_id[second]
+    assert t["preCount"]["count"]["valueE9PerL"] == 35.0
+    assert t["preCount"]["minutesFromTransfusion"] == 0.0
+    assert t["cciEarly"] == pytest.approx(cci(35, 65))
+    assert t["response"]["category"] == "RESPONSIVE"
+
+
 async def test_a_corrected_count_changes_the_cci_the_response_and_the_endpoint_at_once(gql, token, site_s01):
     # given: two responsive transfusions after CD19: a sustained responder, 1 of 1
     admin, coordinator, analyst = token("admin"), token("coordinator", "S01"), token("analyst")
@@ -483,6 +538,72 @@ async def test_responses_broken_by_a_failure_are_not_sustained_and_one_refractor
     assert response["daysToResponse"] == 23
     assert response["longestResponsiveRun"] == 1
     assert (response["evaluableTransfusions"], response["responsiveTransfusions"]) == (3, 2)
+
+
+EVIDENCE_QUERY = """query($code: String!) {
+  subject(code: $code) {
+    plateletResponse {
+      baselineRefractory
+      refractorinessEvidence { counted excluded { transfusionId reason } rule }
+    }
+  }
+}"""
+
+
+async def test_refractoriness_evidence_lists_transfusions_left_out_and_why(gql, token, site_s01):
+    # given: before CAR-T, two ABO-compatible refractory transfusions with, between them, one of
+    # unknown ABO compatibility (not recorded) and one ABO-incompatible; then one after CAR-T
+    admin, coordinator = token("admin"), token("coordinator", "S01")
+    await new_subject(gql, admin, "S01-001")
+    start = BEFORE_CAR_T - 44 * HOUR  # after the body measurement (BSA)
+    first, _ = await refractory(gql, coordinator, "S01-001", start)
+    unknown, _ = await transfuse(
+        gql,
+        coordinator,
+        "S01-001",
+        start + 12 * HOUR,
+        abo="UNKNOWN",
+        pre=(5.0, HOUR),
+        posts=((35.0, timedelta(minutes=30)),),
+    )
+    incompatible, _ = await transfuse(
+        gql,
+        coordinator,
+        "S01-001",
+        start + 24 * HOUR,
+        abo="MAJOR_INCOMPATIBLE",
+        pre=(5.0, HOUR),
+        posts=((8.0, timedelta(minutes=30)),),
+    )
+    last, _ = await refractory(gql, coordinator, "S01-001", BEFORE_CAR_T)
+    after, _ = await responsive(gql, coordinator, "S01-001", DAY_1)
+    # when
+    response = (await gql.data(coordinator, EVIDENCE_QUERY, {"code": "S01-001"}))["subject"]["plateletResponse"]
+    # then: the unknown one is not counted (neither extends nor breaks the run) and is listed
+    assert response["baselineRefractory"] is True
+    evidence = response["refractorinessEvidence"]
+    assert evidence["counted"] == [first, last]
+    assert evidence["excluded"] == [
+        {"transfusionId": unknown, "reason": "ABO_UNKNOWN"},
+        {"transfusionId": incompatible, "reason": "ABO_INCOMPATIBLE"},
+        {"transfusionId": after, "reason": "AFTER_CAR_T"},
+    ]
+    assert evidence["rule"].startswith("refractory-v2")
+
+    # when: the site enters the missing ABO compatibility (identical; its early CCI is 20,000)
+    amended = await mutate(
+        gql,
+        coordinator,
+        "amendPlateletTransfusion",
+        "AmendPlateletTransfusionInput",
+        {"id": unknown, "aboCompatibility": "IDENTICAL", "reason": "ABO typed"},
+        "... on PlateletTransfusionSuccess { transfusion { id } }",
+    )
+    assert "transfusion" in amended, amended
+    response = (await gql.data(coordinator, EVIDENCE_QUERY, {"code": "S01-001"}))["subject"]["plateletResponse"]
+    # then: it counts, and its good increment breaks the run
+    assert response["refractorinessEvidence"]["counted"] == [first, unknown, last]
+    assert response["baselineRefractory"] is False
 
 
 async def test_a_subject_without_car_t_has_no_response_after_it(gql, token, site_s01):

@@ -460,6 +460,67 @@ async def test_migrate_computes_the_responses_a_database_upgraded_to_0004_lacks(
     assert "stored platelet responses" not in await migrate()
 
 
+async def test_migration_0008_replaces_responses_stored_under_the_old_rules(app, gql, token, site_s01, database_url):
+    """The amended rules (pre-count confounded, next-start boundary, ABO unknown not counted) keep the
+    parameter version, so stored rows of the old rules would look current: 0008 deletes them and
+    `ptr-trial migrate` recomputes them under the new rules."""
+    from server.db import migrate as db_migrate
+
+    # given: a transfusion whose only count in the look-back predates the previous one's end (the
+    # old rules used it: CCI 20,000), and one of unknown ABO compatibility
+    admin, coordinator = token("admin"), token("coordinator", "S01")
+    await new_subject(gql, admin, "S01-001")
+    await transfuse(gql, coordinator, "S01-001", DAY_1, pre=(5.0, HOUR))
+    confounded, _ = await transfuse(
+        gql, coordinator, "S01-001", DAY_1 + 3 * HOUR, posts=((35.0, timedelta(minutes=30)), (25.0, 20 * HOUR))
+    )
+    await transfuse(gql, coordinator, "S01-001", DAY_1 + timedelta(days=3), abo="UNKNOWN", pre=(5.0, HOUR))
+    current = await stored_rows(app)
+    # ... and a database at 0006 holding what the old rules stored for it (the confounded transfusion
+    # responsive, ABO unknown stored as incompatible), under the version in force
+    old_transfusions = [
+        {k: v for k, v in row.items() if k != "refractory_exclusion"}
+        | {"abo_compatible": bool(row["abo_compatible"])}
+        | ({"category": "responsive", "reasons": "", "cci_early": 20000.0} if row["reasons"] else {})
+        for row in current["transfusion_response"]
+    ]
+    engine = app.state.engine
+    await db_migrate.downgrade(engine, "0006")
+    try:
+        async with engine.begin() as conn:
+            for table, rows in (
+                ("transfusion_response", old_transfusions),
+                ("subject_response", current["subject_response"]),
+            ):
+                columns = ", ".join(rows[0])
+                values = ", ".join(f":{c}" for c in rows[0])
+                await conn.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), rows)
+        # when: the deployment upgrades
+    finally:
+        await db_migrate.upgrade(engine)
+    # then: the old rows are gone, and reads already follow the new rules (evaluated live)
+    assert await stored_rows(app) == {"transfusion_response": [], "subject_response": []}
+    subject = (await gql.data(coordinator, SUBJECT_QUERY, {"code": "S01-001"}))["subject"]
+    by_id = {t["id"]: t for t in subject["transfusions"]}
+    assert by_id[confounded]["response"]["notEvaluableReasons"] == ["PRE_COUNT_CONFOUNDED"]
+    # when: `ptr-trial migrate` runs (the container entrypoint does)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "server.cli", "migrate"],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # then: the stored rows equal a live evaluation under the new rules
+    assert done.returncode == 0, done.stderr
+    assert "stored platelet responses computed for 1 subjects" in done.stdout
+    assert await assert_stored_equals_live(app) == 1
+    rows = (await stored_rows(app))["transfusion_response"]
+    assert [r["reasons"] for r in rows][1] == "pre_count_confounded"
+    assert [r["abo_compatible"] for r in rows] == [True, True, None]  # unknown is no longer "incompatible"
+
+
 async def test_a_write_committed_while_a_request_reads_does_not_split_its_answer(app, gql, token, site_s01, settings):
     """A request reads the stored responses and the transfusions in separate statements; a write
     committed between them must not make them disagree (on PostgreSQL the read transaction is one

@@ -256,6 +256,36 @@ def test_the_lab_lln_decides_grade_0_or_1() -> None:
 
 
 @pytest.mark.parametrize(
+    ("analyte", "value", "lln", "grade"),
+    [
+        # DOMAIN.md's example: neutrophils, LLN 1,400 (below the grade-2 bound 1,500), value 1,450
+        (ANC, 1450.0, 1400.0, 0),
+        (ANC, 1400.0, 1400.0, 0),  # at the LLN
+        (ANC, 1399.0, 1400.0, 2),  # below the LLN: the absolute bounds decide
+        (ANC, 999.0, 1400.0, 3),
+        (ANC, 1000.0, 900.0, 0),  # an LLN even below the grade-3 bound
+        (ANC, 899.0, 900.0, 3),
+        (PLT, 70.0, 60.0, 0),  # platelets x10^9/L: LLN 60 below the grade-2 bound 75
+        (PLT, 59.0, 60.0, 2),
+        (ALC, 700.0, 650.0, 0),
+        (ALC, 649.0, 650.0, 2),
+        (WBC, 2500.0, 2500.0, 0),
+        (WBC, 2499.0, 2500.0, 2),
+        (HGB, 9.5, 9.0, 0),
+        (HGB, 8.9, 9.0, 2),
+        (HGB, 7.9, 7.5, 0),  # anemia: an LLN below the grade-3 bound
+        (HGB, 7.4, 7.5, 3),
+    ],
+)
+def test_at_or_above_an_lln_below_a_grade_bound_is_grade_0(
+    analyte: Analyte, value: float, lln: float, grade: int
+) -> None:
+    # An earlier rule graded a value between such an LLN and the grade-2 bound as grade 2 (the
+    # absolute bound first); DOMAIN.md (amended) puts the LLN first.
+    assert grade_of(analyte, value, lln=lln) == grade
+
+
+@pytest.mark.parametrize(
     ("analyte", "value", "unit", "grade"),
     [
         # a value exactly at a bound in the other unit stays on the milder side after conversion
@@ -319,7 +349,11 @@ def test_grade_range(case: tuple[Analyte, float, float, float | None]) -> None:
         assert result is not None
     if result is not None:
         assert 0 <= result.grade <= (3 if analyte is HGB else 4)  # never 5; anemia never 4 from a value
-        assert (result.grade == 0) == (lln is not None and value >= lln and value >= LAB_GRADES[analyte].bounds[0])
+        # grade 0 exactly at or above the LLN, wherever the LLN lies against the absolute bounds
+        assert (result.grade == 0) == (lln is not None and value >= lln)
+        if lln is not None and value < lln:  # below the LLN the absolute bounds decide
+            below = sum(value < bound for bound in LAB_GRADES[analyte].bounds)
+            assert result.grade == 1 + below
 
 
 # --- proposes_lab_event -------------------------------------------------------------------------

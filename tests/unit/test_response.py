@@ -18,6 +18,7 @@ from server.domain.response import (
     Attribution,
     Count,
     NotEvaluableReason,
+    RefractoryExclusion,
     ResponseCategory,
     Transfusion,
     TransfusionResponse,
@@ -31,6 +32,7 @@ from server.domain.response import (
     is_baseline_refractory,
     longest_run,
     percent_platelet_recovery,
+    refractoriness_evidence,
 )
 
 UTC = timezone.utc
@@ -68,8 +70,9 @@ def evaluate(
     measurements: Sequence[Measurement] = BSA2,
     next_started_at: datetime | None = None,
     params: ProtocolParameters = P,
+    previous_ended_at: datetime | None = None,
 ) -> TransfusionResponse:
-    return evaluate_transfusion(transfusion, counts(*rows), measurements, next_started_at, params)
+    return evaluate_transfusion(transfusion, counts(*rows), measurements, next_started_at, params, previous_ended_at)
 
 
 # --- the CCI and PPR formulas -------------------------------------------------------------------
@@ -386,13 +389,108 @@ def test_late_count_after_the_next_transfusion_started_is_not_evaluable() -> Non
     assert result.reasons == (NotEvaluableReason.LATE_COUNT_CONFOUNDED,)
 
 
-def test_counts_before_the_next_transfusion_are_still_used() -> None:
-    # the early count at 15 min precedes the next start at 20 min; a count at exactly the next start is not "after" it
-    result = evaluate(tx(), [(START - HOUR, 5.0), (END + 15 * MIN, 21.0)], next_started_at=END + 20 * MIN)
-    assert result.cci_early == 8000.0
-    assert result.attribution.early_confounded is False
-    result = evaluate(tx(), [(START - HOUR, 5.0), (END + 20 * MIN, 21.0)], next_started_at=END + 20 * MIN)
-    assert result.cci_early == 8000.0
+@pytest.mark.parametrize(
+    ("drawn_after_end", "next_after_end", "attributed"),
+    [
+        (15 * MIN, 20 * MIN, True),  # before the next start
+        (20 * MIN - timedelta(seconds=1), 20 * MIN, True),
+        (20 * MIN, 20 * MIN, False),  # AT the next start: the next one's pre-count, not this one's post count
+        (25 * MIN, 20 * MIN, False),
+    ],
+)
+def test_a_post_count_at_or_after_the_next_start_is_not_attributed(
+    drawn_after_end: timedelta, next_after_end: timedelta, attributed: bool
+) -> None:
+    # given an early count and the next transfusion's start
+    rows = [(START - HOUR, 5.0), (END + drawn_after_end, 21.0)]
+    # when
+    result = evaluate(tx(), rows, next_started_at=END + next_after_end)
+    # then
+    assert (result.cci_early == 8000.0) is attributed
+    assert result.attribution.early_confounded is not attributed
+    if not attributed:
+        assert result.reasons[0] is NotEvaluableReason.EARLY_COUNT_CONFOUNDED
+
+
+def test_a_count_at_the_next_start_is_the_next_transfusions_pre_count() -> None:
+    # given the second transfusion starts 20 min after the first ends, with a count drawn at that moment
+    first, second = tx(1), tx(2, started_at=END + 20 * MIN)
+    rows = counts((START - HOUR, 5.0), (END + 20 * MIN, 21.0), (second.ended_at + 30 * MIN, 41.0))
+    # when
+    results = evaluate_transfusions([first, second], rows, BSA2, P)
+    # then it is the second's pre-count and not the first's early count
+    assert results[0].attribution.early is None and results[0].attribution.early_confounded
+    assert results[1].attribution.pre is not None and results[1].attribution.pre.count.value_e9_per_l == 21.0
+    assert results[1].cci_early == 10_000.0  # (41 - 21) x 500
+
+
+# --- a pre-count from before an earlier transfusion ended ---------------------------------------------
+
+
+PREVIOUS_END = START - 6 * HOUR  # an earlier transfusion ended 6 h before this one started
+
+
+@pytest.mark.parametrize(
+    ("pre_rows", "used", "reason"),
+    [
+        # the latest count in the look-back is after the previous end: used
+        ([PREVIOUS_END + 2 * HOUR], PREVIOUS_END + 2 * HOUR, None),
+        # at the previous end: not before it, used
+        ([PREVIOUS_END], PREVIOUS_END, None),
+        # the latest count predates the previous end: confounded, never silently "no pre-count"
+        ([PREVIOUS_END - MIN], None, NotEvaluableReason.PRE_COUNT_CONFOUNDED),
+        ([START - 23 * HOUR, PREVIOUS_END - 2 * HOUR], None, NotEvaluableReason.PRE_COUNT_CONFOUNDED),
+        # an older count never stands in for a confounded latest one, nor a newer one for it
+        ([PREVIOUS_END - 3 * HOUR, PREVIOUS_END + HOUR], PREVIOUS_END + HOUR, None),
+        # nothing in the look-back at all: no pre-count, as before
+        ([], None, NotEvaluableReason.NO_PRE_COUNT),
+        ([START - 25 * HOUR], None, NotEvaluableReason.NO_PRE_COUNT),
+    ],
+)
+def test_pre_count_not_before_the_end_of_the_previous_transfusion(
+    pre_rows: list[datetime], used: datetime | None, reason: NotEvaluableReason | None
+) -> None:
+    # given pre-counts and early/late counts of a responsive transfusion
+    rows = [*((at, 5.0) for at in pre_rows), (END + 30 * MIN, 21.0), (END + 20 * HOUR, 16.0)]
+    # when
+    result = evaluate(tx(), rows, previous_ended_at=PREVIOUS_END)
+    # then
+    assert (result.attribution.pre.count.drawn_at if result.attribution.pre else None) == used
+    assert result.attribution.pre_confounded is (reason is NotEvaluableReason.PRE_COUNT_CONFOUNDED)
+    if reason is None:
+        assert result.category is R
+    else:
+        assert (result.category, result.reasons) == (NE, (reason,))
+        assert result.reason == f"not evaluable: {reason.value.replace('_', ' ')}"
+
+
+def test_pre_count_confounded_by_the_previous_transfusion_in_a_sequence() -> None:
+    # given two transfusions 8 h apart and no count between them: the only count in the second's
+    # look-back is the first's pre-count, drawn before the first ended
+    first, second = tx(1), tx(2, started_at=START + 8 * HOUR)
+    rows = counts((START - HOUR, 5.0), (second.ended_at + 30 * MIN, 41.0))
+    # when
+    results = evaluate_transfusions([second, first], rows, BSA2, P)
+    # then the second is not evaluable, pre-count confounded (not a CCI from the first's baseline)
+    assert results[1].transfusion is second
+    assert results[1].attribution.pre is None
+    assert results[1].cci_early is None
+    assert results[1].reasons == (NotEvaluableReason.PRE_COUNT_CONFOUNDED, NotEvaluableReason.NO_LATE_COUNT)
+    # and the first still uses it
+    assert results[0].attribution.pre is not None and results[0].attribution.pre.count.value_e9_per_l == 5.0
+
+
+def test_the_latest_end_of_all_earlier_transfusions_bounds_the_pre_count() -> None:
+    # given a long transfusion, a short one started during it, and a third after both
+    long = tx(1, duration=10 * HOUR)  # ends START + 10 h
+    short = tx(2, started_at=START + HOUR)  # ends START + 2 h
+    third = tx(3, started_at=START + 12 * HOUR)
+    rows = counts((START + 9 * HOUR, 5.0), (third.ended_at + 30 * MIN, 41.0))
+    # when
+    results = evaluate_transfusions([long, short, third], rows, BSA2, P)
+    # then the count at START + 9 h is after the short one's end but before the long one's: confounded
+    assert results[2].transfusion is third
+    assert results[2].reasons[0] is NotEvaluableReason.PRE_COUNT_CONFOUNDED
 
 
 def test_a_late_failing_count_after_the_next_transfusion_does_not_make_it_non_responsive() -> None:
@@ -611,29 +709,42 @@ offsets_minutes = st.integers(min_value=-30 * 60, max_value=26 * 60)
     st.one_of(st.none(), st.floats(min_value=-2, max_value=0), st.floats(min_value=0.1, max_value=8)),
     st.booleans(),
     st.one_of(st.none(), st.integers(min_value=0, max_value=26 * 60)),
+    st.one_of(st.none(), st.integers(min_value=-30 * 60, max_value=-60)),
 )
 def test_attribution_and_evaluation_follow_the_rules(
-    rows: list[tuple[int, float]], dose: float | None, has_bsa: bool, next_after_end: int | None
+    rows: list[tuple[int, float]],
+    dose: float | None,
+    has_bsa: bool,
+    next_after_end: int | None,
+    previous_end_after_end: int | None,
 ) -> None:
-    # counts at minute offsets from the END of a one-hour transfusion
+    # counts at minute offsets from the END of a one-hour transfusion; an earlier transfusion
+    # ended at or before this one's start
     transfusion = tx(dose=dose)
     data = counts(*[(END + m * MIN, v) for m, v in rows])
     next_start = END + next_after_end * MIN if next_after_end is not None else None
-    result = evaluate_transfusion(transfusion, data, BSA2 if has_bsa else [], next_start, P)
+    previous_end = END + previous_end_after_end * MIN if previous_end_after_end is not None else None
+    result = evaluate_transfusion(transfusion, data, BSA2 if has_bsa else [], next_start, P, previous_end)
 
     def earliest(lo: timedelta, hi: timedelta) -> Count | None:
         inside = [c for c in data if END + lo <= c.drawn_at <= END + hi]
         return min(inside, key=lambda c: (c.drawn_at, c.count_id)) if inside else None
 
     before = [c for c in data if START - 24 * HOUR <= c.drawn_at <= START]
-    pre = max(before, key=lambda c: (c.drawn_at, c.count_id)) if before else None
+    latest = max(before, key=lambda c: (c.drawn_at, c.count_id)) if before else None
+    confounded_pre = latest is not None and previous_end is not None and latest.drawn_at < previous_end
+    pre = None if confounded_pre else latest
     early, late = earliest(10 * MIN, 60 * MIN), earliest(18 * HOUR, 24 * HOUR)
 
     def usable(c: Count | None) -> Count | None:
-        return c if c is not None and (next_start is None or c.drawn_at <= next_start) else None
+        return c if c is not None and (next_start is None or c.drawn_at < next_start) else None
 
     a = result.attribution
     assert (a.pre.count if a.pre else None) == pre
+    assert a.pre_confounded is confounded_pre
+    assert (NotEvaluableReason.PRE_COUNT_CONFOUNDED in result.reasons) is confounded_pre
+    if latest is None:
+        assert NotEvaluableReason.NO_PRE_COUNT in result.reasons
     assert (a.early.count if a.early else None) == usable(early)
     assert (a.late.count if a.late else None) == usable(late)
     assert a.early_confounded == (early is not None and usable(early) is None)
@@ -651,6 +762,44 @@ def test_attribution_and_evaluation_follow_the_rules(
     assert bool(result.reasons) == (result.category is NE)
 
 
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=96 * 60), st.integers(min_value=10, max_value=12 * 60)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.lists(st.integers(min_value=-30 * 60, max_value=100 * 60), max_size=25),
+)
+def test_counts_never_cross_a_neighbouring_transfusion(
+    transfusions: list[tuple[int, int]], count_minutes: list[int]
+) -> None:
+    # given transfusions (start, duration in minutes) that may overlap, and counts anywhere
+    given_transfusions = [tx(i + 1, START + s * MIN, duration=d * MIN) for i, (s, d) in enumerate(transfusions)]
+    data = counts(*[(START + m * MIN, 10.0 + i) for i, m in enumerate(count_minutes)])
+    # when
+    results = evaluate_transfusions(given_transfusions, data, BSA2, P)
+    # then: a pre-count is never older than the end of an earlier transfusion, a post count never
+    # drawn at or after the next start, and no count is a post count of two transfusions
+    for i, result in enumerate(results):
+        a = result.attribution
+        earlier_ends = [r.transfusion.ended_at for r in results[:i]]
+        if a.pre is not None and earlier_ends:
+            assert a.pre.count.drawn_at >= max(earlier_ends)
+        next_start = results[i + 1].transfusion.started_at if i + 1 < len(results) else None
+        for post in (a.early, a.late):
+            if post is not None:
+                assert next_start is None or post.count.drawn_at < next_start
+        if a.pre_confounded:
+            assert result.reasons[0] is NotEvaluableReason.PRE_COUNT_CONFOUNDED
+    owners: dict[int, set[int]] = {}
+    for result in results:
+        for post in (result.attribution.early, result.attribution.late):
+            if post is not None:
+                owners.setdefault(post.count.count_id, set()).add(result.transfusion.transfusion_id)
+    assert all(len(ids) == 1 for ids in owners.values())
+
+
 # --- one subject: helpers ---------------------------------------------------------------------------
 
 INFUSION = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
@@ -662,7 +811,7 @@ def response(
     started_at: datetime,
     transfusion_id: int = 1,
     cci_early: float | None = None,
-    abo_compatible: bool = True,
+    abo_compatible: bool | None = True,
 ) -> TransfusionResponse:
     if cci_early is None and category is not NE:
         cci_early = 9000.0 if category is R else 4000.0
@@ -895,11 +1044,12 @@ def test_input_order_does_not_matter() -> None:
 # --- baseline refractoriness --------------------------------------------------------------------------
 
 
-def baseline(*rows: tuple[float | None, bool]) -> list[TransfusionResponse]:
-    """Transfusions before the infusion with the given early CCI (None: not evaluable) and ABO compatibility."""
+def baseline(*rows: tuple[float | None, bool | None]) -> list[TransfusionResponse]:
+    """Transfusions before the infusion with the given early CCI (None: not evaluable) and ABO
+    compatibility (None: unknown)."""
     out = []
     for i, (cci, abo) in enumerate(rows):
-        at = INFUSION - timedelta(days=30 - 3 * i)
+        at = INFUSION - timedelta(days=60 - 3 * i)
         if cci is None:
             out.append(response(NE, at, i + 1, abo_compatible=abo))
         else:
@@ -920,12 +1070,58 @@ def baseline(*rows: tuple[float | None, bool]) -> list[TransfusionResponse]:
         ([(7500.0, True), (7000.0, True)], False),  # 7500 is not below 7500
         ([(7499.99, True), (-1500.0, True)], True),  # negative CCIs count
         ([(8000.0, True), (6000.0, True), (8000.0, True), (5000.0, True), (4000.0, True)], True),
+        # ABO compatibility unknown: not counted, and (like an incompatible one) it neither extends
+        # nor breaks a run; the evidence lists it (test below)
+        ([(6000.0, True), (3000.0, None)], False),
+        ([(3000.0, None), (3000.0, None)], False),
+        ([(6000.0, True), (9000.0, None), (7000.0, True)], True),
+        ([(6000.0, True), (2000.0, None), (8000.0, True)], False),
     ],
 )
-def test_baseline_refractoriness(rows: list[tuple[float | None, bool]], refractory: bool) -> None:
+def test_baseline_refractoriness(rows: list[tuple[float | None, bool | None]], refractory: bool) -> None:
     results = baseline(*rows)
     assert is_baseline_refractory(results, P) is refractory
     assert assess_subject(results, INFUSION, P).baseline_refractory is refractory
+
+
+def test_refractoriness_evidence_lists_what_counted_and_what_was_left_out_and_why() -> None:
+    # given five baseline transfusions and one after CAR-T
+    results = [
+        *baseline((6000.0, True), (9000.0, None), (3000.0, False), (None, True), (7000.0, True)),
+        response(N, INFUSION + timedelta(days=2), 6, cci_early=6000.0),
+    ]
+    # when
+    evidence = refractoriness_evidence(list(reversed(results)), INFUSION)
+    # then
+    assert evidence.counted == (1, 5)
+    assert evidence.excluded == (
+        (2, RefractoryExclusion.ABO_UNKNOWN),
+        (3, RefractoryExclusion.ABO_INCOMPATIBLE),
+        (4, RefractoryExclusion.NO_EARLY_CCI),
+        (6, RefractoryExclusion.AFTER_CAR_T),
+    )
+    assert assess_subject(results, INFUSION, P).baseline_refractory is True
+
+
+@pytest.mark.parametrize(
+    ("cci", "abo", "after_car_t", "reason"),
+    [
+        (6000.0, True, False, None),
+        (9000.0, True, False, None),  # counted: a good increment is evidence too (it breaks a run)
+        (6000.0, None, True, RefractoryExclusion.AFTER_CAR_T),  # after CAR-T first
+        (None, None, False, RefractoryExclusion.ABO_UNKNOWN),  # then a missing ABO entry
+        (None, False, False, RefractoryExclusion.ABO_INCOMPATIBLE),
+        (None, True, False, RefractoryExclusion.NO_EARLY_CCI),
+    ],
+)
+def test_refractory_exclusion_precedence(
+    cci: float | None, abo: bool | None, after_car_t: bool, reason: RefractoryExclusion | None
+) -> None:
+    at = INFUSION + timedelta(days=1) if after_car_t else INFUSION - timedelta(days=1)
+    result = response(NE if cci is None else N, at, 1, cci_early=cci, abo_compatible=abo)
+    evidence = refractoriness_evidence([result], INFUSION)
+    assert evidence == (refractoriness_evidence([result], INFUSION))
+    assert (evidence.counted, evidence.excluded) == (((1,), ()) if reason is None else ((), ((1, reason),)))
 
 
 def test_refractory_threshold_parameter_changes_the_result() -> None:
@@ -1000,15 +1196,39 @@ def test_sustained_means_a_long_enough_run(categories: list[ResponseCategory], n
         assert subject.days_to_response is not None and subject.days_to_response >= 1
 
 
+abo_states = st.one_of(st.booleans(), st.none())
+
+
 @given(
-    st.lists(
-        st.tuples(st.one_of(st.none(), st.floats(min_value=-20_000, max_value=40_000)), st.booleans()), max_size=10
-    )
+    st.lists(st.tuples(st.one_of(st.none(), st.floats(min_value=-20_000, max_value=40_000)), abo_states), max_size=10)
 )
-def test_refractory_means_a_run_of_low_compatible_early_ccis(rows: list[tuple[float | None, bool]]) -> None:
-    kept = [cci for cci, abo in rows if abo and cci is not None]
+def test_refractory_means_a_run_of_low_compatible_early_ccis(rows: list[tuple[float | None, bool | None]]) -> None:
+    kept = [cci for cci, abo in rows if abo is True and cci is not None]
     best = current = 0
     for cci in kept:
         current = current + 1 if cci < 7500 else 0
         best = max(best, current)
     assert is_baseline_refractory(baseline(*rows), P) == (best >= 2)
+
+
+@given(
+    st.lists(st.tuples(st.one_of(st.none(), st.floats(min_value=-20_000, max_value=40_000)), abo_states), max_size=10),
+    st.data(),
+)
+def test_abo_unknown_transfusions_never_change_refractoriness_and_are_always_listed(
+    rows: list[tuple[float | None, bool | None]], data: st.DataObject
+) -> None:
+    # given the same baseline with ABO-unknown transfusions (any early CCI) inserted anywhere
+    padded = list(rows)
+    for _ in range(data.draw(st.integers(min_value=0, max_value=4))):
+        cci = data.draw(st.one_of(st.none(), st.floats(min_value=-20_000, max_value=40_000)))
+        padded.insert(data.draw(st.integers(min_value=0, max_value=len(padded))), (cci, None))
+    # when
+    plain, with_unknown = baseline(*rows), baseline(*padded)
+    evidence = refractoriness_evidence(with_unknown, INFUSION)
+    # then: the answer is the same, and every transfusion is either counted or listed with a reason
+    assert is_baseline_refractory(with_unknown, P) == is_baseline_refractory(plain, P)
+    ids = [r.transfusion.transfusion_id for r in with_unknown]
+    assert sorted([*evidence.counted, *(i for i, _ in evidence.excluded)]) == sorted(ids)
+    unknown = {r.transfusion.transfusion_id for r in with_unknown if r.transfusion.abo_compatible is None}
+    assert {i for i, reason in evidence.excluded if reason is RefractoryExclusion.ABO_UNKNOWN} == unknown

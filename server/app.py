@@ -37,6 +37,7 @@ from .device_routes import DeviceRateLimits, activate, device_is_active, refresh
 from .exports_http import export_routes
 from .schema.context import Context
 from .schema.schema import build_schema
+from .services.response import fill_stale_responses
 from .settings import Settings, get_settings
 
 log = logging.getLogger("ptr_trial")
@@ -346,6 +347,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         engine = build_engine(settings.effective_database_url)
         if settings.is_sqlite:
             await migrate.upgrade(engine)  # the embedded database migrates itself (DESIGN.md rule 10)
+            # ... and, like `ptr-trial migrate`, refills stored responses a migration cleared
+            await fill_stale_responses(build_sessionmaker(engine, writes=True))
         app.state.engine = engine
         app.state.sessionmaker = build_sessionmaker(engine)
         app.state.write_sessionmaker = build_sessionmaker(engine, writes=True)

@@ -58,15 +58,10 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _refresh_stale_responses(engine: Any) -> int:
-    """After migrating, subjects without current stored responses (a database just upgraded to
-    0004, or a future-dated parameter version now in force) get them, so reads are fast again."""
-    from datetime import datetime, timezone
-
     from .db.engine import build_sessionmaker
-    from .services.response import refresh_stale_responses
+    from .services.response import fill_stale_responses
 
-    async with build_sessionmaker(engine, writes=True)() as session, session.begin():
-        return await refresh_stale_responses(session, datetime.now(timezone.utc).date())
+    return await fill_stale_responses(build_sessionmaker(engine, writes=True))
 
 
 async def _seed_demo(settings: Settings) -> None:

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import repositories as repo
 from ..db import response_store as store
@@ -197,6 +197,14 @@ async def refresh_stale_responses(session: AsyncSession, today: date) -> int:
     version, _ = await repo.parameters_in_force(session, trial.id, today)
     stale = await store.subjects_without_current_responses(session, version)
     return await refresh_stored_responses(session, stale, today) if stale else 0
+
+
+async def fill_stale_responses(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """After migrating (ptr-trial migrate, or the embedded database at start-up): the subjects
+    whose stored responses a migration removed or never had (0004, a rule change such as 0008)
+    get them back at once, so reads and exports see current figures. One transaction."""
+    async with sessionmaker() as session, session.begin():
+        return await refresh_stale_responses(session, datetime.now(timezone.utc).date())
 
 
 async def refresh_stored_responses(session: AsyncSession, subject_ids: Collection[int] | None, today: date) -> int:

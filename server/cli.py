@@ -110,6 +110,7 @@ async def _issue(settings: Settings, subject_code: str, actor_id: str) -> Any:
     """(issued activation, activation URL, validity in hours), or the refusal's message."""
     from .db.engine import build_engine, build_sessionmaker
     from .domain.auth import Actor
+    from .domain.devices import secret_digest_key
     from .domain.enums import Role
     from .schema.devices import activation_url
     from .services.devices import issue_activation
@@ -121,7 +122,9 @@ async def _issue(settings: Settings, subject_code: str, actor_id: str) -> Any:
         actor = Actor(actor_id=actor_id, role=Role.ADMIN)
         async with UnitOfWork(build_sessionmaker(engine, writes=True), actor, request_id="cli:issue-activation") as uow:
             try:
-                issued = await issue_activation(uow, subject_code=subject_code)
+                issued = await issue_activation(
+                    uow, subject_code=subject_code, digest_key=secret_digest_key(settings.jwt_secret)
+                )
             except ServiceError as error:
                 return error.message
             await uow.commit()

@@ -9,6 +9,7 @@ from typing import Any
 import segno
 import strawberry
 
+from ..domain.devices import secret_digest_key
 from ..services import devices
 from ..services.unit_of_work import UnitOfWork
 from .context import Info
@@ -66,7 +67,8 @@ class DevicesMutation:
         self, info: Info, input: IssueDeviceActivationInput
     ) -> IssueDeviceActivationResult:
         async def use_case(uow: UnitOfWork) -> Any:
-            return await devices.issue_activation(uow, subject_code=input.subject_code)
+            digest_key = secret_digest_key(info.context.settings.jwt_secret)
+            return await devices.issue_activation(uow, subject_code=input.subject_code, digest_key=digest_key)
 
         def present(issued: devices.IssuedActivation) -> DeviceActivationIssued:
             url = activation_url(info.context.settings.public_base_url, issued.code)

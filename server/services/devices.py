@@ -2,8 +2,9 @@
 token rotates on every use, and revoked by staff (or by the service on refresh-token reuse).
 
 Secrets (codes, refresh tokens) are generated here with `secrets`, returned once to the caller
-and stored only as SHA-256 digests; the audit trail keeps at most a 12-character digest prefix.
-Nothing here logs. Policies:
+and stored only as keyed digests (HMAC-SHA256, domain.devices.secret_digest; the caller passes the
+key, derived from the server secret); the audit trail keeps nothing derived from a code. Nothing
+here logs. Policies:
 - issuing a new code leaves the subject's earlier unredeemed codes valid until they expire (a
   patient may activate a second phone; the TTL is short and every code is single-use);
 - a refresh token is replaced on every use; presenting the one just replaced (a reuse: two
@@ -28,7 +29,6 @@ from ..domain.auth import Actor
 from ..domain.devices import (
     CODE_ALPHABET,
     CODE_LENGTH,
-    audit_hash_prefix,
     group_code,
     normalize_code,
     secret_digest,
@@ -85,13 +85,13 @@ def new_refresh_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def issue_activation(uow: UnitOfWork, *, subject_code: str) -> IssuedActivation:
+async def issue_activation(uow: UnitOfWork, *, subject_code: str, digest_key: bytes) -> IssuedActivation:
     """Coordinators and investigators of the subject's site, and admins. The code expires after
     the protocol parameter activation_code_ttl_hours (the version in force today)."""
     subject, site = await writable_subject(uow.session, uow.actor, subject_code)
     _, parameters = await repo.parameters_in_force(uow.session, subject.trial_id, uow.now.date())
     code = new_code()
-    digest = secret_digest(code)
+    digest = secret_digest(code, digest_key)
     activation = DeviceActivation(
         subject_id=subject.id,
         code_hash=digest,
@@ -105,27 +105,29 @@ async def issue_activation(uow: UnitOfWork, *, subject_code: str) -> IssuedActiv
         entity=ACTIVATION,
         entity_id=activation.id,
         action=AuditAction.CREATE,
-        changes=field_changes({}, {"expires_at": activation.expires_at, "code_hash_prefix": audit_hash_prefix(digest)}),
+        changes=field_changes({}, {"expires_at": activation.expires_at}),
         subject_id=subject.id,
         site_id=site.id,
     )
     return IssuedActivation(code=group_code(code), activation=activation, subject_code=subject.code)
 
 
-async def redeem_activation(uow: UnitOfWork, *, code: str, label: str | None) -> DeviceCredentials:
+async def redeem_activation(
+    uow: UnitOfWork, *, code: str, label: str | None, digest_key: bytes
+) -> DeviceCredentials:
     """Turns a valid code into a device with its first refresh token. A refused attempt is
     audited (and committed) before DeviceRefused is raised; nothing else is written."""
     session = uow.session
     normalized = normalize_code(code)
-    digest = secret_digest(normalized) if normalized else None
+    digest = secret_digest(normalized, digest_key) if normalized else None
     activation = await repo_devices.activation_by_hash(session, digest) if digest else None
     if activation is None:
-        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_INVALID, None, digest)
+        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_INVALID, None)
     assert activation is not None
     if activation.redeemed_at is not None:
-        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_USED, activation, digest)
+        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_USED, activation)
     if activation.expires_at <= uow.now:
-        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_EXPIRED, activation, digest)
+        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_EXPIRED, activation)
     subject = await repo.subject_by_id(session, activation.subject_id)
     site = await repo.site_by_id(session, subject.site_id)
     refresh_token = new_refresh_token()
@@ -133,7 +135,7 @@ async def redeem_activation(uow: UnitOfWork, *, code: str, label: str | None) ->
         public_id=uuid.uuid4().hex,
         subject_id=subject.id,
         label=label or None,
-        refresh_token_hash=secret_digest(refresh_token),
+        refresh_token_hash=secret_digest(refresh_token, digest_key),
         created_at=uow.now,
         last_used_at=uow.now,
     )
@@ -162,11 +164,10 @@ async def redeem_activation(uow: UnitOfWork, *, code: str, label: str | None) ->
     return DeviceCredentials(device=device, refresh_token=refresh_token, subject=subject, site=site)
 
 
-async def _refuse(
-    uow: UnitOfWork, refusal: DeviceRefusal, activation: DeviceActivation | None, digest: str | None
-) -> None:
-    """The audit row of a refused redemption. An unknown code has no activation and no subject:
-    entity_id is 0 (audit_event.entity_id is NOT NULL) and only a digest prefix identifies it."""
+async def _refuse(uow: UnitOfWork, refusal: DeviceRefusal, activation: DeviceActivation | None) -> None:
+    """The audit row of a refused redemption: that it was refused and why, and the activation when
+    the code matched one. An unknown code has no activation and no subject: entity_id is 0
+    (audit_event.entity_id is NOT NULL). Nothing derived from the typed code is recorded."""
     site_id = None
     if activation is not None:
         subject = await repo.subject_by_id(uow.session, activation.subject_id)
@@ -175,10 +176,7 @@ async def _refuse(
         entity=ACTIVATION,
         entity_id=activation.id if activation is not None else 0,
         action=AuditAction.UPDATE,
-        changes={
-            "redemption_refused": {"old": None, "new": refusal.value},
-            "code_hash_prefix": {"old": None, "new": audit_hash_prefix(digest) if digest else None},
-        },
+        changes={"redemption_refused": {"old": None, "new": refusal.value}},
         subject_id=activation.subject_id if activation is not None else None,
         site_id=site_id,
         reason="failed redemption attempt",
@@ -188,7 +186,7 @@ async def _refuse(
 
 
 async def refresh_device(
-    uow: UnitOfWork, *, refresh_token: str, reuse_grace: timedelta = timedelta(0)
+    uow: UnitOfWork, *, refresh_token: str, digest_key: bytes, reuse_grace: timedelta = timedelta(0)
 ) -> DeviceCredentials:
     """Rotates the device's refresh token. The token just replaced, presented again, revokes the
     device (audited, committed) and is refused, unless it comes back within `reuse_grace` of its
@@ -196,7 +194,7 @@ async def refresh_device(
     token and retries with the old one; revoking it would lock the patient out of the diary over a
     lost answer. Within the grace the device is rotated again (the unreceived token dies)."""
     session = uow.session
-    digest = secret_digest(refresh_token)
+    digest = secret_digest(refresh_token, digest_key)
     device = await repo_devices.device_by_refresh_hash(session, digest)
     if device is None:
         reused = await repo_devices.device_by_previous_refresh_hash(session, digest)
@@ -214,7 +212,7 @@ async def refresh_device(
         raise DeviceRefused(DeviceRefusal.DEVICE_REVOKED)
     new_token = new_refresh_token()
     device.previous_refresh_token_hash = digest
-    device.refresh_token_hash = secret_digest(new_token)
+    device.refresh_token_hash = secret_digest(new_token, digest_key)
     device.last_used_at = uow.now
     subject = await repo.subject_by_id(session, device.subject_id)
     site = await repo.site_by_id(session, subject.site_id)

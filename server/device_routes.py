@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import time
-from datetime import timedelta
 from typing import Any
 
 from limits import RateLimitItem, parse
@@ -195,10 +194,7 @@ async def refresh(request: Request) -> Response:
     try:
         async with _unit_of_work(request) as uow:
             credentials = await refresh_device_credentials(
-                uow,
-                refresh_token=token,
-                digest_key=secret_digest_key(settings.jwt_secret),
-                reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
+                uow, refresh_token=token, digest_key=secret_digest_key(settings.jwt_secret)
             )
             body = _credentials(settings, credentials)
             await uow.commit()

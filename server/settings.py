@@ -38,9 +38,6 @@ class Settings(BaseSettings):
     # Patients' phones (README "Onboarding patients' phones").
     public_base_url: str = "http://127.0.0.1:8000"
     device_access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    # A refresh token presented again within this many seconds of its rotation rotates again
-    # (the phone lost the answer) instead of revoking the device (services/devices.py).
-    refresh_reuse_grace_seconds: int = Field(default=120, ge=0, le=3600)
     # Rate limits, in the `limits` library's notation ("10/minute"). Memory by default (one
     # process); with PTR_REDIS_URL shared by every worker.
     redis_url: str | None = None

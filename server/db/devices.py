@@ -30,6 +30,11 @@ async def device_by_previous_refresh_hash(session: AsyncSession, token_hash: str
     return (await session.execute(query)).scalars().first()
 
 
+async def device_by_superseded_refresh_hash(session: AsyncSession, token_hash: str) -> PatientDevice | None:
+    query = select(PatientDevice).where(PatientDevice.superseded_refresh_token_hash == token_hash).with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
 async def device_by_public_id(session: AsyncSession, public_id: str) -> PatientDevice | None:
     query = select(PatientDevice).where(PatientDevice.public_id == public_id).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()

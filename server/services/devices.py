@@ -7,8 +7,8 @@ key, derived from the server secret); the audit trail keeps nothing derived from
 here logs. Policies:
 - issuing a new code leaves the subject's earlier unredeemed codes valid until they expire (a
   patient may activate a second phone; the TTL is short and every code is single-use);
-- a refresh token is replaced on every use; presenting the one just replaced (a reuse: two
-  holders of one token, likely theft) revokes the device, and the patient needs a new code;
+- a refresh token is replaced on every use (see refresh_device for the lost-answer retry and the
+  reuse of a discarded token, which revokes the device: the patient then needs a new code);
 - refused redemptions write nothing but the audit row of the attempt.
 """
 
@@ -43,7 +43,7 @@ DEVICE = "PatientDevice"
 # The actor named in the audit trail for the unauthenticated device endpoints.
 PATIENT_APP = Actor(actor_id="patient-app", role=Role.PATIENT)
 REUSE_REVOKER = "system:refresh-token-reuse"
-REUSE_REASON = "refresh token reused (possible theft): device revoked automatically"
+REUSE_REASON = "refresh token family reused (possible theft)"
 
 
 class DeviceRefusal(str, Enum):
@@ -185,29 +185,33 @@ async def _refuse(uow: UnitOfWork, refusal: DeviceRefusal, activation: DeviceAct
     raise DeviceRefused(refusal)
 
 
-async def refresh_device(
-    uow: UnitOfWork, *, refresh_token: str, digest_key: bytes, reuse_grace: timedelta = timedelta(0)
-) -> DeviceCredentials:
-    """Rotates the device's refresh token. The token just replaced, presented again, revokes the
-    device (audited, committed) and is refused, unless it comes back within `reuse_grace` of its
-    rotation: a phone whose connection dropped after the server rotated never received the new
-    token and retries with the old one; revoking it would lock the patient out of the diary over a
-    lost answer. Within the grace the device is rotated again (the unreceived token dies)."""
+async def refresh_device(uow: UnitOfWork, *, refresh_token: str, digest_key: bytes) -> DeviceCredentials:
+    """Rotates the device's refresh token. A device keeps three digests: the current token, the
+    previous one (the token the current one was rotated from) and the last superseded one.
+
+    - The current token: the normal case; it becomes `previous` and a new one is issued.
+    - The previous token: the current one has by construction never been used (using it would
+      have moved `previous` on). Either the phone lost the answer that carried it (a bad network;
+      it may retry minutes or days later) or someone else holds the previous token and raced the
+      phone. Both get the same answer, with no time limit: rotate again from it, and remember the
+      discarded current token as `superseded`.
+    - The superseded token: it was handed out and then discarded, so if it comes back two parties
+      hold tokens of one family (the phone and a thief, whichever rotated first). The device is
+      revoked (audited, committed) and the token refused; the patient needs a new code.
+    - Anything else (an unknown token, or one older than `previous`): refused, nothing revoked.
+
+    Only the last superseded token is remembered: after two retries in a row the first discarded
+    token reads as unknown (refused, not revoking)."""
     session = uow.session
     digest = secret_digest(refresh_token, digest_key)
     device = await repo_devices.device_by_refresh_hash(session, digest)
     if device is None:
-        reused = await repo_devices.device_by_previous_refresh_hash(session, digest)
-        if reused is None:
+        device = await repo_devices.device_by_previous_refresh_hash(session, digest)
+        if device is None:
+            await _refuse_superseded(uow, digest)
             raise DeviceRefused(DeviceRefusal.REFRESH_TOKEN_INVALID)
-        if reused.revoked_at is not None:
-            raise DeviceRefused(DeviceRefusal.DEVICE_REVOKED)
-        rotated_at = reused.last_used_at
-        if rotated_at is None or uow.now - rotated_at > reuse_grace:
-            await _revoke(uow, reused, revoked_by=REUSE_REVOKER, reason=REUSE_REASON)
-            await uow.commit()
-            raise DeviceRefused(DeviceRefusal.REFRESH_TOKEN_INVALID)
-        device = reused  # a retry after a lost answer: rotate again from the old token
+        if device.revoked_at is None:  # a lost answer's retry or a theft race: rotate again
+            device.superseded_refresh_token_hash = device.refresh_token_hash
     if device.revoked_at is not None:
         raise DeviceRefused(DeviceRefusal.DEVICE_REVOKED)
     new_token = new_refresh_token()
@@ -217,6 +221,14 @@ async def refresh_device(
     subject = await repo.subject_by_id(session, device.subject_id)
     site = await repo.site_by_id(session, subject.site_id)
     return DeviceCredentials(device=device, refresh_token=new_token, subject=subject, site=site)
+
+
+async def _refuse_superseded(uow: UnitOfWork, digest: str) -> None:
+    """A discarded token of a device presented again: revoke that device (once) and commit."""
+    device = await repo_devices.device_by_superseded_refresh_hash(uow.session, digest)
+    if device is not None and device.revoked_at is None:
+        await _revoke(uow, device, revoked_by=REUSE_REVOKER, reason=REUSE_REASON)
+        await uow.commit()
 
 
 async def revoke_device(uow: UnitOfWork, *, device_id: str, reason: str) -> PatientDevice:

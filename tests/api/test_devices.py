@@ -238,29 +238,80 @@ async def test_wrong_code_is_refused_and_the_attempt_audited(client: Any, app: A
 # Refresh, reuse, revocation
 
 
-async def test_refresh_rotates_and_reuse_revokes_the_device(client: Any, gql: Any, token: Any, world: None, app: Any):
+async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    return await client.post("/diary/api/token", json={"refreshToken": refresh_token})
+
+
+async def test_refresh_rotates_the_token(client: Any, gql: Any, token: Any, world: None):
     # given
     first = await activated(client, gql, token)
     # when
-    rotated = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
+    rotated = await refresh(client, first["refreshToken"])
     # then
     assert rotated.status_code == 200, rotated.text
     second = rotated.json()
     assert second["refreshToken"] != first["refreshToken"]
     assert (await gql.data(second["accessToken"], "{ viewer { subjectCode } }"))["viewer"]["subjectCode"] == "S01-001"
+    # and the token after it rotates in turn
+    assert (await refresh(client, second["refreshToken"])).status_code == 200
 
-    # when: the old refresh token is presented again, later than a lost answer's retry would come
-    await age_rotation(app, seconds=121)
-    reused = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
-    # then: refused, and the device is revoked for everyone
-    assert (reused.status_code, error_of(reused)) == (401, "REFRESH_TOKEN_INVALID")
-    current = await client.post("/diary/api/token", json={"refreshToken": second["refreshToken"]})
-    assert (current.status_code, error_of(current)) == (401, "DEVICE_REVOKED")
-    body = await gql(second["accessToken"], "{ viewer { role } }", status=401)
+
+async def test_a_retry_hours_after_a_lost_refresh_answer_rotates_again(
+    client: Any, gql: Any, token: Any, world: None, app: Any
+):
+    # given a refresh whose answer never reached the phone, and the app reopened hours later
+    first = await activated(client, gql, token)
+    lost = await refresh(client, first["refreshToken"])
+    assert lost.status_code == 200
+    await age_rotation(app, seconds=6 * 3600)
+    # when the phone retries with the token it still holds
+    retried = await refresh(client, first["refreshToken"])
+    # then it gets a fresh pair, the device stays active, and its new tokens work
+    assert retried.status_code == 200, retried.text
+    again = await refresh(client, retried.json()["refreshToken"])
+    assert again.status_code == 200, again.text
+    assert (await gql.data(again.json()["accessToken"], "{ viewer { role } }"))["viewer"]["role"] == "PATIENT"
+    devices = (await gql.data(token("coordinator", "S01"), DEVICES, {"code": "S01-001"}))["subject"]["devices"]
+    assert devices[0]["revokedAt"] is None
+    assert [r.action.value for r in await audit_rows(app, "PatientDevice")] == ["create"]
+
+
+async def test_a_theft_race_revokes_the_device_when_the_discarded_token_returns(
+    client: Any, gql: Any, token: Any, world: None, app: Any
+):
+    # given: the phone refreshed T0 into T1; an attacker holding a copy of T0 replays it and gets T2
+    t0 = await activated(client, gql, token)
+    t1 = (await refresh(client, t0["refreshToken"])).json()
+    stolen = await refresh(client, t0["refreshToken"])
+    assert stolen.status_code == 200, stolen.text
+    t2 = stolen.json()
+    # when: the phone presents T1, which the attacker's rotation discarded
+    legit = await refresh(client, t1["refreshToken"])
+    # then: refused, and the whole family is dead: the attacker's T2 and its access token too
+    assert (legit.status_code, error_of(legit)) == (401, "REFRESH_TOKEN_INVALID")
+    attacker = await refresh(client, t2["refreshToken"])
+    assert (attacker.status_code, error_of(attacker)) == (401, "DEVICE_REVOKED")
+    body = await gql(t2["accessToken"], "{ viewer { role } }", status=401)
     assert body["errors"][0]["extensions"]["code"] == "DEVICE_REVOKED"
     devices = (await gql.data(token("coordinator", "S01"), DEVICES, {"code": "S01-001"}))["subject"]["devices"]
-    assert devices[0]["revokedAt"] is not None and "reused" in devices[0]["revokedReason"]
-    assert [r.action.value for r in await audit_rows(app, "PatientDevice")] == ["create", "void"]
+    assert devices[0]["revokedReason"] == "refresh token family reused (possible theft)"
+    voids = [r for r in await audit_rows(app, "PatientDevice") if r.action.value == "void"]
+    assert [(r.actor_id, r.reason, r.changes["revoked_by"]["new"]) for r in voids] == [
+        ("patient-app", "refresh token family reused (possible theft)", "system:refresh-token-reuse")
+    ]
+
+
+async def test_an_older_token_is_refused_without_revoking(client: Any, gql: Any, token: Any, world: None, app: Any):
+    # given: T0 -> T1 -> T2, all answers received
+    t0 = await activated(client, gql, token)
+    t1 = (await refresh(client, t0["refreshToken"])).json()
+    t2 = (await refresh(client, t1["refreshToken"])).json()
+    # when: T0, two rotations old, comes back
+    old = await refresh(client, t0["refreshToken"])
+    # then: refused, and the device goes on
+    assert (old.status_code, error_of(old)) == (401, "REFRESH_TOKEN_INVALID")
+    assert (await refresh(client, t2["refreshToken"])).status_code == 200
+    assert [r.action.value for r in await audit_rows(app, "PatientDevice")] == ["create"]
 
 
 async def age_rotation(app: Any, *, seconds: int) -> None:
@@ -269,21 +320,6 @@ async def age_rotation(app: Any, *, seconds: int) -> None:
         for device in (await session.execute(select(PatientDevice))).scalars():
             assert device.last_used_at is not None
             device.last_used_at -= timedelta(seconds=seconds)
-
-
-async def test_a_retry_after_a_lost_refresh_answer_rotates_again(client: Any, gql: Any, token: Any, world: None):
-    # given a refresh whose answer never reached the phone
-    first = await activated(client, gql, token)
-    lost = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
-    assert lost.status_code == 200
-    # when the phone retries with the token it still holds, within the grace
-    retried = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
-    # then it gets a fresh pair, the answer it never saw is dead, and the device is not revoked
-    assert retried.status_code == 200, retried.text
-    unseen = await client.post("/diary/api/token", json={"refreshToken": lost.json()["refreshToken"]})
-    assert (unseen.status_code, error_of(unseen)) == (401, "REFRESH_TOKEN_INVALID")
-    again = await client.post("/diary/api/token", json={"refreshToken": retried.json()["refreshToken"]})
-    assert again.status_code == 200, again.text
 
 
 async def test_unknown_refresh_token_is_refused(client: Any, world: None):

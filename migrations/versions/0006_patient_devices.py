@@ -3,7 +3,7 @@
 Site staff issue a one-time activation code for a subject (stored as its HMAC-SHA256 digest only);
 the patient's phone redeems it for a device with a rotating refresh token (also stored as a
 keyed digest, with the previous one kept for a lost answer's retry and the last superseded one to
-detect reuse). Devices are revoked, never deleted.
+detect reuse). Devices, and unused codes, are revoked, never deleted.
 
 The new protocol parameter activation_code_ttl_hours needs no data migration: a stored
 parameter set without the key reads as its default (ProtocolParameters.from_dict).
@@ -67,6 +67,9 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("redeemed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("redeemed_device_id", sa.Integer(), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_by", sa.String(length=128), nullable=True),
+        sa.Column("revoked_reason", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["redeemed_device_id"],
             ["patient_device.id"],

@@ -497,6 +497,10 @@ class DeviceActivation(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     redeemed_device_id: Mapped[int | None] = mapped_column(ForeignKey("patient_device.id"), nullable=True)
+    # Staff cancel unused codes (a code given out by mistake or lost), as does a subject's withdrawal.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class PatientDevice(Base):

@@ -6,7 +6,9 @@ and stored only as keyed digests (HMAC-SHA256, domain.devices.secret_digest; the
 key, derived from the server secret); the audit trail keeps nothing derived from a code. Nothing
 here logs. Policies:
 - issuing a new code leaves the subject's earlier unredeemed codes valid until they expire (a
-  patient may activate a second phone; the TTL is short and every code is single-use);
+  patient may activate a second phone; the TTL is short and every code is single-use); staff
+  cancel a subject's unused codes with revoke_activations, and a phone redeeming a cancelled code
+  is told it has expired (for the patient the same thing: ask for a new code);
 - a refresh token is replaced on every use (see refresh_device for the lost-answer retry and the
   reuse of a discarded token, which revokes the device: the patient then needs a new code);
 - refused redemptions write nothing but the audit row of the attempt.
@@ -126,7 +128,7 @@ async def redeem_activation(
     assert activation is not None
     if activation.redeemed_at is not None:
         await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_USED, activation)
-    if activation.expires_at <= uow.now:
+    if activation.expires_at <= uow.now or activation.revoked_at is not None:
         await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_EXPIRED, activation)
     subject = await repo.subject_by_id(session, activation.subject_id)
     site = await repo.site_by_id(session, subject.site_id)
@@ -251,6 +253,46 @@ async def revoke_device(uow: UnitOfWork, *, device_id: str, reason: str) -> Pati
         raise Conflict(ErrorCode.ALREADY_VOIDED, "the device is already revoked", ("id",))
     await _revoke(uow, device, revoked_by=actor.actor_id, reason=reason)
     return device
+
+
+async def revoke_activations(uow: UnitOfWork, *, subject_code: str, reason: str) -> list[DeviceActivation]:
+    """Cancels the subject's unused codes (not redeemed, revoked or expired), with a reason: the
+    staff who may issue codes. No unused code is a NO_CHANGE conflict."""
+    subject, _site = await writable_subject(uow.session, uow.actor, subject_code)
+    raise_if(v.check_reason(reason))
+    activations = await void_unused_activations(uow, subject, reason=reason)
+    if not activations:
+        raise Conflict(ErrorCode.NO_CHANGE, f"subject {subject.code} has no unused activation code", ("subjectCode",))
+    return activations
+
+
+async def void_unused_activations(uow: UnitOfWork, subject: Subject, *, reason: str) -> list[DeviceActivation]:
+    """Revokes each unused code of the subject (one audit row each, by the caller); the caller has
+    checked that it may. Also used when a subject leaves the trial."""
+    activations = list(await repo_devices.unused_activations(uow.session, subject.id, uow.now))
+    for activation in activations:
+        activation.revoked_at = uow.now
+        activation.revoked_by = uow.actor.actor_id
+        activation.revoked_reason = reason
+        uow.audit(
+            entity=ACTIVATION,
+            entity_id=activation.id,
+            action=AuditAction.VOID,
+            changes=field_changes({"revoked_at": None}, {"revoked_at": uow.now}),
+            subject_id=subject.id,
+            site_id=subject.site_id,
+            reason=reason,
+        )
+    return activations
+
+
+async def revoke_active_devices(uow: UnitOfWork, subject: Subject, *, reason: str) -> list[PatientDevice]:
+    """Revokes every active device of the subject, audited with `reason`, by the caller (a
+    subject leaving the trial); the caller has checked that it may."""
+    devices = list(await repo_devices.active_devices(uow.session, subject.id))
+    for device in devices:
+        await _revoke(uow, device, revoked_by=uow.actor.actor_id, reason=reason)
+    return devices
 
 
 async def _revoke(uow: UnitOfWork, device: PatientDevice, *, revoked_by: str, reason: str) -> None:

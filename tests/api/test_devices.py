@@ -42,7 +42,17 @@ REVOKE = """mutation($input: RevokeDeviceInput!) {
   }
 }"""
 DEVICES = """query($code: String!) {
-  subject(code: $code) { devices { id label createdAt lastUsedAt revokedAt revokedReason } activations { createdAt expiresAt redeemedAt } }
+  subject(code: $code) {
+    devices { id label createdAt lastUsedAt revokedAt revokedReason }
+    activations { createdAt expiresAt redeemedAt revokedAt revokedReason }
+  }
+}"""
+CANCEL = """mutation($input: RevokeDeviceActivationsInput!) {
+  revokeDeviceActivations(input: $input) {
+    __typename
+    ... on DeviceActivationsRevoked { subjectCode activations { revokedAt revokedReason } }
+    ... on UserError { code message field }
+  }
 }"""
 
 
@@ -163,6 +173,36 @@ async def test_investigator_and_admin_issue(gql: Any, token: Any, world: None):
     # then: both work, and the earlier code stays valid beside the new one
     assert by_investigator["__typename"] == by_admin["__typename"] == "DeviceActivationIssued"
     assert by_investigator["activation"] != by_admin["activation"]
+
+
+async def test_staff_cancel_unused_codes_and_a_phone_is_told_the_code_expired(
+    client: Any, gql: Any, token: Any, world: None, app: Any
+):
+    # given: two codes for S01-001, one already redeemed, one still unused
+    coordinator = token("coordinator", "S01", sub="coord-1")
+    await activated(client, gql, token)
+    unused = await issue(gql, coordinator)
+    # when
+    result = (
+        await gql.data(
+            coordinator, CANCEL, {"input": {"subjectCode": "S01-001", "reason": "card handed to the wrong patient"}}
+        )
+    )["revokeDeviceActivations"]
+    # then: only the unused code is cancelled, with its reason, audited
+    assert result["__typename"] == "DeviceActivationsRevoked", result
+    assert [a["revokedReason"] for a in result["activations"]] == ["card handed to the wrong patient"]
+    listed = (await gql.data(coordinator, DEVICES, {"code": "S01-001"}))["subject"]["activations"]
+    assert [(a["redeemedAt"] is None, a["revokedAt"] is None) for a in listed] == [(False, True), (True, False)]
+    voids = [r for r in await audit_rows(app, "DeviceActivation") if r.action.value == "void"]
+    assert [(r.actor_id, r.reason) for r in voids] == [("coord-1", "card handed to the wrong patient")]
+    # and the phone trying it is told, in the words it knows, to ask for a new one
+    response = await activate(client, unused["activation"])
+    assert (response.status_code, error_of(response)) == (401, "ACTIVATION_CODE_EXPIRED")
+    # and cancelling again finds nothing to cancel
+    again = (await gql.data(coordinator, CANCEL, {"input": {"subjectCode": "S01-001", "reason": "again"}}))[
+        "revokeDeviceActivations"
+    ]
+    assert (again["__typename"], again["code"]) == ("ConflictError", "NO_CHANGE")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from ..domain.devices import (
     secret_digest,
 )
 from ..domain.enums import AuditAction, Role
-from .access import writable_subject
+from .access import require_taking_part, writable_subject
 from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
 from .unit_of_work import UnitOfWork
 
@@ -88,9 +88,11 @@ def new_refresh_token() -> str:
 
 
 async def issue_activation(uow: UnitOfWork, *, subject_code: str, digest_key: bytes) -> IssuedActivation:
-    """Coordinators and investigators of the subject's site, and admins. The code expires after
-    the protocol parameter activation_code_ttl_hours (the version in force today)."""
+    """Coordinators and investigators of the subject's site, and admins; not for a subject who
+    left the trial (withdrawn, screen failed, completed). The code expires after the protocol
+    parameter activation_code_ttl_hours (the version in force today)."""
     subject, site = await writable_subject(uow.session, uow.actor, subject_code)
+    require_taking_part(subject, "no phone can be connected")
     _, parameters = await repo.parameters_in_force(uow.session, subject.trial_id, uow.now.date())
     code = new_code()
     digest = secret_digest(code, digest_key)

@@ -121,6 +121,7 @@ async def submit_bleeding_report(
     subject = await _own_subject(uow, subject_code)
     require_taking_part(subject, "the diary no longer sends reports; please contact your study team")
     _check(uow, submission)
+    raise_if(b.check_noticed_after_consent(submission.local_date, subject.consent_date))
     _version, parameters = await repo.parameters_in_force(uow.session, subject.trial_id, uow.now.date())
     own = b.assess_report(submission.symptoms, submission.signs)
     day = submission.local_date

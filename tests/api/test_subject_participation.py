@@ -120,3 +120,27 @@ async def test_a_subject_who_left_cannot_report_with_a_still_valid_token(gql: An
     assert (result["__typename"], result["code"], result["field"]) == ("ConflictError", "NOT_ALLOWED", ["subjectCode"])
     assert "contact your study team" in result["message"]
     assert await diary_rows(app) == before
+
+
+@pytest.mark.parametrize(
+    "noticed", [datetime(999, 1, 1, tzinfo=UTC), datetime(2026, 1, 9, 12, tzinfo=UTC)], ids=["year-999", "eve"]
+)
+async def test_a_report_noticed_before_consent_is_refused(gql: Any, token: Any, app: Any, noticed: datetime):
+    # given
+    await enrolled(gql, token)
+    before = await diary_rows(app)
+    # when
+    result = await submit(gql, token("patient", subject=SUBJECT), report(noticed))
+    # then: refused in plain words; no report, no provisional adverse event, no alert
+    assert (result["__typename"], result["code"], result["field"]) == ("InputError", "OUT_OF_RANGE", ["noticedAt"])
+    assert "before you joined the study" in result["message"]
+    assert await diary_rows(app) == before
+
+
+async def test_a_report_noticed_on_the_consent_day_is_accepted(gql: Any, token: Any):
+    # given
+    await enrolled(gql, token)
+    # when
+    result = await submit(gql, token("patient", subject=SUBJECT), report(datetime(2026, 1, 10, 9, tzinfo=UTC)))
+    # then
+    assert result["__typename"] == "BleedingReportAccepted", result

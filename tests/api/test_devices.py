@@ -601,3 +601,51 @@ def test_websocket_refuses_a_revoked_device(settings: Settings):
         with pytest.raises(WebSocketDisconnect) as closed:
             connect()
         assert closed.value.code == 4403
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_open_websocket_of_a_revoked_device_is_closed_at_its_next_operation(settings: Settings):
+    # given: a device whose socket was accepted and has answered one query
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from server.app import create_app
+    from server.auth import development_token
+
+    admin = development_token(settings, role=Role.ADMIN, sites=[], subject=None)
+
+    def gql(bearer: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        response = tc.post(
+            "/graphql", json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {bearer}"}
+        )
+        return response.json()["data"]
+
+    def operation(ws: Any, operation_id: str) -> None:
+        ws.send_json({"id": operation_id, "type": "subscribe", "payload": {"query": "{ viewer { role } }"}})
+
+    with TestClient(create_app(settings)) as tc:
+        gql(
+            admin,
+            "mutation($i: CreateSiteInput!) { createSite(input: $i) { __typename } }",
+            {"i": {"code": "S01", "name": "One"}},
+        )
+        gql(
+            admin,
+            "mutation($i: EnrollSubjectInput!) { enrollSubject(input: $i) { __typename } }",
+            {"i": fx.subject_input("S01-001", "S01")},
+        )
+        code = gql(admin, ISSUE, {"input": {"subjectCode": "S01-001"}})["issueDeviceActivation"]["activation"]
+        device = tc.post("/diary/api/activate", json={"code": code}).json()
+        with tc.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {device['accessToken']}"}})
+            assert ws.receive_json()["type"] == "connection_ack"
+            operation(ws, "1")
+            assert ws.receive_json()["payload"] == {"data": {"viewer": {"role": "PATIENT"}}}
+            assert ws.receive_json()["type"] == "complete"
+            # when: staff revoke the phone, and it sends another operation on the open socket
+            gql(admin, REVOKE, {"input": {"id": device["deviceId"], "reason": "phone lost"}})
+            operation(ws, "2")
+            # then: the socket is closed, 4403
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+        assert closed.value.code == 4403

@@ -36,6 +36,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         reload=args.reload,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        # Only the proxy's X-Forwarded-For is believed: otherwise every patient behind a proxy in
+        # another container shares one rate-limit bucket, or a client spoofs its address.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return 0
 

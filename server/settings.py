@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     diary_dir: Path | None = None
     # Patients' phones (README "Onboarding patients' phones").
     public_base_url: str = "http://127.0.0.1:8000"
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes (the reverse proxy's):
+    # the client IP the rate limits see. Comma-separated; "*" only if nothing but the proxy can
+    # reach the service.
+    forwarded_allow_ips: str = "127.0.0.1"
     device_access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # Rate limits, in the `limits` library's notation ("10/minute"). Memory by default (one
     # process); with PTR_REDIS_URL shared by every worker.

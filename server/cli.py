@@ -333,6 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     _configure_logging(settings)
+    demo = args.command == "seed-demo" or (args.command == "serve" and args.seed_demo)
+    if demo and settings.is_production:
+        # Fictional subjects in a production database, and a live activation code printed to a log.
+        print("the demo trial is refused in production (PTR_ENVIRONMENT=production)", file=sys.stderr)
+        return 2
     if args.command == "serve":
         if "public_base_url" not in settings.model_fields_set:
             # Activation links point at this server unless PTR_PUBLIC_BASE_URL says otherwise; the

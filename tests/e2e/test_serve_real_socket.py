@@ -307,6 +307,7 @@ def test_production_refuses_development_tokens_even_with_a_real_secret(tmp_path:
     env = clean_env(
         PTR_ENVIRONMENT="production",
         PTR_JWT_SECRET=PRODUCTION_SECRET,
+        PTR_PUBLIC_BASE_URL="https://trial.example.org",
         PTR_DATA_DIR=str(tmp_path),
     )
     # when
@@ -315,6 +316,38 @@ def test_production_refuses_development_tokens_even_with_a_real_secret(tmp_path:
     assert result.returncode == 2
     assert result.stdout == ""
     assert "development tokens are refused in production" in result.stderr
+
+
+@pytest.mark.parametrize("base_url", [None, "http://trial.example.org"], ids=["unset", "plain-http"])
+def test_production_refuses_to_start_without_an_https_public_address(tmp_path: Path, base_url: str | None) -> None:
+    # given: activation links would otherwise point at http://127.0.0.1:8000 or go out unencrypted
+    extra = {"PTR_PUBLIC_BASE_URL": base_url} if base_url else {}
+    env = clean_env(PTR_ENVIRONMENT="production", PTR_JWT_SECRET=PRODUCTION_SECRET, PTR_DATA_DIR=str(tmp_path), **extra)
+    # when
+    result = cli(env, "migrate")
+    # then
+    assert result.returncode != 0
+    assert "production needs PTR_PUBLIC_BASE_URL" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("serve", "--seed-demo", "--port", "1"), ("seed-demo",)], ids=["serve", "seed"])
+def test_production_refuses_the_demo_trial_and_prints_no_activation_code(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # given
+    env = clean_env(
+        PTR_ENVIRONMENT="production",
+        PTR_JWT_SECRET=PRODUCTION_SECRET,
+        PTR_PUBLIC_BASE_URL="https://trial.example.org",
+        PTR_DATA_DIR=str(tmp_path),
+    )
+    # when
+    result = cli(env, *command)
+    # then: refused before touching the database
+    assert result.returncode == 2
+    assert "activate=" not in result.stdout + result.stderr
+    assert "the demo trial is refused in production" in result.stderr
+    assert not (tmp_path / "ptr-trial.sqlite3").exists()
 
 
 # ---- client addresses behind a reverse proxy ----------------------------------------------------

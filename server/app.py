@@ -85,10 +85,7 @@ class BodySizeLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await JSONResponse(
-                {"errors": [{"message": "request body too large", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
-                status_code=413,
-            )(scope, receive, send)
+            await _too_large(scope)(scope, receive, send)
             return
         received = 0
 
@@ -104,14 +101,22 @@ class BodySizeLimitMiddleware:
         try:
             await self.app(scope, limited_receive, send)
         except PayloadTooLarge:
-            await JSONResponse(
-                {"errors": [{"message": "request body too large", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
-                status_code=413,
-            )(scope, receive, send)
+            await _too_large(scope)(scope, receive, send)
 
 
 class PayloadTooLarge(Exception):
     pass
+
+
+def _too_large(scope: Scope) -> JSONResponse:
+    """In the shape the caller parses: the phones' JSON endpoints (device_routes) or GraphQL."""
+    if scope["path"].startswith("/diary/api/"):
+        message = "The app sent more data than the server accepts. Please update the app or try again."
+        return JSONResponse({"error": {"code": "PAYLOAD_TOO_LARGE", "message": message}}, status_code=413)
+    return JSONResponse(
+        {"errors": [{"message": "request body too large", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+        status_code=413,
+    )
 
 
 def _unauthenticated(message: str) -> JSONResponse:

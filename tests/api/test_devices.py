@@ -462,6 +462,17 @@ async def test_malformed_activation_bodies_are_400(client: Any, world: None, con
     assert error_of(response) == "BAD_REQUEST"
 
 
+async def test_an_oversized_body_is_413_in_the_phone_api_shape(client: Any, world: None):
+    # given: 1.1 MB, over the service's 1 MB limit on any request body
+    content = json.dumps({"code": "ABCDE-FGHJK", "deviceLabel": "x" * 1_100_000}).encode()
+    # when
+    response = await client.post("/diary/api/activate", content=content, headers={"content-type": "application/json"})
+    # then
+    assert response.status_code == 413
+    assert error_of(response) == "PAYLOAD_TOO_LARGE"
+    assert "app" in response.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("content", [b"nope", b'{"refreshToken": null}', b'{"refreshToken": "a\\u0000b"}', b"1"])
 async def test_malformed_refresh_bodies_are_400(client: Any, world: None, content: bytes):
     # when

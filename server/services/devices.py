@@ -116,9 +116,7 @@ async def issue_activation(uow: UnitOfWork, *, subject_code: str, digest_key: by
     return IssuedActivation(code=group_code(code), activation=activation, subject_code=subject.code)
 
 
-async def redeem_activation(
-    uow: UnitOfWork, *, code: str, label: str | None, digest_key: bytes
-) -> DeviceCredentials:
+async def redeem_activation(uow: UnitOfWork, *, code: str, label: str | None, digest_key: bytes) -> DeviceCredentials:
     """Turns a valid code into a device with its first refresh token. A refused attempt is
     audited (and committed) before DeviceRefused is raised; nothing else is written."""
     session = uow.session

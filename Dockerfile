@@ -4,11 +4,13 @@
 #
 #   docker build -t ptr-trial-api .
 #   docker run -p 8000:8000 -e PTR_JWT_SECRET=<at least 32 characters> \
+#              -e PTR_PUBLIC_BASE_URL=https://trial.example.org \
 #              -e DATABASE_URL=postgresql://user:pass@db/ptr ptr-trial-api
 #
 # Without DATABASE_URL the service uses an embedded SQLite file in /var/lib/ptr-trial (a volume)
 # and runs one worker. Production is the default: the development token secret is refused, so set
-# PTR_JWT_SECRET (or PTR_JWT_JWKS_URL) or the container exits at start.
+# PTR_JWT_SECRET (or PTR_JWT_JWKS_URL) and an https:// PTR_PUBLIC_BASE_URL, or the container exits
+# at start. Behind a reverse proxy, set PTR_FORWARDED_ALLOW_IPS to its address.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import gc
@@ -27,6 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 
 from .auth import InvalidToken, actor_from_token
 from .db import devices as repo_devices
@@ -84,10 +87,7 @@ class BodySizeLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await JSONResponse(
-                {"errors": [{"message": "request body too large", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
-                status_code=413,
-            )(scope, receive, send)
+            await _too_large(scope)(scope, receive, send)
             return
         received = 0
 
@@ -103,14 +103,22 @@ class BodySizeLimitMiddleware:
         try:
             await self.app(scope, limited_receive, send)
         except PayloadTooLarge:
-            await JSONResponse(
-                {"errors": [{"message": "request body too large", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
-                status_code=413,
-            )(scope, receive, send)
+            await _too_large(scope)(scope, receive, send)
 
 
 class PayloadTooLarge(Exception):
     pass
+
+
+def _too_large(scope: Scope) -> JSONResponse:
+    """In the shape the caller parses: the phones' JSON endpoints (device_routes) or GraphQL."""
+    if scope["path"].startswith("/diary/api/"):
+        message = "The app sent more data than the server accepts. Please update the app or try again."
+        return JSONResponse({"error": {"code": "PAYLOAD_TOO_LARGE", "message": message}}, status_code=413)
+    return JSONResponse(
+        {"errors": [{"message": "request body too large", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+        status_code=413,
+    )
 
 
 def _unauthenticated(message: str) -> JSONResponse:
@@ -142,7 +150,53 @@ def _isoformat(value: object) -> str:
 HTTP_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
+TOKEN_EXPIRED = 4401
+DEVICE_REVOKED = 4403
+
+
+class TrialTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with the token checked for the socket's whole life, not only at
+    connection_init: every `subscribe` (queries and mutations sent over the socket included) is
+    refused by closing the socket with 4401 when the token has expired and 4403 when its device
+    has been revoked; and the socket is closed with 4401 when the token's `exp` passes, even if
+    the client sends nothing more (a subscription stays open only as long as its token is valid;
+    the client reconnects with a fresh one)."""
+
+    expiry_task: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        expires_at = self.context.actor.expires_at if self.connection_acknowledged else None
+        if expires_at is not None and self.expiry_task is None:
+            self.expiry_task = asyncio.create_task(self._close_at(expires_at))
+            self.expiry_task.add_done_callback(self._task_done)
+
+    async def _close_at(self, expires_at: dt.datetime) -> None:
+        await asyncio.sleep(max(0.0, (expires_at - dt.datetime.now(dt.timezone.utc)).total_seconds()))
+        await self.websocket.close(code=TOKEN_EXPIRED, reason="Token expired")
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged:
+            actor = self.context.actor
+            if actor.expires_at is not None and actor.expires_at <= dt.datetime.now(dt.timezone.utc):
+                await self.websocket.close(code=TOKEN_EXPIRED, reason="Token expired")
+                return
+            if actor.device_id is not None and not await self.context.device_still_active():
+                await self.websocket.close(code=DEVICE_REVOKED, reason="Device revoked")
+                return
+        await super().handle_subscribe(message)
+
+    async def shutdown(self) -> None:
+        if self.expiry_task is not None:
+            self.expiry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.expiry_task
+        await super().shutdown()
+
+
 class TrialGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TrialTransportWSHandler
+
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(
             build_schema(settings),

@@ -78,6 +78,8 @@ def actor_from_claims(claims: dict[str, Any]) -> Actor:
     subject = claims.get("subject")
     if role is Role.PATIENT and not isinstance(subject, str):
         raise InvalidToken("a patient token names its subject")
+    exp = claims.get("exp")
+    expires_at = datetime.fromtimestamp(exp, timezone.utc) if isinstance(exp, int | float) else None
     device = claims.get("dev")
     if device is not None and (role is not Role.PATIENT or not isinstance(device, str) or not device):
         raise InvalidToken("a device token is a patient's")
@@ -87,6 +89,7 @@ def actor_from_claims(claims: dict[str, Any]) -> Actor:
         site_codes=frozenset(sites),
         subject_code=subject if role is Role.PATIENT else None,
         device_id=device,
+        expires_at=expires_at,
     )
 
 

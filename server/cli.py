@@ -36,6 +36,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         reload=args.reload,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        # Only the proxy's X-Forwarded-For is believed: otherwise every patient behind a proxy in
+        # another container shares one rate-limit bucket, or a client spoofs its address.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return 0
 
@@ -105,6 +108,7 @@ async def _issue(settings: Settings, subject_code: str, actor_id: str) -> Any:
     """(issued activation, activation URL, validity in hours), or the refusal's message."""
     from .db.engine import build_engine, build_sessionmaker
     from .domain.auth import Actor
+    from .domain.devices import secret_digest_key
     from .domain.enums import Role
     from .schema.devices import activation_url
     from .services.devices import issue_activation
@@ -116,7 +120,9 @@ async def _issue(settings: Settings, subject_code: str, actor_id: str) -> Any:
         actor = Actor(actor_id=actor_id, role=Role.ADMIN)
         async with UnitOfWork(build_sessionmaker(engine, writes=True), actor, request_id="cli:issue-activation") as uow:
             try:
-                issued = await issue_activation(uow, subject_code=subject_code)
+                issued = await issue_activation(
+                    uow, subject_code=subject_code, digest_key=secret_digest_key(settings.jwt_secret)
+                )
             except ServiceError as error:
                 return error.message
             await uow.commit()
@@ -322,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     _configure_logging(settings)
+    demo = args.command == "seed-demo" or (args.command == "serve" and args.seed_demo)
+    if demo and settings.is_production:
+        # Fictional subjects in a production database, and a live activation code printed to a log.
+        print("the demo trial is refused in production (PTR_ENVIRONMENT=production)", file=sys.stderr)
+        return 2
     if args.command == "serve":
         if "public_base_url" not in settings.model_fields_set:
             # Activation links point at this server unless PTR_PUBLIC_BASE_URL says otherwise; the

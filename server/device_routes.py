@@ -3,8 +3,8 @@ the credential): POST /diary/api/activate and POST /diary/api/token.
 
 Answers: 200 with credentials; 401 {"error": {"code", "message"}} for a refused code or token;
 400 BAD_REQUEST for a body that is not a small JSON object of strings; 429 RATE_LIMITED with
-Retry-After. Codes and tokens are never logged; rate-limit keys use the code's digest, never
-the code. Rate limits use the `limits` library (moving window) in memory, or in Redis when
+Retry-After. Codes and tokens are never logged; rate-limit keys use the code's keyed digest (HMAC),
+never the code. Rate limits use the `limits` library (moving window) in memory, or in Redis when
 PTR_REDIS_URL is set (shared by every worker); if Redis is unreachable the limit fails open
 with a warning (the codes' 10 random characters and single use still hold)."""
 
@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import time
-from datetime import timedelta
 from typing import Any
 
 from limits import RateLimitItem, parse
@@ -26,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from .auth import InvalidToken, device_access_token
 from .db import devices as repo_devices
-from .domain.devices import MAX_CODE_INPUT, check_device_label, normalize_code, secret_digest
+from .domain.devices import MAX_CODE_INPUT, check_device_label, normalize_code, secret_digest, secret_digest_key
 from .services.devices import PATIENT_APP, DeviceCredentials, DeviceRefusal, DeviceRefused, redeem_activation
 from .services.devices import refresh_device as refresh_device_credentials
 from .services.unit_of_work import UnitOfWork
@@ -154,12 +153,15 @@ async def activate(request: Request) -> Response:
     except BadRequest:
         return _error(400, "BAD_REQUEST", BAD_REQUEST)
     assert code is not None
-    code_key = secret_digest(normalize_code(code) or code.strip().upper())
+    digest_key = secret_digest_key(settings.jwt_secret)
+    code_key = secret_digest(normalize_code(code) or code.strip().upper(), digest_key)
     if (retry := await limits.hit(limits.activation_per_code, "activate-code", code_key)) is not None:
         return _rate_limited(retry)
     try:
         async with _unit_of_work(request) as uow:
-            credentials = await redeem_activation(uow, code=code, label=label.strip() if label else None)
+            credentials = await redeem_activation(
+                uow, code=code, label=label.strip() if label else None, digest_key=digest_key
+            )
             body = _credentials(settings, credentials)
             await uow.commit()
     except DeviceRefused as refused:
@@ -192,7 +194,7 @@ async def refresh(request: Request) -> Response:
     try:
         async with _unit_of_work(request) as uow:
             credentials = await refresh_device_credentials(
-                uow, refresh_token=token, reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds)
+                uow, refresh_token=token, digest_key=secret_digest_key(settings.jwt_secret)
             )
             body = _credentials(settings, credentials)
             await uow.commit()

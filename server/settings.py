@@ -35,12 +35,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # The patients' diary app (static files served at /diary); unset: clients/diary of this checkout.
     diary_dir: Path | None = None
-    # Patients' phones (README "Onboarding patients' phones").
+    # Patients' phones (README "Onboarding patients' phones"). Required, https://, in production.
     public_base_url: str = "http://127.0.0.1:8000"
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes (the reverse proxy's):
+    # the client IP the rate limits see. Comma-separated; "*" only if nothing but the proxy can
+    # reach the service.
+    forwarded_allow_ips: str = "127.0.0.1"
     device_access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    # A refresh token presented again within this many seconds of its rotation rotates again
-    # (the phone lost the answer) instead of revoking the device (services/devices.py).
-    refresh_reuse_grace_seconds: int = Field(default=120, ge=0, le=3600)
     # Rate limits, in the `limits` library's notation ("10/minute"). Memory by default (one
     # process); with PTR_REDIS_URL shared by every worker.
     redis_url: str | None = None
@@ -78,6 +79,13 @@ class Settings(BaseSettings):
             raise ValueError("production refuses the development token secret: set PTR_JWT_SECRET or PTR_JWT_JWKS_URL")
         if self.is_production and not self.jwt_jwks_url and len(self.jwt_secret) < 32:
             raise ValueError("PTR_JWT_SECRET must be at least 32 characters in production")
+        if self.is_production and (
+            "public_base_url" not in self.model_fields_set or not self.public_base_url.startswith("https://")
+        ):
+            raise ValueError(
+                "production needs PTR_PUBLIC_BASE_URL: the https:// address patients' phones reach this service at"
+                " (activation links and QR codes point there)"
+            )
         return self
 
     @property

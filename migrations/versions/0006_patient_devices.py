@@ -1,8 +1,9 @@
 """patients' devices and activation codes
 
-Site staff issue a one-time activation code for a subject (stored as its SHA-256 digest only);
+Site staff issue a one-time activation code for a subject (stored as its HMAC-SHA256 digest only);
 the patient's phone redeems it for a device with a rotating refresh token (also stored as a
-digest, with the previous one kept to detect reuse). Devices are revoked, never deleted.
+keyed digest, with the previous one kept for a lost answer's retry and the last superseded one to
+detect reuse). Devices, and unused codes, are revoked, never deleted.
 
 The new protocol parameter activation_code_ttl_hours needs no data migration: a stored
 parameter set without the key reads as its default (ProtocolParameters.from_dict).
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column("label", sa.String(length=80), nullable=True),
         sa.Column("refresh_token_hash", sa.String(length=64), nullable=False),
         sa.Column("previous_refresh_token_hash", sa.String(length=64), nullable=True),
+        sa.Column("superseded_refresh_token_hash", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
@@ -48,6 +50,11 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_patient_device_previous_refresh_token_hash"), ["previous_refresh_token_hash"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_patient_device_superseded_refresh_token_hash"),
+            ["superseded_refresh_token_hash"],
+            unique=False,
+        )
         batch_op.create_index("ix_patient_device_subject_id_created_at", ["subject_id", "created_at"], unique=False)
 
     op.create_table(
@@ -60,6 +67,9 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("redeemed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("redeemed_device_id", sa.Integer(), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_by", sa.String(length=128), nullable=True),
+        sa.Column("revoked_reason", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["redeemed_device_id"],
             ["patient_device.id"],
@@ -79,5 +89,6 @@ def downgrade() -> None:
     op.drop_table("device_activation")
     with op.batch_alter_table("patient_device", schema=None) as batch_op:
         batch_op.drop_index("ix_patient_device_subject_id_created_at")
+        batch_op.drop_index(batch_op.f("ix_patient_device_superseded_refresh_token_hash"))
         batch_op.drop_index(batch_op.f("ix_patient_device_previous_refresh_token_hash"))
     op.drop_table("patient_device")

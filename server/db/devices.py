@@ -4,6 +4,7 @@ and the per-request check that a device token's device is still active."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import false, select
@@ -20,6 +21,32 @@ async def activation_by_hash(session: AsyncSession, code_hash: str) -> DeviceAct
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def unused_activations(session: AsyncSession, subject_id: int, now: datetime) -> Sequence[DeviceActivation]:
+    """The subject's codes that a phone could still redeem: not redeemed, revoked or expired."""
+    query = (
+        select(DeviceActivation)
+        .where(
+            DeviceActivation.subject_id == subject_id,
+            DeviceActivation.redeemed_at.is_(None),
+            DeviceActivation.revoked_at.is_(None),
+            DeviceActivation.expires_at > now,
+        )
+        .order_by(DeviceActivation.created_at, DeviceActivation.id)
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def active_devices(session: AsyncSession, subject_id: int) -> Sequence[PatientDevice]:
+    query = (
+        select(PatientDevice)
+        .where(PatientDevice.subject_id == subject_id, PatientDevice.revoked_at.is_(None))
+        .order_by(PatientDevice.created_at, PatientDevice.id)
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalars().all()
+
+
 async def device_by_refresh_hash(session: AsyncSession, token_hash: str) -> PatientDevice | None:
     query = select(PatientDevice).where(PatientDevice.refresh_token_hash == token_hash).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
@@ -27,6 +54,11 @@ async def device_by_refresh_hash(session: AsyncSession, token_hash: str) -> Pati
 
 async def device_by_previous_refresh_hash(session: AsyncSession, token_hash: str) -> PatientDevice | None:
     query = select(PatientDevice).where(PatientDevice.previous_refresh_token_hash == token_hash).with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+async def device_by_superseded_refresh_hash(session: AsyncSession, token_hash: str) -> PatientDevice | None:
+    query = select(PatientDevice).where(PatientDevice.superseded_refresh_token_hash == token_hash).with_for_update()
     return (await session.execute(query)).scalars().first()
 
 

@@ -488,7 +488,7 @@ class StoredSubjectResponse(Base):
 
 class DeviceActivation(Base):
     """A one-time code that lets a patient's phone register as a device of their subject. Only
-    the code's SHA-256 digest is stored; the code itself is shown once to the staff member."""
+    the code's keyed digest (HMAC-SHA256) is stored; the code itself is shown once to the staff member."""
 
     __tablename__ = "device_activation"
     __table_args__ = (Index("ix_device_activation_subject_id_created_at", "subject_id", "created_at"),)
@@ -501,11 +501,16 @@ class DeviceActivation(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     redeemed_device_id: Mapped[int | None] = mapped_column(ForeignKey("patient_device.id"), nullable=True)
+    # Staff cancel unused codes (a code given out by mistake or lost), as does a subject's withdrawal.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class PatientDevice(Base):
-    """A patient's phone: holds a rotating refresh token (stored as its digest, with the previous
-    one kept to detect reuse) and may be revoked by site staff. Never deleted."""
+    """A patient's phone: holds a rotating refresh token (stored as its keyed digest, with the
+    previous one kept for a lost answer's retry and the last superseded one to detect reuse; see
+    services.devices.refresh_device) and may be revoked by site staff. Never deleted."""
 
     __tablename__ = "patient_device"
     __table_args__ = (Index("ix_patient_device_subject_id_created_at", "subject_id", "created_at"),)
@@ -516,6 +521,7 @@ class PatientDevice(Base):
     label: Mapped[str | None] = mapped_column(String(80), nullable=True)
     refresh_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     previous_refresh_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    superseded_refresh_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .enums import Role
 
@@ -23,6 +24,8 @@ class Actor:
     # A patient's phone (server.services.devices): the device's public id; its token stops
     # working when the device is revoked.
     device_id: str | None = None
+    # The token's `exp` (UTC): a long-lived WebSocket is closed when it passes (server.app).
+    expires_at: datetime | None = None
 
     @property
     def sees_all_sites(self) -> bool:

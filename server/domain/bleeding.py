@@ -216,6 +216,15 @@ def check_note(note: str | None) -> list[Problem]:
     return check_text(note, ("note",), 2000)
 
 
+def check_noticed_after_consent(noticed_local_date: date, consent_date: date) -> list[Problem]:
+    """A diary entry describes bleeding while in the study: noticed (on the phone's local date) no
+    earlier than the day the subject consented."""
+    if noticed_local_date >= consent_date:
+        return []
+    message = f"this date is before you joined the study ({consent_date.isoformat()}): please check the date"
+    return [Problem(("noticedAt",), ProblemCode.OUT_OF_RANGE, message)]
+
+
 def is_late(noticed_at: datetime, received_at: datetime, entry_window_days: int) -> bool:
     """Entries older than the entry window are accepted but flagged late."""
     return received_at - noticed_at > timedelta(days=entry_window_days)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from .enums import SubjectStatus as S
 
 INITIAL_STATUSES = frozenset({S.SCREENING, S.ENROLLED})
+# No longer taking part: no phone is connected, no diary report accepted, devices are revoked.
+PARTICIPATION_ENDED = frozenset({S.COMPLETED, S.WITHDRAWN, S.SCREEN_FAILED})
 
 # Withdrawal is possible from any non-terminal status; screen failure only before enrolment.
 ALLOWED_TRANSITIONS: dict[S, frozenset[S]] = {

@@ -10,6 +10,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.types import Info as StrawberryInfo
 
+from ..db import devices as repo_devices
 from ..db.notify import AlertBus
 from ..domain.auth import Actor
 from ..services.unit_of_work import UnitOfWork
@@ -74,6 +75,13 @@ class Context:
                 # The read snapshot (one per session) starts after this moment.
                 self.read_started_at = datetime.now(timezone.utc)
             return await query(self._session, self.actor, *args, **kwargs)
+
+    async def device_still_active(self) -> bool:
+        """For a long-lived WebSocket: whether the caller's device (a device token) is still active,
+        read in a short session of its own (not the connection's read session, which operations in
+        flight may hold), so every check sees the latest revocation."""
+        async with self._sessionmaker() as session:
+            return await repo_devices.actor_device_is_active(session, self.actor)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._write_sessionmaker, self.actor, request_id=self.request_id, alert_bus=self.alert_bus)

@@ -34,7 +34,17 @@ class DeviceActivation:
     created_at: dt.datetime = strawberry.field(description="When issued (UTC).")
     expires_at: dt.datetime = strawberry.field(description="When it stops working if unused (UTC).")
     redeemed_at: dt.datetime | None = strawberry.field(description="When a phone used it (UTC); null if unused.")
+    revoked_at: dt.datetime | None = strawberry.field(
+        description="When staff cancelled it, or the subject left the trial, before it was used (UTC); null otherwise."
+    )
+    revoked_reason: str | None = strawberry.field(description="Why it was cancelled.")
 
     @classmethod
     def of(cls, row: Any) -> DeviceActivation:
-        return cls(created_at=row.created_at, expires_at=row.expires_at, redeemed_at=row.redeemed_at)
+        return cls(
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            redeemed_at=row.redeemed_at,
+            revoked_at=row.revoked_at,
+            revoked_reason=row.revoked_reason,
+        )

@@ -1,4 +1,5 @@
-"""Mutations for patients' phones: issue an activation code, revoke a device (site staff)."""
+"""Mutations for patients' phones: issue an activation code, cancel unused codes, revoke a device
+(site staff)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,23 @@ from typing import Any
 import segno
 import strawberry
 
+from ..domain.devices import secret_digest_key
 from ..services import devices
 from ..services.unit_of_work import UnitOfWork
 from .context import Info
-from .device_types import PatientDevice
+from .device_types import DeviceActivation, PatientDevice
 from .errors import result_union, run_use_case
 
 
 @strawberry.input
 class IssueDeviceActivationInput:
     subject_code: str
+
+
+@strawberry.input
+class RevokeDeviceActivationsInput:
+    subject_code: str
+    reason: str
 
 
 @strawberry.input
@@ -43,8 +51,15 @@ class DeviceRevoked:
     device: PatientDevice
 
 
+@strawberry.type(description="The subject's unused activation codes, now cancelled.")
+class DeviceActivationsRevoked:
+    subject_code: str
+    activations: list[DeviceActivation] = strawberry.field(description="The codes cancelled, oldest first.")
+
+
 IssueDeviceActivationResult = result_union("IssueDeviceActivationResult", DeviceActivationIssued)
 RevokeDeviceResult = result_union("RevokeDeviceResult", DeviceRevoked)
+RevokeDeviceActivationsResult = result_union("RevokeDeviceActivationsResult", DeviceActivationsRevoked)
 
 
 def activation_url(base_url: str, code: str) -> str:
@@ -66,7 +81,8 @@ class DevicesMutation:
         self, info: Info, input: IssueDeviceActivationInput
     ) -> IssueDeviceActivationResult:
         async def use_case(uow: UnitOfWork) -> Any:
-            return await devices.issue_activation(uow, subject_code=input.subject_code)
+            digest_key = secret_digest_key(info.context.settings.jwt_secret)
+            return await devices.issue_activation(uow, subject_code=input.subject_code, digest_key=digest_key)
 
         def present(issued: devices.IssuedActivation) -> DeviceActivationIssued:
             url = activation_url(info.context.settings.public_base_url, issued.code)
@@ -76,6 +92,22 @@ class DevicesMutation:
                 activation_url=url,
                 qr_svg=qr_svg(url),
                 subject_code=issued.subject_code,
+            )
+
+        return await run_use_case(info, use_case, present)
+
+    @strawberry.mutation(
+        description="Cancel a subject's unused activation codes, with a reason (coordinators and investigators of the site, admins): a phone that tries one is told it has expired. NO_CHANGE when there is none."
+    )
+    async def revoke_device_activations(
+        self, info: Info, input: RevokeDeviceActivationsInput
+    ) -> RevokeDeviceActivationsResult:
+        async def use_case(uow: UnitOfWork) -> Any:
+            return await devices.revoke_activations(uow, subject_code=input.subject_code, reason=input.reason)
+
+        def present(rows: list[Any]) -> DeviceActivationsRevoked:
+            return DeviceActivationsRevoked(
+                subject_code=input.subject_code, activations=[DeviceActivation.of(r) for r in rows]
             )
 
         return await run_use_case(info, use_case, present)

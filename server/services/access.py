@@ -11,12 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import repositories as repo
 from ..db.models import Site, Subject
 from ..domain.auth import Actor
-from .errors import NotFound, PermissionDenied
+from ..domain.status import PARTICIPATION_ENDED
+from .errors import Conflict, ErrorCode, NotFound, PermissionDenied
 
 
 def require_clinical_writer(actor: Actor) -> None:
     if not actor.may_write_clinical_records:
         raise PermissionDenied(f"the {actor.role.value} role cannot change clinical records")
+
+
+def require_taking_part(subject: Subject, refused: str, field: tuple[str, ...] = ("subjectCode",)) -> None:
+    """A withdrawn, screen-failed or completed subject gets no new phone and sends no diary report:
+    NOT_ALLOWED, the message ending with `refused` (what cannot be done)."""
+    if subject.status in PARTICIPATION_ENDED:
+        state = subject.status.value.replace("_", " ")
+        raise Conflict(ErrorCode.NOT_ALLOWED, f"{subject.code} is no longer in the study ({state}): {refused}", field)
 
 
 async def writable_subject(

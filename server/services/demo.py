@@ -988,7 +988,7 @@ DIARY_PATIENTS = {
         (2, 7, [b.Symptom(b.BleedingSite.BRUISE, size_cm=4.0), b.Symptom(b.BleedingSite.GUMS_MOUTH, duration_minutes=10)]),
     ],
     "S02-001": [(1, 7, [b.Symptom(b.BleedingSite.STOOL, black_or_tarry=True)])],
-    "S02-003": [(6, 7, [b.Symptom(b.BleedingSite.URINE)])],
+    "S02-004": [(6, 7, [b.Symptom(b.BleedingSite.URINE)])],  # not S02-003: withdrawn, the diary refuses
 }
 DEVICE_OFFSET = timedelta(hours=1)  # the demo phones are on UTC+01:00
 

@@ -2,12 +2,15 @@
 token rotates on every use, and revoked by staff (or by the service on refresh-token reuse).
 
 Secrets (codes, refresh tokens) are generated here with `secrets`, returned once to the caller
-and stored only as SHA-256 digests; the audit trail keeps at most a 12-character digest prefix.
-Nothing here logs. Policies:
+and stored only as keyed digests (HMAC-SHA256, domain.devices.secret_digest; the caller passes the
+key, derived from the server secret); the audit trail keeps nothing derived from a code. Nothing
+here logs. Policies:
 - issuing a new code leaves the subject's earlier unredeemed codes valid until they expire (a
-  patient may activate a second phone; the TTL is short and every code is single-use);
-- a refresh token is replaced on every use; presenting the one just replaced (a reuse: two
-  holders of one token, likely theft) revokes the device, and the patient needs a new code;
+  patient may activate a second phone; the TTL is short and every code is single-use); staff
+  cancel a subject's unused codes with revoke_activations, and a phone redeeming a cancelled code
+  is told it has expired (for the patient the same thing: ask for a new code);
+- a refresh token is replaced on every use (see refresh_device for the lost-answer retry and the
+  reuse of a discarded token, which revokes the device: the patient then needs a new code);
 - refused redemptions write nothing but the audit row of the attempt.
 """
 
@@ -28,13 +31,12 @@ from ..domain.auth import Actor
 from ..domain.devices import (
     CODE_ALPHABET,
     CODE_LENGTH,
-    audit_hash_prefix,
     group_code,
     normalize_code,
     secret_digest,
 )
 from ..domain.enums import AuditAction, Role
-from .access import writable_subject
+from .access import require_taking_part, writable_subject
 from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
 from .unit_of_work import UnitOfWork
 
@@ -43,7 +45,7 @@ DEVICE = "PatientDevice"
 # The actor named in the audit trail for the unauthenticated device endpoints.
 PATIENT_APP = Actor(actor_id="patient-app", role=Role.PATIENT)
 REUSE_REVOKER = "system:refresh-token-reuse"
-REUSE_REASON = "refresh token reused (possible theft): device revoked automatically"
+REUSE_REASON = "refresh token family reused (possible theft)"
 
 
 class DeviceRefusal(str, Enum):
@@ -85,13 +87,15 @@ def new_refresh_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def issue_activation(uow: UnitOfWork, *, subject_code: str) -> IssuedActivation:
-    """Coordinators and investigators of the subject's site, and admins. The code expires after
-    the protocol parameter activation_code_ttl_hours (the version in force today)."""
+async def issue_activation(uow: UnitOfWork, *, subject_code: str, digest_key: bytes) -> IssuedActivation:
+    """Coordinators and investigators of the subject's site, and admins; not for a subject who
+    left the trial (withdrawn, screen failed, completed). The code expires after the protocol
+    parameter activation_code_ttl_hours (the version in force today)."""
     subject, site = await writable_subject(uow.session, uow.actor, subject_code)
+    require_taking_part(subject, "no phone can be connected")
     _, parameters = await repo.parameters_in_force(uow.session, subject.trial_id, uow.now.date())
     code = new_code()
-    digest = secret_digest(code)
+    digest = secret_digest(code, digest_key)
     activation = DeviceActivation(
         subject_id=subject.id,
         code_hash=digest,
@@ -105,27 +109,27 @@ async def issue_activation(uow: UnitOfWork, *, subject_code: str) -> IssuedActiv
         entity=ACTIVATION,
         entity_id=activation.id,
         action=AuditAction.CREATE,
-        changes=field_changes({}, {"expires_at": activation.expires_at, "code_hash_prefix": audit_hash_prefix(digest)}),
+        changes=field_changes({}, {"expires_at": activation.expires_at}),
         subject_id=subject.id,
         site_id=site.id,
     )
     return IssuedActivation(code=group_code(code), activation=activation, subject_code=subject.code)
 
 
-async def redeem_activation(uow: UnitOfWork, *, code: str, label: str | None) -> DeviceCredentials:
+async def redeem_activation(uow: UnitOfWork, *, code: str, label: str | None, digest_key: bytes) -> DeviceCredentials:
     """Turns a valid code into a device with its first refresh token. A refused attempt is
     audited (and committed) before DeviceRefused is raised; nothing else is written."""
     session = uow.session
     normalized = normalize_code(code)
-    digest = secret_digest(normalized) if normalized else None
+    digest = secret_digest(normalized, digest_key) if normalized else None
     activation = await repo_devices.activation_by_hash(session, digest) if digest else None
     if activation is None:
-        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_INVALID, None, digest)
+        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_INVALID, None)
     assert activation is not None
     if activation.redeemed_at is not None:
-        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_USED, activation, digest)
-    if activation.expires_at <= uow.now:
-        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_EXPIRED, activation, digest)
+        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_USED, activation)
+    if activation.expires_at <= uow.now or activation.revoked_at is not None:
+        await _refuse(uow, DeviceRefusal.ACTIVATION_CODE_EXPIRED, activation)
     subject = await repo.subject_by_id(session, activation.subject_id)
     site = await repo.site_by_id(session, subject.site_id)
     refresh_token = new_refresh_token()
@@ -133,7 +137,7 @@ async def redeem_activation(uow: UnitOfWork, *, code: str, label: str | None) ->
         public_id=uuid.uuid4().hex,
         subject_id=subject.id,
         label=label or None,
-        refresh_token_hash=secret_digest(refresh_token),
+        refresh_token_hash=secret_digest(refresh_token, digest_key),
         created_at=uow.now,
         last_used_at=uow.now,
     )
@@ -162,11 +166,10 @@ async def redeem_activation(uow: UnitOfWork, *, code: str, label: str | None) ->
     return DeviceCredentials(device=device, refresh_token=refresh_token, subject=subject, site=site)
 
 
-async def _refuse(
-    uow: UnitOfWork, refusal: DeviceRefusal, activation: DeviceActivation | None, digest: str | None
-) -> None:
-    """The audit row of a refused redemption. An unknown code has no activation and no subject:
-    entity_id is 0 (audit_event.entity_id is NOT NULL) and only a digest prefix identifies it."""
+async def _refuse(uow: UnitOfWork, refusal: DeviceRefusal, activation: DeviceActivation | None) -> None:
+    """The audit row of a refused redemption: that it was refused and why, and the activation when
+    the code matched one. An unknown code has no activation and no subject: entity_id is 0
+    (audit_event.entity_id is NOT NULL). Nothing derived from the typed code is recorded."""
     site_id = None
     if activation is not None:
         subject = await repo.subject_by_id(uow.session, activation.subject_id)
@@ -175,10 +178,7 @@ async def _refuse(
         entity=ACTIVATION,
         entity_id=activation.id if activation is not None else 0,
         action=AuditAction.UPDATE,
-        changes={
-            "redemption_refused": {"old": None, "new": refusal.value},
-            "code_hash_prefix": {"old": None, "new": audit_hash_prefix(digest) if digest else None},
-        },
+        changes={"redemption_refused": {"old": None, "new": refusal.value}},
         subject_id=activation.subject_id if activation is not None else None,
         site_id=site_id,
         reason="failed redemption attempt",
@@ -187,38 +187,50 @@ async def _refuse(
     raise DeviceRefused(refusal)
 
 
-async def refresh_device(
-    uow: UnitOfWork, *, refresh_token: str, reuse_grace: timedelta = timedelta(0)
-) -> DeviceCredentials:
-    """Rotates the device's refresh token. The token just replaced, presented again, revokes the
-    device (audited, committed) and is refused, unless it comes back within `reuse_grace` of its
-    rotation: a phone whose connection dropped after the server rotated never received the new
-    token and retries with the old one; revoking it would lock the patient out of the diary over a
-    lost answer. Within the grace the device is rotated again (the unreceived token dies)."""
+async def refresh_device(uow: UnitOfWork, *, refresh_token: str, digest_key: bytes) -> DeviceCredentials:
+    """Rotates the device's refresh token. A device keeps three digests: the current token, the
+    previous one (the token the current one was rotated from) and the last superseded one.
+
+    - The current token: the normal case; it becomes `previous` and a new one is issued.
+    - The previous token: the current one has by construction never been used (using it would
+      have moved `previous` on). Either the phone lost the answer that carried it (a bad network;
+      it may retry minutes or days later) or someone else holds the previous token and raced the
+      phone. Both get the same answer, with no time limit: rotate again from it, and remember the
+      discarded current token as `superseded`.
+    - The superseded token: it was handed out and then discarded, so if it comes back two parties
+      hold tokens of one family (the phone and a thief, whichever rotated first). The device is
+      revoked (audited, committed) and the token refused; the patient needs a new code.
+    - Anything else (an unknown token, or one older than `previous`): refused, nothing revoked.
+
+    Only the last superseded token is remembered: after two retries in a row the first discarded
+    token reads as unknown (refused, not revoking)."""
     session = uow.session
-    digest = secret_digest(refresh_token)
+    digest = secret_digest(refresh_token, digest_key)
     device = await repo_devices.device_by_refresh_hash(session, digest)
     if device is None:
-        reused = await repo_devices.device_by_previous_refresh_hash(session, digest)
-        if reused is None:
+        device = await repo_devices.device_by_previous_refresh_hash(session, digest)
+        if device is None:
+            await _refuse_superseded(uow, digest)
             raise DeviceRefused(DeviceRefusal.REFRESH_TOKEN_INVALID)
-        if reused.revoked_at is not None:
-            raise DeviceRefused(DeviceRefusal.DEVICE_REVOKED)
-        rotated_at = reused.last_used_at
-        if rotated_at is None or uow.now - rotated_at > reuse_grace:
-            await _revoke(uow, reused, revoked_by=REUSE_REVOKER, reason=REUSE_REASON)
-            await uow.commit()
-            raise DeviceRefused(DeviceRefusal.REFRESH_TOKEN_INVALID)
-        device = reused  # a retry after a lost answer: rotate again from the old token
+        if device.revoked_at is None:  # a lost answer's retry or a theft race: rotate again
+            device.superseded_refresh_token_hash = device.refresh_token_hash
     if device.revoked_at is not None:
         raise DeviceRefused(DeviceRefusal.DEVICE_REVOKED)
     new_token = new_refresh_token()
     device.previous_refresh_token_hash = digest
-    device.refresh_token_hash = secret_digest(new_token)
+    device.refresh_token_hash = secret_digest(new_token, digest_key)
     device.last_used_at = uow.now
     subject = await repo.subject_by_id(session, device.subject_id)
     site = await repo.site_by_id(session, subject.site_id)
     return DeviceCredentials(device=device, refresh_token=new_token, subject=subject, site=site)
+
+
+async def _refuse_superseded(uow: UnitOfWork, digest: str) -> None:
+    """A discarded token of a device presented again: revoke that device (once) and commit."""
+    device = await repo_devices.device_by_superseded_refresh_hash(uow.session, digest)
+    if device is not None and device.revoked_at is None:
+        await _revoke(uow, device, revoked_by=REUSE_REVOKER, reason=REUSE_REASON)
+        await uow.commit()
 
 
 async def revoke_device(uow: UnitOfWork, *, device_id: str, reason: str) -> PatientDevice:
@@ -241,6 +253,46 @@ async def revoke_device(uow: UnitOfWork, *, device_id: str, reason: str) -> Pati
         raise Conflict(ErrorCode.ALREADY_VOIDED, "the device is already revoked", ("id",))
     await _revoke(uow, device, revoked_by=actor.actor_id, reason=reason)
     return device
+
+
+async def revoke_activations(uow: UnitOfWork, *, subject_code: str, reason: str) -> list[DeviceActivation]:
+    """Cancels the subject's unused codes (not redeemed, revoked or expired), with a reason: the
+    staff who may issue codes. No unused code is a NO_CHANGE conflict."""
+    subject, _site = await writable_subject(uow.session, uow.actor, subject_code)
+    raise_if(v.check_reason(reason))
+    activations = await void_unused_activations(uow, subject, reason=reason)
+    if not activations:
+        raise Conflict(ErrorCode.NO_CHANGE, f"subject {subject.code} has no unused activation code", ("subjectCode",))
+    return activations
+
+
+async def void_unused_activations(uow: UnitOfWork, subject: Subject, *, reason: str) -> list[DeviceActivation]:
+    """Revokes each unused code of the subject (one audit row each, by the caller); the caller has
+    checked that it may. Also used when a subject leaves the trial."""
+    activations = list(await repo_devices.unused_activations(uow.session, subject.id, uow.now))
+    for activation in activations:
+        activation.revoked_at = uow.now
+        activation.revoked_by = uow.actor.actor_id
+        activation.revoked_reason = reason
+        uow.audit(
+            entity=ACTIVATION,
+            entity_id=activation.id,
+            action=AuditAction.VOID,
+            changes=field_changes({"revoked_at": None}, {"revoked_at": uow.now}),
+            subject_id=subject.id,
+            site_id=subject.site_id,
+            reason=reason,
+        )
+    return activations
+
+
+async def revoke_active_devices(uow: UnitOfWork, subject: Subject, *, reason: str) -> list[PatientDevice]:
+    """Revokes every active device of the subject, audited with `reason`, by the caller (a
+    subject leaving the trial); the caller has checked that it may."""
+    devices = list(await repo_devices.active_devices(uow.session, subject.id))
+    for device in devices:
+        await _revoke(uow, device, revoked_by=uow.actor.actor_id, reason=reason)
+    return devices
 
 
 async def _revoke(uow: UnitOfWork, device: PatientDevice, *, revoked_by: str, reason: str) -> None:

@@ -17,7 +17,7 @@ from ..domain import validation as v
 from ..domain.adverse_events import AdverseEventSource
 from ..domain.auth import Actor
 from ..domain.enums import AuditAction, Role
-from .access import RECORD, require_clinical_writer, writable_subject_by_id
+from .access import RECORD, require_clinical_writer, require_taking_part, writable_subject_by_id
 from .adverse_events import continue_with_grade, propose_provisional_event
 from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
 from .unit_of_work import UnitOfWork
@@ -114,7 +114,9 @@ async def submit_bleeding_report(
     subject's lock, so two reports of one day see each other), and raises an alert on a red flag
     or when the day's grade first reaches 2."""
     subject = await _own_subject(uow, subject_code)
+    require_taking_part(subject, "the diary no longer sends reports; please contact your study team")
     _check(uow, submission)
+    raise_if(b.check_noticed_after_consent(submission.local_date, subject.consent_date))
     _version, parameters = await repo.parameters_in_force(uow.session, subject.trial_id, uow.now.date())
     own = b.assess_report(submission.symptoms, submission.signs)
     day = submission.local_date

@@ -13,8 +13,9 @@ from ..db.audit import field_changes
 from ..db.models import Site, Subject, SubjectStatusChange
 from ..domain import validation as v
 from ..domain.enums import AboGroup, AuditAction, Diagnosis, RemissionStatus, RhD, Role, Sex, SubjectStatus
-from ..domain.status import may_change_status
+from ..domain.status import PARTICIPATION_ENDED, may_change_status
 from .access import require_clinical_writer, writable_subject
+from .devices import revoke_active_devices, void_unused_activations
 from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
 from .unit_of_work import UnitOfWork
 
@@ -130,6 +131,9 @@ async def enroll_subject(
 async def change_subject_status(
     uow: UnitOfWork, *, code: str, status: SubjectStatus, effective_date: date, reason: str
 ) -> Subject:
+    """A step on the subject's path. Leaving the trial (withdrawn, screen failed, completed)
+    also revokes the subject's active phones and cancels their unused activation codes, audited
+    with the reason "subject withdrawn" (or screen failed, completed)."""
     subject, site = await writable_subject(uow.session, uow.actor, code, field=("code",))
     raise_if(v.check_reason(reason))
     if not may_change_status(subject.status, status):
@@ -167,6 +171,10 @@ async def change_subject_status(
         site_id=site.id,
         reason=reason,
     )
+    if status in PARTICIPATION_ENDED:  # their phones stop working in the same transaction
+        left = f"subject {status.value.replace('_', ' ')}"
+        await revoke_active_devices(uow, subject, reason=left)
+        await void_unused_activations(uow, subject, reason=left)
     return subject
 
 

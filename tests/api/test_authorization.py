@@ -234,6 +234,13 @@ WRITES: dict[str, tuple[str, Build, str, Callable[[str, str, str], Any]]] = {
         "subjectCode",
         subject_write,
     ),
+    # Runs after issueDeviceActivation: an allowed role cancels the code it has just issued.
+    "revokeDeviceActivations": (
+        "RevokeDeviceActivationsInput",
+        lambda code, _ids, _n: {"subjectCode": code, "reason": "code given to the wrong patient"},
+        "subjectCode",
+        subject_write,
+    ),
 }
 
 
@@ -286,7 +293,10 @@ def test_every_operation_of_the_schema_is_in_the_matrix(settings):
 
 
 def _outcome(result: dict[str, Any]) -> Any:
-    if result["__typename"].endswith("Success") or result["__typename"] == "DeviceActivationIssued":
+    if result["__typename"].endswith("Success") or result["__typename"] in (
+        "DeviceActivationIssued",
+        "DeviceActivationsRevoked",
+    ):
         return OK
     return (result["__typename"], result["code"], result["field"])
 

@@ -452,6 +452,15 @@ CASES: dict[str, tuple[str, list[Case]]] = {
             invalid("NUL in subject code", lambda _w: {"subjectCode": "S01\u0000001"}, "INVALID_FORMAT", "subjectCode"),
         ],
     ),
+    "revokeDeviceActivations": (
+        "RevokeDeviceActivationsInput",
+        [
+            missing("no such subject", lambda _w: {"subjectCode": "S01-999", "reason": "lost"}, "subjectCode"),
+            invalid("empty reason", lambda _w: {"subjectCode": A, "reason": ""}, "REQUIRED", "reason"),
+            invalid("oversized reason", lambda _w: {"subjectCode": A, "reason": LONG}, "TOO_LONG", "reason"),
+            conflict("no unused code", lambda _w: {"subjectCode": A, "reason": "lost"}, "NO_CHANGE", "subjectCode"),
+        ],
+    ),
     "createSite": (
         "CreateSiteInput",
         [

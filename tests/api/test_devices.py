@@ -5,6 +5,8 @@ World: sites S01 and S02, subjects S01-001 and S02-001."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -16,9 +18,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from server.db.models import AuditEvent, PatientDevice
+from server.db.models import AuditEvent, DeviceActivation, PatientDevice
 from server.domain.auth import Actor
-from server.domain.devices import CODE_ALPHABET
+from server.domain.devices import CODE_ALPHABET, secret_digest_key
 from server.domain.enums import Role
 from server.services.devices import issue_activation
 from server.services.unit_of_work import UnitOfWork
@@ -40,7 +42,17 @@ REVOKE = """mutation($input: RevokeDeviceInput!) {
   }
 }"""
 DEVICES = """query($code: String!) {
-  subject(code: $code) { devices { id label createdAt lastUsedAt revokedAt revokedReason } activations { createdAt expiresAt redeemedAt } }
+  subject(code: $code) {
+    devices { id label createdAt lastUsedAt revokedAt revokedReason }
+    activations { createdAt expiresAt redeemedAt revokedAt revokedReason }
+  }
+}"""
+CANCEL = """mutation($input: RevokeDeviceActivationsInput!) {
+  revokeDeviceActivations(input: $input) {
+    __typename
+    ... on DeviceActivationsRevoked { subjectCode activations { revokedAt revokedReason } }
+    ... on UserError { code message field }
+  }
 }"""
 
 
@@ -75,6 +87,10 @@ def error_of(response: httpx.Response) -> str:
     return response.json()["error"]["code"]
 
 
+def digest_key(app: Any) -> bytes:
+    return secret_digest_key(app.state.settings.jwt_secret)
+
+
 async def audit_rows(app: Any, entity: str) -> list[AuditEvent]:
     async with app.state.sessionmaker() as session:
         query = select(AuditEvent).where(AuditEvent.entity == entity).order_by(AuditEvent.id)
@@ -103,10 +119,28 @@ async def test_coordinator_of_the_site_issues_a_code(gql: Any, token: Any, world
     svg = issued["qrSvg"]
     assert svg.startswith("<?xml") or svg.startswith("<svg")
     assert "<svg" in svg and "</svg>" in svg
-    # and the audit trail names the issuer and keeps no code
+    # and the audit trail names the issuer and keeps nothing derived from the code
     rows = await audit_rows(app, "DeviceActivation")
     assert [(r.actor_id, r.action.value) for r in rows] == [("coord-1", "create")]
-    assert code.replace("-", "") not in json.dumps(rows[0].changes)
+    assert set(rows[0].changes) == {"expires_at"}
+
+
+async def test_codes_and_refresh_tokens_are_stored_as_keyed_digests(
+    client: Any, gql: Any, token: Any, world: None, app: Any, settings: Settings
+):
+    # given
+    issued = await issue(gql, token("coordinator", "S01"))
+    code = issued["activation"].replace("-", "")
+    # when
+    device = (await activate(client, issued["activation"])).json()
+    # then: neither the code's nor the token's plain SHA-256 is stored, only their HMAC
+    key = hmac.new(settings.jwt_secret.encode(), b"ptr-activation-code-v1", hashlib.sha256).digest()
+    async with app.state.sessionmaker() as session:
+        stored_code = (await session.execute(select(DeviceActivation.code_hash))).scalar_one()
+        stored_token = (await session.execute(select(PatientDevice.refresh_token_hash))).scalar_one()
+    assert stored_code == hmac.new(key, code.encode(), hashlib.sha256).hexdigest()
+    assert stored_code != hashlib.sha256(code.encode()).hexdigest()
+    assert stored_token == hmac.new(key, device["refreshToken"].encode(), hashlib.sha256).hexdigest()
 
 
 @pytest.mark.parametrize(
@@ -139,6 +173,36 @@ async def test_investigator_and_admin_issue(gql: Any, token: Any, world: None):
     # then: both work, and the earlier code stays valid beside the new one
     assert by_investigator["__typename"] == by_admin["__typename"] == "DeviceActivationIssued"
     assert by_investigator["activation"] != by_admin["activation"]
+
+
+async def test_staff_cancel_unused_codes_and_a_phone_is_told_the_code_expired(
+    client: Any, gql: Any, token: Any, world: None, app: Any
+):
+    # given: two codes for S01-001, one already redeemed, one still unused
+    coordinator = token("coordinator", "S01", sub="coord-1")
+    await activated(client, gql, token)
+    unused = await issue(gql, coordinator)
+    # when
+    result = (
+        await gql.data(
+            coordinator, CANCEL, {"input": {"subjectCode": "S01-001", "reason": "card handed to the wrong patient"}}
+        )
+    )["revokeDeviceActivations"]
+    # then: only the unused code is cancelled, with its reason, audited
+    assert result["__typename"] == "DeviceActivationsRevoked", result
+    assert [a["revokedReason"] for a in result["activations"]] == ["card handed to the wrong patient"]
+    listed = (await gql.data(coordinator, DEVICES, {"code": "S01-001"}))["subject"]["activations"]
+    assert [(a["redeemedAt"] is None, a["revokedAt"] is None) for a in listed] == [(False, True), (True, False)]
+    voids = [r for r in await audit_rows(app, "DeviceActivation") if r.action.value == "void"]
+    assert [(r.actor_id, r.reason) for r in voids] == [("coord-1", "card handed to the wrong patient")]
+    # and the phone trying it is told, in the words it knows, to ask for a new one
+    response = await activate(client, unused["activation"])
+    assert (response.status_code, error_of(response)) == (401, "ACTIVATION_CODE_EXPIRED")
+    # and cancelling again finds nothing to cancel
+    again = (await gql.data(coordinator, CANCEL, {"input": {"subjectCode": "S01-001", "reason": "again"}}))[
+        "revokeDeviceActivations"
+    ]
+    assert (again["__typename"], again["code"]) == ("ConflictError", "NO_CHANGE")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,7 +246,7 @@ async def test_expired_code_is_refused(client: Any, app: Any, world: None):
     admin = Actor(actor_id="admin-1", role=Role.ADMIN)
     issued_at = datetime.now(timezone.utc) - timedelta(hours=73)
     async with UnitOfWork(app.state.write_sessionmaker, admin, clock=lambda: issued_at) as uow:
-        code = (await issue_activation(uow, subject_code="S01-001")).code
+        code = (await issue_activation(uow, subject_code="S01-001", digest_key=digest_key(app))).code
         await uow.commit()
     # when
     response = await activate(client, code)
@@ -203,9 +267,8 @@ async def test_wrong_code_is_refused_and_the_attempt_audited(client: Any, app: A
     attempt = rows[0]
     assert (attempt.entity_id, attempt.subject_id, attempt.site_id) == (0, None, None)
     assert attempt.changes["redemption_refused"]["new"] == "ACTIVATION_CODE_INVALID"
-    stored = json.dumps(attempt.changes)
-    assert "ABCDE" not in stored and "FGHJK" not in stored
-    assert len(attempt.changes["code_hash_prefix"]["new"]) == 12
+    # and nothing derived from the typed code is recorded (no digest, no prefix)
+    assert set(attempt.changes) == {"redemption_refused"}
     # and nothing else was written
     async with app.state.sessionmaker() as session:
         assert (await session.execute(select(PatientDevice))).first() is None
@@ -215,29 +278,80 @@ async def test_wrong_code_is_refused_and_the_attempt_audited(client: Any, app: A
 # Refresh, reuse, revocation
 
 
-async def test_refresh_rotates_and_reuse_revokes_the_device(client: Any, gql: Any, token: Any, world: None, app: Any):
+async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    return await client.post("/diary/api/token", json={"refreshToken": refresh_token})
+
+
+async def test_refresh_rotates_the_token(client: Any, gql: Any, token: Any, world: None):
     # given
     first = await activated(client, gql, token)
     # when
-    rotated = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
+    rotated = await refresh(client, first["refreshToken"])
     # then
     assert rotated.status_code == 200, rotated.text
     second = rotated.json()
     assert second["refreshToken"] != first["refreshToken"]
     assert (await gql.data(second["accessToken"], "{ viewer { subjectCode } }"))["viewer"]["subjectCode"] == "S01-001"
+    # and the token after it rotates in turn
+    assert (await refresh(client, second["refreshToken"])).status_code == 200
 
-    # when: the old refresh token is presented again, later than a lost answer's retry would come
-    await age_rotation(app, seconds=121)
-    reused = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
-    # then: refused, and the device is revoked for everyone
-    assert (reused.status_code, error_of(reused)) == (401, "REFRESH_TOKEN_INVALID")
-    current = await client.post("/diary/api/token", json={"refreshToken": second["refreshToken"]})
-    assert (current.status_code, error_of(current)) == (401, "DEVICE_REVOKED")
-    body = await gql(second["accessToken"], "{ viewer { role } }", status=401)
+
+async def test_a_retry_hours_after_a_lost_refresh_answer_rotates_again(
+    client: Any, gql: Any, token: Any, world: None, app: Any
+):
+    # given a refresh whose answer never reached the phone, and the app reopened hours later
+    first = await activated(client, gql, token)
+    lost = await refresh(client, first["refreshToken"])
+    assert lost.status_code == 200
+    await age_rotation(app, seconds=6 * 3600)
+    # when the phone retries with the token it still holds
+    retried = await refresh(client, first["refreshToken"])
+    # then it gets a fresh pair, the device stays active, and its new tokens work
+    assert retried.status_code == 200, retried.text
+    again = await refresh(client, retried.json()["refreshToken"])
+    assert again.status_code == 200, again.text
+    assert (await gql.data(again.json()["accessToken"], "{ viewer { role } }"))["viewer"]["role"] == "PATIENT"
+    devices = (await gql.data(token("coordinator", "S01"), DEVICES, {"code": "S01-001"}))["subject"]["devices"]
+    assert devices[0]["revokedAt"] is None
+    assert [r.action.value for r in await audit_rows(app, "PatientDevice")] == ["create"]
+
+
+async def test_a_theft_race_revokes_the_device_when_the_discarded_token_returns(
+    client: Any, gql: Any, token: Any, world: None, app: Any
+):
+    # given: the phone refreshed T0 into T1; an attacker holding a copy of T0 replays it and gets T2
+    t0 = await activated(client, gql, token)
+    t1 = (await refresh(client, t0["refreshToken"])).json()
+    stolen = await refresh(client, t0["refreshToken"])
+    assert stolen.status_code == 200, stolen.text
+    t2 = stolen.json()
+    # when: the phone presents T1, which the attacker's rotation discarded
+    legit = await refresh(client, t1["refreshToken"])
+    # then: refused, and the whole family is dead: the attacker's T2 and its access token too
+    assert (legit.status_code, error_of(legit)) == (401, "REFRESH_TOKEN_INVALID")
+    attacker = await refresh(client, t2["refreshToken"])
+    assert (attacker.status_code, error_of(attacker)) == (401, "DEVICE_REVOKED")
+    body = await gql(t2["accessToken"], "{ viewer { role } }", status=401)
     assert body["errors"][0]["extensions"]["code"] == "DEVICE_REVOKED"
     devices = (await gql.data(token("coordinator", "S01"), DEVICES, {"code": "S01-001"}))["subject"]["devices"]
-    assert devices[0]["revokedAt"] is not None and "reused" in devices[0]["revokedReason"]
-    assert [r.action.value for r in await audit_rows(app, "PatientDevice")] == ["create", "void"]
+    assert devices[0]["revokedReason"] == "refresh token family reused (possible theft)"
+    voids = [r for r in await audit_rows(app, "PatientDevice") if r.action.value == "void"]
+    assert [(r.actor_id, r.reason, r.changes["revoked_by"]["new"]) for r in voids] == [
+        ("patient-app", "refresh token family reused (possible theft)", "system:refresh-token-reuse")
+    ]
+
+
+async def test_an_older_token_is_refused_without_revoking(client: Any, gql: Any, token: Any, world: None, app: Any):
+    # given: T0 -> T1 -> T2, all answers received
+    t0 = await activated(client, gql, token)
+    t1 = (await refresh(client, t0["refreshToken"])).json()
+    t2 = (await refresh(client, t1["refreshToken"])).json()
+    # when: T0, two rotations old, comes back
+    old = await refresh(client, t0["refreshToken"])
+    # then: refused, and the device goes on
+    assert (old.status_code, error_of(old)) == (401, "REFRESH_TOKEN_INVALID")
+    assert (await refresh(client, t2["refreshToken"])).status_code == 200
+    assert [r.action.value for r in await audit_rows(app, "PatientDevice")] == ["create"]
 
 
 async def age_rotation(app: Any, *, seconds: int) -> None:
@@ -246,21 +360,6 @@ async def age_rotation(app: Any, *, seconds: int) -> None:
         for device in (await session.execute(select(PatientDevice))).scalars():
             assert device.last_used_at is not None
             device.last_used_at -= timedelta(seconds=seconds)
-
-
-async def test_a_retry_after_a_lost_refresh_answer_rotates_again(client: Any, gql: Any, token: Any, world: None):
-    # given a refresh whose answer never reached the phone
-    first = await activated(client, gql, token)
-    lost = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
-    assert lost.status_code == 200
-    # when the phone retries with the token it still holds, within the grace
-    retried = await client.post("/diary/api/token", json={"refreshToken": first["refreshToken"]})
-    # then it gets a fresh pair, the answer it never saw is dead, and the device is not revoked
-    assert retried.status_code == 200, retried.text
-    unseen = await client.post("/diary/api/token", json={"refreshToken": lost.json()["refreshToken"]})
-    assert (unseen.status_code, error_of(unseen)) == (401, "REFRESH_TOKEN_INVALID")
-    again = await client.post("/diary/api/token", json={"refreshToken": retried.json()["refreshToken"]})
-    assert again.status_code == 200, again.text
 
 
 async def test_unknown_refresh_token_is_refused(client: Any, world: None):
@@ -361,6 +460,17 @@ async def test_malformed_activation_bodies_are_400(client: Any, world: None, con
     # then
     assert response.status_code == 400, response.text
     assert error_of(response) == "BAD_REQUEST"
+
+
+async def test_an_oversized_body_is_413_in_the_phone_api_shape(client: Any, world: None):
+    # given: 1.1 MB, over the service's 1 MB limit on any request body
+    content = json.dumps({"code": "ABCDE-FGHJK", "deviceLabel": "x" * 1_100_000}).encode()
+    # when
+    response = await client.post("/diary/api/activate", content=content, headers={"content-type": "application/json"})
+    # then
+    assert response.status_code == 413
+    assert error_of(response) == "PAYLOAD_TOO_LARGE"
+    assert "app" in response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("content", [b"nope", b'{"refreshToken": null}', b'{"refreshToken": "a\\u0000b"}', b"1"])
@@ -501,4 +611,52 @@ def test_websocket_refuses_a_revoked_device(settings: Settings):
         # when / then
         with pytest.raises(WebSocketDisconnect) as closed:
             connect()
+        assert closed.value.code == 4403
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_open_websocket_of_a_revoked_device_is_closed_at_its_next_operation(settings: Settings):
+    # given: a device whose socket was accepted and has answered one query
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from server.app import create_app
+    from server.auth import development_token
+
+    admin = development_token(settings, role=Role.ADMIN, sites=[], subject=None)
+
+    def gql(bearer: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        response = tc.post(
+            "/graphql", json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {bearer}"}
+        )
+        return response.json()["data"]
+
+    def operation(ws: Any, operation_id: str) -> None:
+        ws.send_json({"id": operation_id, "type": "subscribe", "payload": {"query": "{ viewer { role } }"}})
+
+    with TestClient(create_app(settings)) as tc:
+        gql(
+            admin,
+            "mutation($i: CreateSiteInput!) { createSite(input: $i) { __typename } }",
+            {"i": {"code": "S01", "name": "One"}},
+        )
+        gql(
+            admin,
+            "mutation($i: EnrollSubjectInput!) { enrollSubject(input: $i) { __typename } }",
+            {"i": fx.subject_input("S01-001", "S01")},
+        )
+        code = gql(admin, ISSUE, {"input": {"subjectCode": "S01-001"}})["issueDeviceActivation"]["activation"]
+        device = tc.post("/diary/api/activate", json={"code": code}).json()
+        with tc.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {device['accessToken']}"}})
+            assert ws.receive_json()["type"] == "connection_ack"
+            operation(ws, "1")
+            assert ws.receive_json()["payload"] == {"data": {"viewer": {"role": "PATIENT"}}}
+            assert ws.receive_json()["type"] == "complete"
+            # when: staff revoke the phone, and it sends another operation on the open socket
+            gql(admin, REVOKE, {"input": {"id": device["deviceId"], "reason": "phone lost"}})
+            operation(ws, "2")
+            # then: the socket is closed, 4403
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
         assert closed.value.code == 4403

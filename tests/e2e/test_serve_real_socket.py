@@ -4,6 +4,7 @@ example client run as a subprocess. Also: the production refusals of the `token`
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from server.domain.devices import CODE_ALPHABET
 
 from .servers import REPO, Launch, Server, clean_env, cli, serving
 
@@ -301,10 +304,68 @@ def test_production_refuses_the_development_secret(tmp_path: Path) -> None:
 def test_production_refuses_development_tokens_even_with_a_real_secret(tmp_path: Path) -> None:
     # given
     assert len(PRODUCTION_SECRET) == 40
-    env = clean_env(PTR_ENVIRONMENT="production", PTR_JWT_SECRET=PRODUCTION_SECRET, PTR_DATA_DIR=str(tmp_path))
+    env = clean_env(
+        PTR_ENVIRONMENT="production",
+        PTR_JWT_SECRET=PRODUCTION_SECRET,
+        PTR_PUBLIC_BASE_URL="https://trial.example.org",
+        PTR_DATA_DIR=str(tmp_path),
+    )
     # when
     result = cli(env, "token", "--role", "admin")
     # then
     assert result.returncode == 2
     assert result.stdout == ""
     assert "development tokens are refused in production" in result.stderr
+
+
+@pytest.mark.parametrize("base_url", [None, "http://trial.example.org"], ids=["unset", "plain-http"])
+def test_production_refuses_to_start_without_an_https_public_address(tmp_path: Path, base_url: str | None) -> None:
+    # given: activation links would otherwise point at http://127.0.0.1:8000 or go out unencrypted
+    extra = {"PTR_PUBLIC_BASE_URL": base_url} if base_url else {}
+    env = clean_env(PTR_ENVIRONMENT="production", PTR_JWT_SECRET=PRODUCTION_SECRET, PTR_DATA_DIR=str(tmp_path), **extra)
+    # when
+    result = cli(env, "migrate")
+    # then
+    assert result.returncode != 0
+    assert "production needs PTR_PUBLIC_BASE_URL" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("serve", "--seed-demo", "--port", "1"), ("seed-demo",)], ids=["serve", "seed"])
+def test_production_refuses_the_demo_trial_and_prints_no_activation_code(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # given
+    env = clean_env(
+        PTR_ENVIRONMENT="production",
+        PTR_JWT_SECRET=PRODUCTION_SECRET,
+        PTR_PUBLIC_BASE_URL="https://trial.example.org",
+        PTR_DATA_DIR=str(tmp_path),
+    )
+    # when
+    result = cli(env, *command)
+    # then: refused before touching the database
+    assert result.returncode == 2
+    assert "activate=" not in result.stdout + result.stderr
+    assert "the demo trial is refused in production" in result.stderr
+    assert not (tmp_path / "ptr-trial.sqlite3").exists()
+
+
+# ---- client addresses behind a reverse proxy ----------------------------------------------------
+
+
+def test_x_forwarded_for_from_an_untrusted_address_does_not_escape_the_per_ip_limit(tmp_path: Path) -> None:
+    # given: a server that trusts only its proxy at 10.9.9.9, reached directly from 127.0.0.1
+    env = clean_env(PTR_DATA_DIR=str(tmp_path), PTR_LOG_LEVEL="WARNING", PTR_FORWARDED_ALLOW_IPS="10.9.9.9")
+    with serving(env, Launch(tmp_path / "server.log")) as (server,):
+        # when: eleven wrong codes, each claiming another client address (the limit is 10/minute per IP)
+        statuses = [
+            httpx.post(
+                f"{server.url}/diary/api/activate",
+                json={"code": "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))},
+                headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                timeout=10,
+            ).status_code
+            for n in range(11)
+        ]
+    # then: the spoofed header is ignored; all eleven count against 127.0.0.1
+    assert statuses == [401] * 10 + [429]

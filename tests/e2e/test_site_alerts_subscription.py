@@ -280,6 +280,22 @@ async def test_subscribing_before_connection_init_is_closed_with_4401(sqlite_ser
     assert (closed.code, closed.reason) == (4401, "Unauthorized")
 
 
+async def test_an_open_subscription_is_closed_with_4401_when_its_token_expires(sqlite_server: Server) -> None:
+    # given: S01's investigator subscribed with a token that expires in 2 s
+    short_lived = development_token(
+        DEV_SETTINGS, role=Role.INVESTIGATOR, sites=["S01"], subject=None, sub="e2e-short", ttl=timedelta(seconds=2)
+    )
+    async with GraphQLWS(sqlite_server.ws_url) as ws:
+        await ws.init({"Authorization": f"Bearer {short_lived}"})
+        subscribed = time.monotonic()
+        await ws.subscribe("alerts", SITE_ALERTS)
+        # when: the client sends nothing more
+        closed = await ws.closed_within(5)
+    # then: the server closes the socket as the token expires
+    assert (closed.code, closed.reason) == (4401, "Token expired")
+    assert time.monotonic() - subscribed < 3.5
+
+
 async def test_patients_analysts_and_monitors_are_refused_and_hear_no_alert(sqlite_server: Server) -> None:
     # given: an S01 patient, an analyst and an S01 monitor, each with an accepted connection
     server = sqlite_server

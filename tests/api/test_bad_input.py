@@ -449,7 +449,7 @@ CASES: dict[str, tuple[str, list[Case]]] = {
             missing("no such subject", lambda _w: {"subjectCode": "S01-999"}, "subjectCode"),
             missing("empty subject code", lambda _w: {"subjectCode": ""}, "subjectCode"),
             missing("huge subject code", lambda _w: {"subjectCode": "S" * 100_000}, "subjectCode"),
-            missing("NUL in subject code", lambda _w: {"subjectCode": "S01\u0000001"}, "subjectCode"),
+            invalid("NUL in subject code", lambda _w: {"subjectCode": "S01\u0000001"}, "INVALID_FORMAT", "subjectCode"),
         ],
     ),
     "createSite": (

@@ -23,7 +23,7 @@ def estimated_entropy_bits(secret: str) -> float:
     size compressed with raw DEFLATE. (a) scores "a" * 32 at 0 and "abab..." at 1 bit per
     character; (b) catches repeated blocks that (a) misses ("0123456789" * 4). 32 random bytes
     as base64 or hex score well above 128 bits; a 32-character hex string (16 bytes) scores about
-    115: the measure underestimates short random secrets and never credits a repetitive one."""
+    120: the measure underestimates short random secrets and never credits a repetitive one."""
     if not secret:
         return 0.0
     counts = Counter(secret)

@@ -8,6 +8,7 @@ token (a `dev` claim and the patient role) and the server secret is not the deve
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -21,6 +22,33 @@ from .settings import DEVELOPMENT_SECRET, Settings
 
 class InvalidToken(Exception):
     pass
+
+
+# Control, format (bidi overrides, zero-width), line/paragraph separators, private use, unassigned.
+_FORBIDDEN_IN_SUB = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
+MAX_SUB_LENGTH = 128
+
+
+def check_sub(sub: Any) -> str:
+    """The actor id written into the audit trail: a non-blank printable string of at most 128
+    characters (longer ones are refused, not cut: two actors must never share one id)."""
+    if not isinstance(sub, str) or not sub.strip():
+        raise InvalidToken("sub must be a non-empty string")
+    if len(sub) > MAX_SUB_LENGTH:
+        raise InvalidToken("sub is longer than 128 characters")
+    if any(unicodedata.category(ch) in _FORBIDDEN_IN_SUB for ch in sub):
+        raise InvalidToken("sub contains control or invisible characters")
+    return sub
+
+
+def check_lifetime(claims: dict[str, Any], settings: Settings, now: datetime | None = None) -> None:
+    """A token lives at most PTR_JWT_MAX_LIFETIME_MINUTES: `exp - iat`, or, without `iat` (it
+    is optional), `exp - now`, so a far-future token is refused either way."""
+    limit = timedelta(minutes=settings.jwt_max_lifetime_minutes).total_seconds()
+    exp, iat = claims.get("exp"), claims.get("iat")
+    start = iat if isinstance(iat, int | float) else (now or datetime.now(timezone.utc)).timestamp()
+    if not isinstance(exp, int | float) or exp - start > limit:
+        raise InvalidToken("the token lives longer than the maximum lifetime")
 
 
 @lru_cache(maxsize=4)
@@ -64,6 +92,7 @@ def actor_from_token(token: str, settings: Settings) -> Actor:
         raise InvalidToken(str(error)) from error
     if device_in_jwks_mode and not (isinstance(claims.get("dev"), str) and claims.get("role") == Role.PATIENT.value):
         raise InvalidToken("only device tokens are signed by this server in JWKS mode")
+    check_lifetime(claims, settings)
     return actor_from_claims(claims)
 
 
@@ -84,7 +113,7 @@ def actor_from_claims(claims: dict[str, Any]) -> Actor:
     if device is not None and (role is not Role.PATIENT or not isinstance(device, str) or not device):
         raise InvalidToken("a device token is a patient's")
     return Actor(
-        actor_id=str(claims["sub"])[:128],
+        actor_id=check_sub(claims.get("sub")),
         role=role,
         site_codes=frozenset(sites),
         subject_code=subject if role is Role.PATIENT else None,
@@ -104,6 +133,8 @@ def development_token(
 ) -> str:
     if settings.is_production:
         raise InvalidToken("development tokens are refused in production: use the identity provider")
+    if ttl is not None and ttl > timedelta(minutes=settings.jwt_max_lifetime_minutes):
+        raise InvalidToken("the lifetime exceeds PTR_JWT_MAX_LIFETIME_MINUTES")
     now = datetime.now(timezone.utc)
     claims: dict[str, Any] = {
         "sub": sub or f"dev-{role.value}",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import zlib
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -10,6 +13,24 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "ptr-trial-development-secret-change-me-0000"
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_ENTROPY_BITS = 128
+
+
+def estimated_entropy_bits(secret: str) -> float:
+    """A simple, deliberately conservative estimate of a secret's strength, in bits: the smaller of
+    (a) its length times the Shannon entropy of its own character frequencies and (b) 8 times its
+    size compressed with raw DEFLATE. (a) scores "a" * 32 at 0 and "abab..." at 1 bit per
+    character; (b) catches repeated blocks that (a) misses ("0123456789" * 4). 32 random bytes
+    as base64 or hex score well above 128 bits; a 32-character hex string (16 bytes) scores about
+    120: the measure underestimates short random secrets and never credits a repetitive one."""
+    if not secret:
+        return 0.0
+    counts = Counter(secret)
+    shannon = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values()) * len(secret)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    compressed = deflate.compress(secret.encode()) + deflate.flush()
+    return min(shannon, 8.0 * len(compressed))
 
 
 class Settings(BaseSettings):
@@ -25,6 +46,8 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     dev_token_ttl_minutes: int = 12 * 60
+    # Any accepted token lives at most this long: `exp - iat`, or `exp - now` without `iat`.
+    jwt_max_lifetime_minutes: int = Field(default=24 * 60, ge=1, le=31 * 24 * 60)
     cors_origins: list[str] = Field(default_factory=list)
     # None: on in development, off in production.
     graphiql: bool | None = None
@@ -77,8 +100,19 @@ class Settings(BaseSettings):
     def _production_is_locked_down(self) -> Settings:
         if self.is_production and not self.jwt_jwks_url and self.jwt_secret == DEVELOPMENT_SECRET:
             raise ValueError("production refuses the development token secret: set PTR_JWT_SECRET or PTR_JWT_JWKS_URL")
-        if self.is_production and not self.jwt_jwks_url and len(self.jwt_secret) < 32:
-            raise ValueError("PTR_JWT_SECRET must be at least 32 characters in production")
+        # In JWKS mode a secret other than the development one still signs device tokens.
+        if self.is_production and self.jwt_secret != DEVELOPMENT_SECRET:
+            if len(self.jwt_secret) < MIN_SECRET_LENGTH:
+                raise ValueError("PTR_JWT_SECRET must be at least 32 characters in production")
+            if estimated_entropy_bits(self.jwt_secret) < MIN_SECRET_ENTROPY_BITS:
+                raise ValueError(
+                    "PTR_JWT_SECRET is too predictable for production (estimated entropy below 128 bits): "
+                    "use e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+                )
+        if max(self.dev_token_ttl_minutes, self.device_access_token_minutes) > self.jwt_max_lifetime_minutes:
+            raise ValueError(
+                "token lifetimes (PTR_DEV_TOKEN_TTL_MINUTES, PTR_DEVICE_ACCESS_TOKEN_MINUTES) exceed PTR_JWT_MAX_LIFETIME_MINUTES"
+            )
         if self.is_production and (
             "public_base_url" not in self.model_fields_set or not self.public_base_url.startswith("https://")
         ):

@@ -509,3 +509,52 @@ async def test_listeners_dropped_by_the_database_reconnect_and_deliver_again(
         assert live_alert(received)["subjectCode"] == "S01-004"
     finally:
         await on_b.close()
+
+
+@pytest.mark.postgres
+async def test_an_alert_raised_while_the_listeners_are_down_is_replayed_once_they_are_back(
+    pg_servers: list[Server], scratch_database_url: str
+) -> None:
+    # given: S01's investigator on server B and coordinator on server A; then the database ends
+    # every LISTEN connection and, at once (before the 2 s reconnect tick), an alert is raised
+    # through A: its NOTIFY reaches nobody
+    a, b, _workers = pg_servers
+    on_b = await subscriber(b, INVESTIGATOR_S01)
+    on_a = await subscriber(a, COORDINATOR_S01)
+    try:
+        missed: dict[str, Any] | None = None
+        results: list[dict[str, Any]] = []
+        for attempt in range(1, 6):  # another try only if a listener came back within the submit
+            dropped = await _listener_pids(scratch_database_url)
+            await _terminate(scratch_database_url, dropped)
+            # a day of its own each time: a red flag already raised that day raises no new alert
+            report = vomited_blood(datetime.now(timezone.utc) - timedelta(days=attempt))
+            result, _sent, _responded = await submit(a, "S01-001", report)
+            assert result["alertRaised"] is True, result
+            results.append(result)
+            if not await _listener_pids(scratch_database_url):
+                missed = result
+                break
+        assert missed is not None, "a listener reconnected within every submit: the gap was never hit"
+        print(f"\n[alert replay] the alert was committed with no listener up (attempt {attempt})")
+
+        # when: the listeners reconnect (within one tick) and replay from the alert table
+        received_b = [live_alert(await on_b.receive(within=10)) for _ in results]
+        received_a = [live_alert(await on_a.receive(within=10)) for _ in results]
+        deadline = time.monotonic() + 10
+        while len(await _listener_pids(scratch_database_url)) < 4:
+            assert time.monotonic() < deadline, "listeners not back within 10 s"
+            await asyncio.sleep(0.1)
+        # then: each subscriber has every alert raised, the missed one included, exactly once
+        for received in (received_b, received_a):
+            # (in any order: a replayed alert may come after a later one NOTIFYed)
+            assert sorted(r["bleedingReportId"] for r in received) == sorted(r["report"]["id"] for r in results)
+            assert {r["message"] for r in received} == {red_flag_message("S01-001")}
+            assert len({r["id"] for r in received}) == len(results)
+        await asyncio.gather(on_b.nothing_within(QUIET_FOR_S), on_a.nothing_within(QUIET_FOR_S))
+        # and: the replayed alert is the one in the inbox
+        stored = {x["id"]: x for x in inbox(b, INVESTIGATOR_S01)}
+        replayed = next(r for r in received_b if r["bleedingReportId"] == missed["report"]["id"])
+        assert replayed == stored[replayed["id"]]
+    finally:
+        await asyncio.gather(on_b.close(), on_a.close())

@@ -366,12 +366,17 @@ async def test_database_outage_is_503_retryable_and_logged_once(postgres_ready, 
             await proxy.close()
             answers = [await _post(client, admin, "query Sites { sites { code } }") for _ in range(20)]
             ready = await client.get("/readyz")
+            define = await client.get("/exports/define.json", headers={"Authorization": f"Bearer {admin}"})
+            phone = await client.post("/diary/api/token", json={"refreshToken": "r" * 40})
             # then
             for answer in answers:
                 assert answer.status_code == 503, answer.text
                 assert answer.headers["retry-after"] == "5"
                 assert answer.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
             assert ready.status_code == 503
+            for other in (define, phone):  # outside GraphQL too
+                assert other.status_code == 503 and other.headers["retry-after"] == "5", other.text
+                assert other.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
             assert len(json_logs.messages("database unreachable")) == 1, json_logs.text
             assert not [line for line in json_logs.lines if line["logger"] == "ptr_trial.graphql"]
             # when: it is back
@@ -380,9 +385,9 @@ async def test_database_outage_is_503_retryable_and_logged_once(postgres_ready, 
             # then
             assert recovered.status_code == 200 and "errors" not in recovered.json()
             back = json_logs.messages("database reachable again")
-            assert len(back) == 1 and back[0]["failed_requests"] == 20, json_logs.text
+            assert len(back) == 1 and back[0]["failed_requests"] == 22, json_logs.text
             scraped = _samples((await client.get("/metrics")).text)
-            assert _value(scraped, "ptr_db_unavailable_requests_total") >= 20
+            assert _value(scraped, "ptr_db_unavailable_requests_total") >= 22
     finally:
         if proxy.server is not None:
             await proxy.close()

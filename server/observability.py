@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import metrics
 from .db.outage import RETRY_AFTER_SECONDS, DatabaseOutage, database_unavailable
 from .logs import log_context
+from .ratelimit import error_body
 
 log = logging.getLogger("ptr_trial.access")
 errors_log = logging.getLogger("ptr_trial.errors")
@@ -65,9 +66,9 @@ def trace_id_of(header: str) -> str | None:
     return trace_id
 
 
-def unavailable_response() -> JSONResponse:
+def unavailable_response(path: str = "/graphql") -> JSONResponse:
     return JSONResponse(
-        {"errors": [{"message": UNAVAILABLE_MESSAGE, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]},
+        error_body(path, "SERVICE_UNAVAILABLE", UNAVAILABLE_MESSAGE),
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
     )
@@ -132,7 +133,7 @@ class ObservabilityMiddleware:
                 raise
             if database_unavailable(error):
                 record.database_error = error
-                await unavailable_response()(scope, receive, observed_send)
+                await unavailable_response(record.path)(scope, receive, observed_send)
             else:
                 errors_log.error("unexpected error", exc_info=error)
                 await _internal_error()(scope, receive, observed_send)

@@ -52,9 +52,16 @@ def digest(value: str) -> str:
     return hashlib.blake2b(value.encode(), digest_size=12).hexdigest()
 
 
-def rate_limited(retry_after: int) -> JSONResponse:
+def error_body(path: str, code: str, message: str) -> dict[str, object]:
+    """The refusal shaped as the endpoint's own: the phones' endpoints answer {"error": {...}}."""
+    if path.startswith("/diary/api/"):
+        return {"error": {"code": code, "message": message}}
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def rate_limited(retry_after: int, path: str = "/graphql") -> JSONResponse:
     return JSONResponse(
-        {"errors": [{"message": RATE_LIMITED_MESSAGE, "extensions": {"code": "RATE_LIMITED"}}]},
+        error_body(path, "RATE_LIMITED", RATE_LIMITED_MESSAGE),
         status_code=429,
         headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"},
     )
@@ -120,7 +127,7 @@ class RequestRateLimits:
                 blocked = False
             if blocked:
                 metrics.RATE_LIMITED.labels("auth-failures").inc()
-                return rate_limited(retry)
+                return rate_limited(retry, path)
         if path == "/graphql":
             return await self._hit("graphql-ip", self.per_ip, key)
         return None

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Container entrypoint: apply migrations, then serve on 0.0.0.0:8000.
+# Container entrypoint: apply migrations (under a lock: replicas may start together), then serve on 0.0.0.0:8000.
 # Any arguments run instead of that, e.g. `docker run IMAGE ptr-trial migrate` or `docker run -it IMAGE sh`.
 set -eu
 

@@ -35,9 +35,13 @@ from .auth import InvalidToken, actor_from_token
 from .db import devices as repo_devices
 from .db import migrate
 from .db.engine import build_engine, build_sessionmaker
-from .db.notify import AlertBus
+from .db.outage import DatabaseOutage
 from .device_routes import DeviceRateLimits, activate, device_is_active, refresh
 from .exports_http import export_routes
+from .httplimits import BodyTimeoutMiddleware, HeaderLimitMiddleware
+from .metrics import MeteredAlertBus, instrument_pool, metrics_endpoint, process_stopped
+from .observability import ObservabilityMiddleware
+from .ratelimit import RateLimitMiddleware, RequestRateLimits
 from .schema.context import Context
 from .schema.schema import build_schema
 from .services.response import fill_stale_responses
@@ -311,6 +315,9 @@ class GraphQLEndpoint:
             await _device_revoked()(scope, receive, send)
             return
         scope.setdefault("state", {})["actor"] = actor
+        if (refusal := await request.app.state.rate_limits.for_actor(actor)) is not None:
+            await refusal(scope, receive, send)
+            return
         await self.graphql(scope, receive, send)
 
     def _is_ide_page(self, request: Request) -> bool:
@@ -408,7 +415,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.write_sessionmaker = build_sessionmaker(engine, writes=True)
         app.state.settings = settings
         app.state.device_limits = DeviceRateLimits(settings)
-        app.state.alert_bus = AlertBus(settings.effective_database_url)
+        app.state.rate_limits = RequestRateLimits(settings, app.state.device_limits.storage)
+        app.state.outage = DatabaseOutage()
+        app.state.outage.watch(engine)
+        instrument_pool(engine)
+        app.state.alert_bus = MeteredAlertBus(settings.effective_database_url)
         await app.state.alert_bus.start()
         _tune_garbage_collector()
         try:
@@ -416,12 +427,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await app.state.alert_bus.stop()
             await engine.dispose()
+            process_stopped(settings)
 
     graphql = GraphQLEndpoint(settings)
     return Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/diary/api/activate", activate, methods=["POST"]),
@@ -431,7 +444,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(ObservabilityMiddleware),
+            Middleware(HeaderLimitMiddleware, max_bytes=settings.http_max_header_bytes),
+            Middleware(RateLimitMiddleware),
             Middleware(BodySizeLimitMiddleware),
+            Middleware(BodyTimeoutMiddleware, seconds=settings.http_body_timeout_seconds),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,

@@ -17,7 +17,12 @@ from .settings import Settings, get_settings
 SCHEMA_FILE = Path("schema.graphql")
 
 
-def _configure_logging(settings: Settings) -> None:
+def _configure_logging(settings: Settings, command: str = "") -> None:
+    if command == "serve":  # the service's logs: JSON lines (server/logs.py), the same in every worker
+        from .logs import configure
+
+        configure(settings.log_level, settings.log_format)
+        return
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
@@ -27,6 +32,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.is_sqlite and args.workers > 1:
         print("the embedded SQLite database runs with one worker; set DATABASE_URL for more", file=sys.stderr)
         return 2
+    from .httplimits import uvicorn_options
+    from .logs import logging_config
+
+    if args.workers > 1:
+        _prepare_multiprocess_metrics(settings)
     uvicorn.run(
         "server.app:create_app",
         factory=True,
@@ -35,12 +45,30 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         reload=args.reload,
         log_level=settings.log_level.lower(),
+        log_config=logging_config(settings.log_level, settings.log_format),
+        access_log=False,  # the service writes its own access line (server/observability.py)
         proxy_headers=True,
         # Only the proxy's X-Forwarded-For is believed: otherwise every patient behind a proxy in
         # another container shares one rate-limit bucket, or a client spoofs its address.
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        **uvicorn_options(settings),
     )
     return 0
+
+
+def _prepare_multiprocess_metrics(settings: Settings) -> None:
+    """Workers share their metrics through files (prometheus-client's multiprocess mode): in
+    PROMETHEUS_MULTIPROC_DIR, emptied of a previous run's files, or a fresh temporary directory."""
+    import tempfile
+
+    directory = settings.prometheus_multiproc_dir
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="ptr-trial-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)  # read by the workers' settings and prometheus-client
+        get_settings.cache_clear()
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
 
 
 async def _migrate(settings: Settings) -> None:
@@ -327,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     settings = get_settings()
-    _configure_logging(settings)
+    _configure_logging(settings, args.command)
     demo = args.command == "seed-demo" or (args.command == "serve" and args.seed_demo)
     if demo and settings.is_production:
         # Fictional subjects in a production database, and a live activation code printed to a log.

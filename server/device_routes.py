@@ -18,14 +18,15 @@ from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from . import metrics
 from .auth import InvalidToken, device_access_token
 from .db import devices as repo_devices
 from .domain.devices import MAX_CODE_INPUT, check_device_label, normalize_code, secret_digest, secret_digest_key
+from .ratelimit import build_storage
 from .services.devices import PATIENT_APP, DeviceCredentials, DeviceRefusal, DeviceRefused, redeem_activation
 from .services.devices import refresh_device as refresh_device_credentials
 from .services.unit_of_work import UnitOfWork
@@ -56,11 +57,7 @@ class DeviceRateLimits:
     """Moving-window limits: redemption per client IP and per code digest, refresh per IP."""
 
     def __init__(self, settings: Settings) -> None:
-        if settings.redis_url:
-            uri = "async+" + settings.redis_url
-            storage = storage_from_string(uri, implementation="redispy", key_prefix="ptr-trial-limits")
-        else:
-            storage = storage_from_string("async+memory://")
+        storage = build_storage(settings)  # shared with the general limits (server.ratelimit)
         self.storage = storage
         self.limiter = MovingWindowRateLimiter(storage)
         self.activation_per_ip = parse(settings.activation_rate_limit_per_ip)
@@ -76,6 +73,7 @@ class DeviceRateLimits:
         except Exception:  # noqa: BLE001 - a rate-limit store outage must not lock every patient out
             log.warning("rate-limit storage unavailable; request allowed", exc_info=True)
             return None
+        metrics.RATE_LIMITED.labels(keys[0] if keys else "device").inc()
         return max(1, math.ceil(stats.reset_time - time.time()))
 
 

@@ -71,6 +71,24 @@ class Settings(BaseSettings):
     activation_rate_limit_per_ip: str = "10/minute"
     activation_rate_limit_per_code: str = "5/15 minutes"
     refresh_rate_limit_per_ip: str = "30/minute"
+    # Operations (README "Running in production"). General limits of /graphql; "" turns one off.
+    graphql_rate_limit_per_ip: str = "600/minute"
+    graphql_rate_limit_per_subject: str = "300/minute"
+    # Requests refused for a missing or bad token, per IP; past it every request of that IP is refused.
+    auth_failure_rate_limit_per_ip: str = "20/minute"
+    rate_limit_key_prefix: str = "ptr-trial-limits"
+    log_format: Literal["json", "text"] = "json"
+    # A static secret for scraping /metrics; unset: /metrics is open in development, absent in production.
+    metrics_token: str | None = Field(default=None, min_length=16)
+    # prometheus-client's multiprocess directory (read by prometheus-client itself, too).
+    prometheus_multiproc_dir: Path | None = Field(default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
+    # uvicorn's HTTP limits (cli._serve) and the request-body timeout (server/httplimits.py).
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    http_body_timeout_seconds: float = Field(default=30, gt=0)
+    http_limit_concurrency: int | None = Field(default=None, ge=1)
+    http_backlog: int = Field(default=2048, ge=1)
+    http_graceful_shutdown_seconds: int = Field(default=30, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -95,6 +113,15 @@ class Settings(BaseSettings):
 
         parse(value)  # raises ValueError on a malformed limit
         return value
+
+    @field_validator("graphql_rate_limit_per_ip", "graphql_rate_limit_per_subject", "auth_failure_rate_limit_per_ip")
+    @classmethod
+    def _optional_rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        if value.strip():
+            parse(value)
+        return value.strip()
 
     @model_validator(mode="after")
     def _production_is_locked_down(self) -> Settings:

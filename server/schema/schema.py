@@ -10,7 +10,6 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -20,9 +19,11 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext, ExecutionResult
 
+from ..db.outage import database_unavailable
 from ..settings import Settings
 from .execution import TrialExecutionContext
 from .mutation import Mutation
+from .observe import ObservedMaskErrors
 from .query import Query
 from .safety import Subscription
 from .types import (
@@ -79,6 +80,8 @@ class TrialSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         request_id = getattr(getattr(execution_context, "context", None), "request_id", None)
         for error in errors:
+            if database_unavailable(error.original_error):
+                continue  # answered SERVICE_UNAVAILABLE and logged once per outage (server.db.outage)
             if is_unexpected(error):
                 log.error(
                     "unexpected error in %s (request %s)",
@@ -86,8 +89,8 @@ class TrialSchema(strawberry.Schema):
                     request_id,
                     exc_info=error.original_error,
                 )
-            else:
-                log.info("request %s: %s", request_id, error.message)
+            else:  # the message can quote a variable's value: the code only
+                log.info("request %s: refused (%s)", request_id, (error.extensions or {}).get("code", "GRAPHQL_ERROR"))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -96,7 +99,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaxTokensLimiter(max_token_count=4000),
-        lambda: MaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
+        lambda: ObservedMaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
         # Client apps send the same few documents over and over: parse and validate each once.
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),

@@ -60,6 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         PTR_LOG_LEVEL="WARNING",
         # every phone of this module activates from 127.0.0.1: the per-IP limit is tested elsewhere
         PTR_ACTIVATION_RATE_LIMIT_PER_IP="1000/minute",
+        PTR_GRAPHQL_RATE_LIMIT_PER_IP="",
     )
     with serving(env, Launch(data_dir / "server.log")) as (running,):
         running.gql(ADMIN, CREATE_SITE, {"input": {"code": "S01", "name": "Site S01", "phone": SITE_PHONE}})

@@ -270,7 +270,14 @@ def fault_database_url() -> Iterator[str]:
 def two_workers(fault_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     logs = tmp_path_factory.mktemp("fault")
     env = clean_env(
-        DATABASE_URL=fault_database_url, PTR_DATA_DIR=str(logs), PTR_ENVIRONMENT="development", PTR_LOG_LEVEL="INFO"
+        DATABASE_URL=fault_database_url,
+        PTR_DATA_DIR=str(logs),
+        PTR_ENVIRONMENT="development",
+        PTR_LOG_LEVEL="INFO",
+        # 1,000 submissions from one address in under a minute: the general rate limits (tested in
+        # tests/api/test_operations.py) would refuse most of them, which is not what this tests
+        PTR_GRAPHQL_RATE_LIMIT_PER_IP="",
+        PTR_GRAPHQL_RATE_LIMIT_PER_SUBJECT="",
     )
     with serving(env, Launch(logs / "serve.log", workers=2)) as (server,):
         created = server.gql(ADMIN, CREATE_SITE, {"input": {"code": SITE, "name": "Fault site"}})["createSite"]

@@ -5,7 +5,8 @@ for a hostile document (its overlapping-fields rule compares every pair of field
 response name: 999 repeated `viewer { role }` took 2 s), and long before execution:
 
 - **repeated fields**: one response key selected more than `max_field_repeats` times in one
-  selection set (fragments included) is refused with `QUERY_TOO_COMPLEX`;
+  selection set (fragments included), or more than ten times that many repeated selections in the
+  whole document, is refused with `QUERY_TOO_COMPLEX`;
 - **cost**: every field costs 1; a list of objects multiplies the cost of its selection by its size:
   `first` for a connection's `edges` (the default page size when absent), a declared typical size
   for the other lists (`LIST_SIZES` below: a subject's 50 transfusions, 200 lab results...).
@@ -116,13 +117,24 @@ class _TooNested(Exception):
 # ---- repeated fields --------------------------------------------------------------------------
 
 
-def most_repeated_field(document: DocumentNode) -> tuple[str, int]:
-    """The response key selected most often in one selection set (its fragments' fields included),
-    with that count; ("", 0) for a document without fields. Each selection set and fragment is
-    looked at once."""
+@dataclass(frozen=True)
+class Repeats:
+    """The response key selected most often in one selection set (its fragments' fields included)
+    and that count; and, over the whole document, how many selections repeat a key already
+    selected in their selection set (graphql-core compares each such pair, and their
+    sub-selections with each other)."""
+
+    key: str
+    count: int
+    duplicates: int
+
+
+def field_repeats(document: DocumentNode) -> Repeats:
+    """Each selection set and fragment of the document is looked at once."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     fragment_keys: dict[str, Counter[str]] = {}
     worst = ("", 0)
+    duplicates = 0
 
     def keys_of(selection_set: SelectionSetNode, visiting: frozenset[str], nesting: int) -> Counter[str]:
         if nesting > MAX_NESTING:
@@ -145,7 +157,8 @@ def most_repeated_field(document: DocumentNode) -> tuple[str, int]:
         return keys
 
     def note(keys: Counter[str]) -> None:
-        nonlocal worst
+        nonlocal worst, duplicates
+        duplicates += sum(count - 1 for count in keys.values())
         if keys:
             key, count = keys.most_common(1)[0]
             if count > worst[1]:
@@ -161,7 +174,7 @@ def most_repeated_field(document: DocumentNode) -> tuple[str, int]:
         if name not in fragment_keys:
             fragment_keys[name] = keys_of(fragment.selection_set, frozenset({name}), 0)
         note(fragment_keys[name])
-    return worst
+    return Repeats(worst[0], worst[1], duplicates)
 
 
 # ---- cost ---------------------------------------------------------------------------------------
@@ -312,6 +325,7 @@ class QueryLimits:
 
     cost_limits: Mapping[Role, int]
     max_field_repeats: int
+    max_duplicates: int  # repeated selections in the whole document: ten times max_field_repeats
     pages: PageSizes
     request_timeout_seconds: float
     rules: tuple[type[ASTValidationRule], ...]
@@ -330,6 +344,7 @@ class QueryLimits:
         return cls(
             cost_limits=cost_limits,
             max_field_repeats=settings.max_field_repeats,
+            max_duplicates=10 * settings.max_field_repeats,
             pages=PageSizes(settings.default_page_size, settings.max_page_size),
             request_timeout_seconds=settings.request_timeout_seconds,
             rules=tuple(rules),
@@ -356,11 +371,23 @@ class QueryLimits:
     ) -> GraphQLError | None:
         """Why this request may not run, or None."""
         try:
-            key, count = most_repeated_field(document)
-            if count > self.max_field_repeats:
+            repeats = field_repeats(document)
+            if repeats.count > self.max_field_repeats:
                 return GraphQLError(
-                    f"'{key}' is selected {count} times in one selection set; at most {self.max_field_repeats}",
-                    extensions={"code": TOO_COMPLEX, "field": key, "count": count, "limit": self.max_field_repeats},
+                    f"'{repeats.key}' is selected {repeats.count} times in one selection set; "
+                    f"at most {self.max_field_repeats}",
+                    extensions={
+                        "code": TOO_COMPLEX,
+                        "field": repeats.key,
+                        "count": repeats.count,
+                        "limit": self.max_field_repeats,
+                    },
+                )
+            if repeats.duplicates > self.max_duplicates:
+                return GraphQLError(
+                    f"{repeats.duplicates} selections repeat a field already selected beside them; "
+                    f"at most {self.max_duplicates}",
+                    extensions={"code": TOO_COMPLEX, "count": repeats.duplicates, "limit": self.max_duplicates},
                 )
             cost = query_cost(schema, document, variables, operation_name, self.pages)
         except (_TooNested, RecursionError):

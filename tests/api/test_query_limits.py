@@ -33,7 +33,14 @@ from sqlalchemy import text
 
 from server.app import create_app
 from server.schema.context import Context
-from server.schema.limits import LIST_SIZES, PageSizes, most_repeated_field, query_cost, response_too_large
+from server.schema.limits import (
+    LIST_SIZES,
+    PageSizes,
+    Repeats,
+    field_repeats,
+    query_cost,
+    response_too_large,
+)
 from server.schema.schema import build_schema
 from server.settings import Settings
 from tests.api import fixtures_data as fx
@@ -163,6 +170,16 @@ async def test_repeats_through_fragments_count_too(gql: Any, world: dict[str, st
         assert seconds < REFUSAL_BOUND_S
 
 
+async def test_many_repeats_under_the_per_field_cap_are_refused_too(gql: Any, world: dict[str, str]) -> None:
+    # given 49 `site` selections each selecting `code` 49 times (2,400 repeated selections,
+    # 240 ms of graphql-core's overlapping-fields rule)
+    query = '{ subject(code: "S01-001") { ' + " ".join(["site { " + " code" * 49 + " }"] * 49) + " } }"
+    # when it is sent, then it is refused as too complex, quickly
+    body, seconds = await timed(gql, world["analyst"], query)
+    assert body["errors"][0]["extensions"] == {"code": "QUERY_TOO_COMPLEX", "count": 2_400, "limit": 500}, body
+    assert seconds < REFUSAL_BOUND_S
+
+
 async def test_the_30_alias_analyst_probe_is_refused_with_its_cost(gql: Any, world: dict[str, str]) -> None:
     # given the probe: 30 aliases of 100 subjects with their transfusions and lab results
     # (37 s, 35 MB and 350 MB of memory before)
@@ -256,7 +273,11 @@ async def test_depth_aliases_and_tokens_are_still_limited(gql: Any, world: dict[
     aliases = "{ " + " ".join(f"v{i}: viewer {{ role }}" for i in range(31)) + " }"
     tokens = "{ viewer { " + " ".join(["role"] * 4000) + " } }"
     # when each is sent, then each is refused
-    for query, message in ((nested(5, "id"), "exceeds maximum operation depth"), (aliases, "aliases"), (tokens, "token")):
+    for query, message in (
+        (nested(5, "id"), "exceeds maximum operation depth"),
+        (aliases, "aliases"),
+        (tokens, "token"),
+    ):
         body = await gql(world["analyst"], query)
         assert message in body.get("errors", [{}])[0].get("message", ""), (message, body)
 
@@ -292,7 +313,9 @@ def test_the_validation_rules_are_built_once_per_schema() -> None:
 # 4. Response size and time budget -------------------------------------------------------------
 
 
-async def test_a_response_over_the_size_limit_is_replaced_by_an_error(settings: Settings, world: dict[str, str]) -> None:
+async def test_a_response_over_the_size_limit_is_replaced_by_an_error(
+    settings: Settings, world: dict[str, str]
+) -> None:
     # given an app whose responses may not exceed 1,000 bytes
     async with app_with(settings, max_response_bytes=1_000) as (_app, client):
         # when a query answers more than that
@@ -342,7 +365,9 @@ async def test_a_query_over_the_time_budget_is_stopped(
         assert app.state.engine.sync_engine.pool.checkedout() == 0
         # and the next query answers
         monkeypatch.setattr(Context, "read", original)
-        assert (await client.data(world["analyst"], "{ subjects(first: 2) { totalCount } }"))["subjects"]["totalCount"] == 3
+        assert (await client.data(world["analyst"], "{ subjects(first: 2) { totalCount } }"))["subjects"][
+            "totalCount"
+        ] == 3
 
 
 # 5. The cost model ---------------------------------------------------------------------------------
@@ -359,7 +384,7 @@ def test_each_field_costs_one_and_lists_multiply_their_selection() -> None:
     assert cost("{ subjects(first: 10) { totalCount edges { node { code } } } }") == 1 + 1 + (1 + 10 * (1 + 1))
     assert cost("{ subjects { edges { node { code } } } }") == 1 + 1 + 50 * 2  # the default page size
     assert cost("{ subjects(first: 1000) { edges { cursor } } }") == 1 + 1 + 100  # capped: the field refuses it
-    assert cost("{ subject(code: \"x\") { transfusions { id } labResults { id } } }") == 1 + (1 + 50) + (1 + 200)
+    assert cost('{ subject(code: "x") { transfusions { id } labResults { id } } }') == 1 + (1 + 50) + (1 + 200)
 
 
 def test_variables_aliases_and_fragments_count() -> None:
@@ -367,14 +392,14 @@ def test_variables_aliases_and_fragments_count() -> None:
     assert cost(query) == 1 + 1 + 5 * (1 + 1)
     assert cost(query, {"n": 20}) == 1 + 1 + 20 * (1 + 1)
     assert cost("{ a: viewer { role } b: viewer { role } }") == 4
-    assert cost("{ node(id: \"x\") { ... on Subject { transfusions { id } } ... on Site { code } } }") == 1 + 51 + 1
+    assert cost('{ node(id: "x") { ... on Subject { transfusions { id } } ... on Site { code } } }') == 1 + 51 + 1
     two = "query A { viewer { role } } query B { sites { code } }"
     assert (cost(two, operation="A"), cost(two, operation="B"), cost(two)) == (2, 21, 21)
 
 
-def test_most_repeated_field() -> None:
-    assert most_repeated_field(parse("{ viewer { role role } a: viewer { role } }")) == ("role", 2)
-    assert most_repeated_field(parse("{ ...F ...F ...F } fragment F on Query { viewer { role } }")) == ("viewer", 3)
+def test_field_repeats() -> None:
+    assert field_repeats(parse("{ viewer { role role } a: viewer { role } }")) == Repeats("role", 2, 1)
+    assert field_repeats(parse("{ ...F ...F ...F } fragment F on Query { viewer { role } }")) == Repeats("viewer", 3, 2)
 
 
 def test_every_list_of_objects_has_a_declared_size() -> None:

@@ -432,10 +432,13 @@ class QueryLimitsExtension(SchemaExtension):
             yield
             return
         budget = self.limits.request_timeout_seconds
+        deadline = asyncio.timeout(budget)
         try:
-            async with asyncio.timeout(budget):
+            async with deadline:
                 yield
         except TimeoutError:
+            if not deadline.expired():
+                raise  # some other timeout, not the budget's
             raise GraphQLError(
                 f"the query took longer than {budget:g} s and was stopped; ask for less",
                 extensions={"code": TIMEOUT, "limit": budget},

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     # query may run.
     max_query_cost_patient: int = Field(default=5_000, ge=1)
     max_query_cost_staff: int = Field(default=100_000, ge=1)
-    max_query_cost_analyst: int = Field(default=200_000, ge=1)
+    max_query_cost_analyst: int = Field(default=300_000, ge=1)
     max_field_repeats: int = Field(default=50, ge=1)
     max_response_bytes: int = Field(default=10_000_000, ge=1_000)
     request_timeout_seconds: float = Field(default=15.0, gt=0)

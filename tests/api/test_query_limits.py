@@ -190,9 +190,9 @@ async def test_the_30_alias_analyst_probe_is_refused_with_its_cost(gql: Any, wor
     [error] = body["errors"]
     extensions = error["extensions"]
     assert extensions["code"] == "QUERY_TOO_COSTLY"
-    assert extensions["limit"] == 200_000
+    assert extensions["limit"] == 300_000
     assert extensions["cost"] == 30 * (1 + 1 + 100 * (1 + (1 + 50 * 4) + (1 + 200 * 5)))  # 3,609,060
-    assert "200,000" in error["message"]
+    assert "300,000" in error["message"]
     assert seconds < REFUSAL_BOUND_S
 
 

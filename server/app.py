@@ -43,6 +43,7 @@ from .metrics import MeteredAlertBus, instrument_pool, metrics_endpoint, process
 from .observability import ObservabilityMiddleware
 from .ratelimit import RateLimitMiddleware, RequestRateLimits
 from .schema.context import Context
+from .schema.limits import response_too_large
 from .schema.schema import build_schema
 from .services.response import fill_stale_responses
 from .settings import Settings, get_settings
@@ -218,9 +219,12 @@ class TrialGraphQL(GraphQL[Context, None]):
         bytes: strawberry sends WebSocket messages as binary frames when given bytes, and browser
         graphql-ws clients only parse text frames."""
         try:
-            return orjson.dumps(data).decode()
+            encoded = orjson.dumps(data)
         except TypeError:
-            return json.dumps(data, separators=(",", ":"), default=_isoformat)
+            encoded = json.dumps(data, separators=(",", ":"), default=_isoformat).encode()
+        if len(encoded) > self.settings.max_response_bytes:
+            return orjson.dumps(response_too_large(data, len(encoded), self.settings.max_response_bytes)).decode()
+        return encoded.decode()
 
     def parse_json(self, data: str | bytes) -> Any:
         """A body that is not a JSON object (bytes that are not UTF-8, nesting deep enough to

@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=50, ge=1, le=1000)
     max_query_depth: int = Field(default=12, ge=2)
+    # Query limits (README "Query limits"; server/schema/limits.py): the cost allowed per request
+    # by role (staff: coordinators, investigators, monitors; analyst: analysts and admins), how
+    # often one field may be repeated in a selection set, the largest response and the time a
+    # query may run.
+    max_query_cost_patient: int = Field(default=5_000, ge=1)
+    max_query_cost_staff: int = Field(default=100_000, ge=1)
+    max_query_cost_analyst: int = Field(default=300_000, ge=1)
+    max_field_repeats: int = Field(default=50, ge=1)
+    max_response_bytes: int = Field(default=10_000_000, ge=1_000)
+    request_timeout_seconds: float = Field(default=15.0, gt=0)
     log_level: str = "INFO"
     # The patients' diary app (static files served at /diary); unset: clients/diary of this checkout.
     diary_dir: Path | None = None

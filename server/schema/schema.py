@@ -15,13 +15,13 @@ from strawberry.extensions import (
     ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from ..db.outage import database_unavailable
 from ..settings import Settings
 from .execution import TrialExecutionContext
+from .limits import QueryLimits, QueryLimitsExtension
 from .mutation import Mutation
 from .observe import ObservedMaskErrors
 from .query import Query
@@ -52,7 +52,13 @@ class CloseReadSession(SchemaExtension):
         context = self.execution_context.context
         if hasattr(context, "ended"):
             context.ended = False  # a WebSocket connection's context serves several operations
-        yield
+        try:
+            yield
+        finally:
+            await self._end(context)
+
+    @staticmethod
+    async def _end(context: Any) -> None:
         if hasattr(context, "end"):
             try:
                 await context.end()
@@ -65,6 +71,8 @@ class CloseReadSession(SchemaExtension):
 
 
 class TrialSchema(strawberry.Schema):
+    query_limits: QueryLimits  # set by build_schema
+
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
         """Masks what escaped MaskErrors: strawberry turns an exception raised by an extension's
         own hooks (after MaskErrors has run) into a result error carrying the exception's text.
@@ -94,19 +102,26 @@ class TrialSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The depth and alias rules are built once, here: built per request (as the limiter
+    # extensions do), every request would bring new rule classes and miss the validation cache.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+    ]
+    limits = QueryLimits.from_settings(settings, rules)
     extensions: list[Any] = [
         CloseReadSession,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaxTokensLimiter(max_token_count=4000),
         lambda: ObservedMaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
         # Client apps send the same few documents over and over: parse and validate each once.
         lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
+        # Refuses repeated fields and costly documents, then validates through its cache; bounds
+        # a query's time (server/schema/limits.py).
+        lambda: QueryLimitsExtension(limits),
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
-    return TrialSchema(
+    schema = TrialSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -114,3 +129,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         types=[Subject, Site, BodyMeasurement, LymphodepletionCourse, CarTInfusion, PlateletTransfusion, PlateletCount],
         extensions=extensions,
     )
+    schema.query_limits = limits
+    return schema

@@ -95,6 +95,12 @@ LIST_SIZES: dict[tuple[str, str], int] = {
     ("BleedingReport", "annotations"): 2,
     ("LabResultsRecorded", "results"): 100,
     ("InputError", "problems"): 5,
+    ("DeviceActivationsRevoked", "activations"): 3,
+    ("RefractorinessEvidence", "excluded"): 10,
+    ("BeforeAfterComparison", "values"): 100,  # one per subject of the cohort
+    ("TimeToEventEstimate", "subjectTimes"): 100,
+    ("TimeToEventEstimate", "curve"): 100,  # one step per event time
+    ("TimeToEventEstimate", "atRisk"): 4,  # months 1, 3, 6, 12
 }
 UNLISTED_LIST_SIZE = 20  # a list of objects missing above (the test above keeps this unused)
 CONNECTION_LISTS = frozenset({"edges", "nodes"})  # the lists of a connection: `first` items

@@ -42,6 +42,9 @@ from server.domain.protocol import DEFAULT_PARAMETERS, BsaFormula, ProtocolParam
         ("igg_severe_at_or_below_mg_dl", 400.0),
         ("hla_mfi_cutoff", 1000.0),
         ("activation_code_ttl_hours", 72),
+        ("ivig_confounding_days", 14),
+        ("tpo_ra_confounds", True),
+        ("hsct_ends_follow_up", True),
     ],
 )
 def test_defaults_are_domain_md(name: str, expected: Any) -> None:
@@ -51,7 +54,7 @@ def test_defaults_are_domain_md(name: str, expected: Any) -> None:
 
 def test_every_field_has_a_default_test() -> None:
     # A new parameter must get its DOMAIN.md default checked above.
-    assert len(fields(ProtocolParameters)) == 26
+    assert len(fields(ProtocolParameters)) == 29
 
 
 def test_defaults_are_consistent() -> None:

@@ -15,6 +15,7 @@ from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus
 from ..domain.enums import CarTProduct
 from ..domain.labs import Analyte
 from ..domain.protocol import ProtocolParameters
+from ..domain.therapies import ProcedureType
 from .models import (
     AdverseEvent,
     AdverseEventReport,
@@ -24,6 +25,7 @@ from .models import (
     CarTInfusion,
     LabResult,
     PlateletCount,
+    Procedure,
     ProtocolParameterSet,
     Site,
     Subject,
@@ -114,6 +116,18 @@ async def infusion_history(
     if excluding_id is not None:
         query = query.where(CarTInfusion.id != excluding_id)
     return [(row.product, row.infused_at) for row in await session.execute(query)]
+
+
+async def hsct_dates(session: AsyncSession, subject_id: int, *, excluding_id: int | None = None) -> set[date]:
+    """Dates of the subject's live HSCTs (another record than `excluding_id`)."""
+    query = select(Procedure.performed_on).where(
+        Procedure.subject_id == subject_id,
+        Procedure.procedure_type == ProcedureType.HSCT,
+        Procedure.voided_at.is_(None),
+    )
+    if excluding_id is not None:
+        query = query.where(Procedure.id != excluding_id)
+    return set((await session.execute(query)).scalars().all())
 
 
 async def insert_if_absent(

@@ -230,7 +230,7 @@ class AmendPlateletCountInput:
 @strawberry.input
 class VoidRecordInput:
     id: strawberry.ID = strawberry.field(
-        description="Global id of a measurement, lymphodepletion course, infusion, transfusion or count."
+        description="Global id of a measurement, lymphodepletion course, infusion, transfusion, count, therapy or procedure."
     )
     reason: str
 
@@ -359,6 +359,9 @@ class AmendProtocolParametersInput:
     igg_severe_at_or_below_mg_dl: float | None = strawberry.field(default=strawberry.UNSET, description="mg/dL")
     hla_mfi_cutoff: float | None = strawberry.field(default=strawberry.UNSET, description="MFI")
     activation_code_ttl_hours: int | None = strawberry.field(default=strawberry.UNSET, description="hours (1-720)")
+    ivig_confounding_days: int | None = strawberry.field(default=strawberry.UNSET, description="days (0-365)")
+    tpo_ra_confounds: bool | None = strawberry.UNSET
+    hsct_ends_follow_up: bool | None = strawberry.UNSET
 
 
 PROTOCOL_PARAMETER_FIELDS = {

@@ -460,6 +460,28 @@ async def test_migrate_computes_the_responses_a_database_upgraded_to_0004_lacks(
     assert "stored platelet responses" not in await migrate()
 
 
+# Columns of the stored responses that migration 0009 adds (therapies and transplant).
+NEW_IN_0009 = (
+    "confounding_therapy_id",
+    "confounding_class",
+    "endpoint_exclusion",
+    "follow_up_ends_on",
+    "confounded_transfusions",
+    "sensitivity_sustained",
+    "sensitivity_first_response_at",
+    "sensitivity_days_to_response",
+    "sensitivity_longest_responsive_run",
+    "sensitivity_lost_response",
+    "sensitivity_lost_response_at",
+    "sensitivity_evaluable_transfusions",
+    "sensitivity_responsive_transfusions",
+)
+
+
+def without_0009(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in NEW_IN_0009}
+
+
 async def test_migration_0008_replaces_responses_stored_under_the_old_rules(app, gql, token, site_s01, database_url):
     """The amended rules (pre-count confounded, next-start boundary, ABO unknown not counted) keep the
     parameter version, so stored rows of the old rules would look current: 0008 deletes them and
@@ -479,7 +501,7 @@ async def test_migration_0008_replaces_responses_stored_under_the_old_rules(app,
     # ... and a database at 0006 holding what the old rules stored for it (the confounded transfusion
     # responsive, ABO unknown stored as incompatible), under the version in force
     old_transfusions = [
-        {k: v for k, v in row.items() if k != "refractory_exclusion"}
+        {k: v for k, v in row.items() if k not in ("refractory_exclusion", *NEW_IN_0009)}
         | {"abo_compatible": bool(row["abo_compatible"])}
         | ({"category": "responsive", "reasons": "", "cci_early": 20000.0} if row["reasons"] else {})
         for row in current["transfusion_response"]
@@ -490,7 +512,7 @@ async def test_migration_0008_replaces_responses_stored_under_the_old_rules(app,
         async with engine.begin() as conn:
             for table, rows in (
                 ("transfusion_response", old_transfusions),
-                ("subject_response", current["subject_response"]),
+                ("subject_response", [without_0009(row) for row in current["subject_response"]]),
             ):
                 columns = ", ".join(rows[0])
                 values = ", ".join(f":{c}" for c in rows[0])

@@ -246,9 +246,7 @@ class Therapy(VoidableMixin, Base):
         enum_column(TherapyDoseUnit, "therapy_dose_unit"), nullable=True
     )
     route: Mapped[TherapyRoute | None] = mapped_column(enum_column(TherapyRoute, "therapy_route"), nullable=True)
-    frequency: Mapped[DoseFrequency | None] = mapped_column(
-        enum_column(DoseFrequency, "dose_frequency"), nullable=True
-    )
+    frequency: Mapped[DoseFrequency | None] = mapped_column(enum_column(DoseFrequency, "dose_frequency"), nullable=True)
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     ongoing: Mapped[bool] = mapped_column(Boolean)

@@ -151,7 +151,9 @@ async def bleeding_report_by_client_id(session: AsyncSession, client_report_id: 
 
 async def bleeding_reports_of_day(session: AsyncSession, subject_id: int, local_date: date) -> list[BleedingReport]:
     """A subject's reports (and check-ins) of one local day, in receipt order."""
-    query = select(BleedingReport).where(BleedingReport.subject_id == subject_id, BleedingReport.local_date == local_date)
+    query = select(BleedingReport).where(
+        BleedingReport.subject_id == subject_id, BleedingReport.local_date == local_date
+    )
     return list((await session.execute(query.order_by(BleedingReport.id))).scalars().all())
 
 

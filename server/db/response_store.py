@@ -102,7 +102,11 @@ async def response_inputs(session: AsyncSession, subject_ids: Sequence[int]) -> 
             session, (i.id, i.subject_id, i.product, i.infused_at), i, subject_ids, i.infused_at
         ),
         therapies=await _live_rows(
-            session, (th.id, th.subject_id, th.therapy_class, th.start_date, th.end_date), th, subject_ids, th.start_date
+            session,
+            (th.id, th.subject_id, th.therapy_class, th.start_date, th.end_date),
+            th,
+            subject_ids,
+            th.start_date,
         ),
         procedures=await _live_rows(
             session, (p.id, p.subject_id, p.procedure_type, p.hsct_type, p.performed_on), p, subject_ids, p.performed_on

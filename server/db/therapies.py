@@ -113,9 +113,7 @@ def deviations_visible_to(actor: Actor) -> ColumnElement[bool]:
     return subject_visible_to(actor) if actor.role in DEVIATION_READERS else false()
 
 
-async def protocol_deviations(
-    session: AsyncSession, actor: Actor, site_codes: Sequence[str] | None
-) -> Sequence[Any]:
+async def protocol_deviations(session: AsyncSession, actor: Actor, site_codes: Sequence[str] | None) -> Sequence[Any]:
     """Live anti-CD20 and anti-plasma-cell therapies started on or after the UTC date of the
     subject's first CAR-T infusion (domain.therapies.DEVIATION_RULE), with the subject's code,
     site id and first infusion time, by site, subject and start."""
@@ -134,7 +132,9 @@ async def protocol_deviations(
             Therapy.voided_at.is_(None),
             Therapy.therapy_class.in_(sorted(DEVIATION_CLASSES, key=lambda c: c.value)),
             Therapy.start_date >= utc_date(first.c.first_at),
-            Subject.site_id.in_(select(Site.id).where(Site.code.in_(list(site_codes)))) if site_codes is not None else true(),
+            Subject.site_id.in_(select(Site.id).where(Site.code.in_(list(site_codes))))
+            if site_codes is not None
+            else true(),
         )
         .order_by(Subject.site_id, Subject.code, Therapy.start_date, Therapy.id)
     )

@@ -74,6 +74,8 @@ BleedingReportKind = strawberry.enum(
 class DiaryReportStatus(Enum):
     RECEIVED = "received"
     REVIEWED = "reviewed"
+
+
 RedFlag = strawberry.enum(_bleeding.RedFlag, description="A sign that needs the site's attention at once.")
 
 

@@ -240,7 +240,8 @@ class CreateSiteInput:
     code: str
     name: str
     phone: str | None = strawberry.field(
-        default=None, description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters."
+        default=None,
+        description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters.",
     )
 
 
@@ -249,7 +250,8 @@ class UpdateSiteInput:
     code: str
     name: str | None = None
     phone: str | None = strawberry.field(
-        default=None, description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters."
+        default=None,
+        description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters.",
     )
     reason: str
 

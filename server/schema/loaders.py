@@ -120,9 +120,7 @@ class Loaders:
             for subject_id, t, c, m, f, th, p in zip(
                 live, transfusions, counts, measurements, firsts, therapies, procedures, strict=True
             ):
-                stored[subject_id] = live_reading(
-                    subject_id, evaluate_subject(t, c, m, f, parameters, version, th, p)
-                )
+                stored[subject_id] = live_reading(subject_id, evaluate_subject(t, c, m, f, parameters, version, th, p))
         return [stored[subject_id] for subject_id in subject_ids]
 
     async def _subject_responses(self, subject_ids: list[int]) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import replace
 from typing import Annotated, Any
 
 import strawberry
@@ -13,7 +14,7 @@ from graphql import GraphQLError
 from ..db import therapies as qt
 from ..domain.study_time import study_day
 from ..services import records
-from ..services.errors import NotFound
+from ..services.errors import InvalidInput, NotFound
 from ..services.unit_of_work import UnitOfWork
 from . import enums as e
 from . import inputs as i
@@ -84,6 +85,7 @@ class AmendProcedureInput:
 
 AMEND_THERAPY = {name: (name, i.as_is) for name in records.THERAPY.fields}
 AMEND_PROCEDURE = {name: (name, i.as_is) for name in records.PROCEDURE.fields}
+GRAPHQL_FIELDS = {("therapyClass",): ("class",), ("procedureType",): ("type",)}
 THERAPY_NULLABLE = ("name", "dose", "dose_unit", "route", "frequency", "end_date", "indication")
 PROCEDURE_NULLABLE = ("hsct_type", "notes")
 
@@ -120,7 +122,12 @@ async def amend_record(
         if decoded is None or decoded[0] != kind.entity:
             raise NotFound(kind.entity, ("id",))
         required = frozenset(name for name in kind.fields if name not in nullable)
-        patch = i.patch_of(data, converters, required)
+        try:
+            patch = i.patch_of(data, converters, required)
+        except InvalidInput as error:  # the GraphQL names of therapy_class and procedure_type
+            raise InvalidInput(
+                [replace(p, field=GRAPHQL_FIELDS.get(p.field, p.field)) for p in error.problems]
+            ) from None
         return await records.amend_record(uow, kind, decoded[1], patch, data.reason)
 
     return await run_use_case(info, use_case, present)

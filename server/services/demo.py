@@ -985,7 +985,11 @@ DIARY_PATIENTS = {
     ],
     "S01-002": [
         (3, 19, NO_BLEEDING),
-        (2, 7, [b.Symptom(b.BleedingSite.BRUISE, size_cm=4.0), b.Symptom(b.BleedingSite.GUMS_MOUTH, duration_minutes=10)]),
+        (
+            2,
+            7,
+            [b.Symptom(b.BleedingSite.BRUISE, size_cm=4.0), b.Symptom(b.BleedingSite.GUMS_MOUTH, duration_minutes=10)],
+        ),
     ],
     "S02-001": [(1, 7, [b.Symptom(b.BleedingSite.STOOL, black_or_tarry=True)])],
     "S02-003": [(6, 7, [b.Symptom(b.BleedingSite.URINE)])],

@@ -466,9 +466,7 @@ class SafetyQuery:
             rows, has_next = await info.context.read(
                 q.page_of_my_changed_bleeding_reports, changed_since=since, after=sync_position(after), limit=limit
             )
-            edges = [
-                BleedingReportEdge(cursor=sync_cursor(r.changed_at, r.id), node=BleedingReport.of(r)) for r in rows
-            ]
+            edges = [BleedingReportEdge(cursor=sync_cursor(r.changed_at, r.id), node=BleedingReport.of(r)) for r in rows]
         return BleedingReportConnection(
             edges=edges,
             page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else after),

@@ -91,18 +91,14 @@ class BleedingReport:
             else e.AdverseEventStatus.REJECTED
         )
 
-    @strawberry.field(
-        description="The review status the patient sees (the adverse events themselves are the investigators')."
-    )
+    @strawberry.field(description="The review status the patient sees (the adverse events themselves are the investigators').")
     async def status(self, info: Info) -> e.DiaryReportStatus:
         events = await info.context.loaders.review_states.load(self.db_id)
         if not events or any(event.status is e.AdverseEventStatus.PENDING_REVIEW for event in events):
             return e.DiaryReportStatus.RECEIVED
         return e.DiaryReportStatus.REVIEWED
 
-    @strawberry.field(
-        description="When the status became REVIEWED: the latest review of its adverse events (UTC); null while RECEIVED."
-    )
+    @strawberry.field(description="When the status became REVIEWED: the latest review of its adverse events (UTC); null while RECEIVED.")
     async def status_changed_at(self, info: Info) -> dt.datetime | None:
         if await self.status(info) is not e.DiaryReportStatus.REVIEWED:
             return None

@@ -126,7 +126,7 @@ async def timeline_of(info: Info, subject_id: int, include_infusions: bool) -> l
             label=therapy.label(),
             record=therapy,
         )
-        entries.append(((row.start_date, 1, str(row.id)), entry))
+        entries.append(((row.start_date, 1, f"{row.id:012d}"), entry))
     for row in await loaders.procedures.load(subject_id):
         procedure = Procedure.of(row)
         entry = TimelineEntry(
@@ -137,7 +137,7 @@ async def timeline_of(info: Info, subject_id: int, include_infusions: bool) -> l
             label=procedure.label(),
             record=procedure,
         )
-        entries.append(((row.performed_on, 2, str(row.id)), entry))
+        entries.append(((row.performed_on, 2, f"{row.id:012d}"), entry))
     if include_infusions:
         for row in await loaders.infusions.load(subject_id):
             day = row.infused_at.astimezone(dt.timezone.utc).date()

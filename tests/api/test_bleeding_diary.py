@@ -674,7 +674,9 @@ async def test_a_continuing_nosebleed_stays_one_event_whose_grade_rises(gql: Any
 
     # when: it continues the next day, needing packing; then again, milder
     day2_symptom = {**NOSE_20, "medicalHelpNeeded": True}
-    day2 = await seen_by_staff(gql, world, report_input(noticed=now() - timedelta(days=1), symptoms=[day2_symptom]))
+    day2 = await seen_by_staff(
+        gql, world, report_input(noticed=now() - timedelta(days=1), symptoms=[day2_symptom])
+    )
     day3 = await seen_by_staff(gql, world, report_input(symptoms=[NOSE_20]))
 
     # then: one event, supported by all three reports, at the highest proposed grade

@@ -45,9 +45,7 @@ REPORTS = """query($code: String!, $from: Date!, $to: Date!) { subject(code: $co
 INBOX = """{ alerts(first: 100) { edges { node { subjectCode provisionalWhoGrade message } } } }"""
 SITE_ALERTS = """subscription { siteAlerts(siteCodes: ["S01"]) { subjectCode provisionalWhoGrade message } }"""
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM} (apt-get install chromium)"
-)
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM} (apt-get install chromium)")
 
 
 # ---- the server and the browser ------------------------------------------------------------------
@@ -295,9 +293,7 @@ async def test_two_20_minute_nosebleeds_in_a_day_make_grade_2_and_alert_the_coor
         received = await ws.receive(within=5)
         alert = received.payload["data"]["siteAlerts"]
         assert alert["subjectCode"] == subject and alert["provisionalWhoGrade"] == 2
-    inbox = [
-        e["node"] for e in server.gql(COORDINATOR, INBOX)["alerts"]["edges"] if e["node"]["subjectCode"] == subject
-    ]
+    inbox = [e["node"] for e in server.gql(COORDINATOR, INBOX)["alerts"]["edges"] if e["node"]["subjectCode"] == subject]
     assert len(inbox) == 1 and inbox[0]["provisionalWhoGrade"] == 2
 
 

@@ -28,9 +28,11 @@ from .models import (
     LymphodepletionCourse,
     PlateletCount,
     PlateletTransfusion,
+    Procedure,
     Site,
     StoredTransfusionResponse,
     Subject,
+    Therapy,
 )
 from .queries import readable_columns, subject_visible_to
 from .repositories import the_trial
@@ -179,3 +181,12 @@ async def bleeding_reports(session: AsyncSession, actor: Actor, subject_ids: Seq
     return await records_of_page(
         session, actor, BleedingReport, subject_ids, (BleedingReport.noticed_at, BleedingReport.id)
     )
+
+
+async def therapies(session: AsyncSession, actor: Actor, subject_ids: Sequence[int]) -> Sequence[Any]:
+    """Therapies (indication selected as NULL for analysts)."""
+    return await records_of_page(session, actor, Therapy, subject_ids, (Therapy.start_date, Therapy.id))
+
+
+async def procedures(session: AsyncSession, actor: Actor, subject_ids: Sequence[int]) -> Sequence[Any]:
+    return await records_of_page(session, actor, Procedure, subject_ids, (Procedure.performed_on, Procedure.id))

@@ -42,6 +42,15 @@ from ..domain.labs import Analyte, Specimen, Unit
 from ..domain.outcomes import AntibodyClass, AntibodyMethod, CutoffOperator
 from ..domain.protocol import BsaFormula
 from ..domain.response import RefractoryExclusion, ResponseCategory
+from ..domain.therapies import (
+    DoseFrequency,
+    EndpointExclusion,
+    HsctType,
+    ProcedureType,
+    TherapyClass,
+    TherapyDoseUnit,
+    TherapyRoute,
+)
 from .types import JSONType, UTCDateTime, enum_column
 
 NAMING = {
@@ -219,6 +228,43 @@ class PlateletCount(VoidableMixin, Base):
     # A plain string (a Unit value): a CHECK constraint here would stop SQLite's batch migrations.
     unit_reported: Mapped[str | None] = mapped_column(String(32), nullable=True)
     result_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+
+
+class Therapy(VoidableMixin, Base):
+    """A prior or concomitant therapy (SDTM CM). Prior or concomitant is derived from the dates
+    (domain.therapies.therapy_timing), never stored. An ongoing therapy has no end date."""
+
+    __tablename__ = "therapy"
+    __table_args__ = (Index("ix_therapy_subject_start", "subject_id", "start_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    name: Mapped[str | None] = mapped_column(String(120), nullable=True)  # the treatment (CMTRT)
+    therapy_class: Mapped[TherapyClass] = mapped_column(enum_column(TherapyClass, "therapy_class"), index=True)
+    dose: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dose_unit: Mapped[TherapyDoseUnit | None] = mapped_column(
+        enum_column(TherapyDoseUnit, "therapy_dose_unit"), nullable=True
+    )
+    route: Mapped[TherapyRoute | None] = mapped_column(enum_column(TherapyRoute, "therapy_route"), nullable=True)
+    frequency: Mapped[DoseFrequency | None] = mapped_column(enum_column(DoseFrequency, "dose_frequency"), nullable=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    ongoing: Mapped[bool] = mapped_column(Boolean)
+    indication: Mapped[str | None] = mapped_column(Text, nullable=True)  # free text: never for analysts
+
+
+class Procedure(VoidableMixin, Base):
+    """A splenectomy or a haematopoietic stem cell transplant (SDTM PR)."""
+
+    __tablename__ = "subject_procedure"
+    __table_args__ = (Index("ix_subject_procedure_subject_date", "subject_id", "performed_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    procedure_type: Mapped[ProcedureType] = mapped_column(enum_column(ProcedureType, "procedure_type"))
+    hsct_type: Mapped[HsctType | None] = mapped_column(enum_column(HsctType, "hsct_type"), nullable=True)
+    performed_on: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)  # free text: never for analysts
 
 
 class AuditEvent(Base):
@@ -462,6 +508,15 @@ class StoredTransfusionResponse(Base):
     refractory_exclusion: Mapped[RefractoryExclusion | None] = mapped_column(
         enum_column(RefractoryExclusion, "refractory_exclusion"), nullable=True
     )
+    # The therapy that confounds it (still classified; null: none), and why it is not counted for
+    # the primary endpoint (null: counted). Migration 0009.
+    confounding_therapy_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    confounding_class: Mapped[TherapyClass | None] = mapped_column(
+        enum_column(TherapyClass, "confounding_class"), nullable=True
+    )
+    endpoint_exclusion: Mapped[EndpointExclusion | None] = mapped_column(
+        enum_column(EndpointExclusion, "endpoint_exclusion"), nullable=True
+    )
 
 
 class StoredSubjectResponse(Base):
@@ -484,6 +539,18 @@ class StoredSubjectResponse(Base):
     responsive_transfusions: Mapped[int] = mapped_column(Integer)
     infused: Mapped[bool] = mapped_column(Boolean)  # at least one live CAR-T infusion
     per_protocol: Mapped[bool] = mapped_column(Boolean)  # both CD19 and BCMA given
+    # Migration 0009: the end of the evaluable follow-up (an allogeneic HSCT), the counted
+    # transfusions confounded by therapy, and the sensitivity analysis without them.
+    follow_up_ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    confounded_transfusions: Mapped[int] = mapped_column(Integer)
+    sensitivity_sustained: Mapped[bool] = mapped_column(Boolean)
+    sensitivity_first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sensitivity_days_to_response: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sensitivity_longest_responsive_run: Mapped[int] = mapped_column(Integer)
+    sensitivity_lost_response: Mapped[bool] = mapped_column(Boolean)
+    sensitivity_lost_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sensitivity_evaluable_transfusions: Mapped[int] = mapped_column(Integer)
+    sensitivity_responsive_transfusions: Mapped[int] = mapped_column(Integer)
 
 
 class DeviceActivation(Base):

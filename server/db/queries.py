@@ -48,6 +48,8 @@ FREE_TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
     "bleeding_report": ("note",),
     "bleeding_report_annotation": ("text", "reason"),
     "patient_device": ("label", "revoked_reason"),
+    "therapy": ("indication", "void_reason"),
+    "subject_procedure": ("notes", "void_reason"),
 }
 
 

@@ -15,6 +15,7 @@ from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus
 from ..domain.enums import CarTProduct
 from ..domain.labs import Analyte
 from ..domain.protocol import ProtocolParameters
+from ..domain.therapies import ProcedureType
 from .models import (
     AdverseEvent,
     AdverseEventReport,
@@ -24,6 +25,7 @@ from .models import (
     CarTInfusion,
     LabResult,
     PlateletCount,
+    Procedure,
     ProtocolParameterSet,
     Site,
     Subject,
@@ -116,6 +118,18 @@ async def infusion_history(
     return [(row.product, row.infused_at) for row in await session.execute(query)]
 
 
+async def hsct_dates(session: AsyncSession, subject_id: int, *, excluding_id: int | None = None) -> set[date]:
+    """Dates of the subject's live HSCTs (another record than `excluding_id`)."""
+    query = select(Procedure.performed_on).where(
+        Procedure.subject_id == subject_id,
+        Procedure.procedure_type == ProcedureType.HSCT,
+        Procedure.voided_at.is_(None),
+    )
+    if excluding_id is not None:
+        query = query.where(Procedure.id != excluding_id)
+    return set((await session.execute(query)).scalars().all())
+
+
 async def insert_if_absent(
     session: AsyncSession, model: type[M], values: dict[str, Any], unique_column: str
 ) -> int | None:
@@ -137,7 +151,9 @@ async def bleeding_report_by_client_id(session: AsyncSession, client_report_id: 
 
 async def bleeding_reports_of_day(session: AsyncSession, subject_id: int, local_date: date) -> list[BleedingReport]:
     """A subject's reports (and check-ins) of one local day, in receipt order."""
-    query = select(BleedingReport).where(BleedingReport.subject_id == subject_id, BleedingReport.local_date == local_date)
+    query = select(BleedingReport).where(
+        BleedingReport.subject_id == subject_id, BleedingReport.local_date == local_date
+    )
     return list((await session.execute(query.order_by(BleedingReport.id))).scalars().all())
 
 

@@ -21,9 +21,11 @@ from .models import (
     CarTInfusion,
     PlateletCount,
     PlateletTransfusion,
+    Procedure,
     StoredSubjectResponse,
     StoredTransfusionResponse,
     Subject,
+    Therapy,
 )
 
 
@@ -60,6 +62,8 @@ class ResponseInputs:
     counts: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
     measurements: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
     infusions: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    therapies: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    procedures: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
 
 
 async def _live_rows(
@@ -77,8 +81,9 @@ async def _live_rows(
 
 
 async def response_inputs(session: AsyncSession, subject_ids: Sequence[int]) -> ResponseInputs:
-    """Four statements: transfusions, counts, body measurements and CAR-T infusions."""
-    t, c, b, i = PlateletTransfusion, PlateletCount, BodyMeasurement, CarTInfusion
+    """Six statements: transfusions, counts, body measurements, CAR-T infusions, therapies and
+    procedures."""
+    t, c, b, i, th, p = PlateletTransfusion, PlateletCount, BodyMeasurement, CarTInfusion, Therapy, Procedure
     return ResponseInputs(
         transfusions=await _live_rows(
             session,
@@ -95,6 +100,16 @@ async def response_inputs(session: AsyncSession, subject_ids: Sequence[int]) -> 
         ),
         infusions=await _live_rows(
             session, (i.id, i.subject_id, i.product, i.infused_at), i, subject_ids, i.infused_at
+        ),
+        therapies=await _live_rows(
+            session,
+            (th.id, th.subject_id, th.therapy_class, th.start_date, th.end_date),
+            th,
+            subject_ids,
+            th.start_date,
+        ),
+        procedures=await _live_rows(
+            session, (p.id, p.subject_id, p.procedure_type, p.hsct_type, p.performed_on), p, subject_ids, p.performed_on
         ),
     )
 

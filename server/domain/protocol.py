@@ -64,6 +64,12 @@ class ProtocolParameters:
     baseline_days: int = 30
     follow_up_from_day: int = 29
     follow_up_to_day: int = 365
+    # Therapies (DOMAIN.md "Prior and concomitant therapies, transplant"): a transfusion within
+    # this many days after an IVIG dose, or while a TPO-RA is given (when tpo_ra_confounds), is
+    # flagged "confounded by therapy"; an allogeneic HSCT ends the evaluable follow-up.
+    ivig_confounding_days: int = 14
+    tpo_ra_confounds: bool = True
+    hsct_ends_follow_up: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -108,6 +114,8 @@ class ProtocolParameters:
             out.append(("bCellAplasiaRule", "percent_of_lymphocytes or absolute_per_ul"))
         if not 1 <= self.activation_code_ttl_hours <= MAX_ACTIVATION_CODE_TTL_HOURS:
             out.append(("activationCodeTtlHours", f"must be between 1 and {MAX_ACTIVATION_CODE_TTL_HOURS} hours"))
+        if not 0 <= self.ivig_confounding_days <= 365:
+            out.append(("ivigConfoundingDays", "must be between 0 and 365 days"))
         if not self.igg_severe_at_or_below_mg_dl < self.igg_low_below_mg_dl:
             out.append(("iggSevereAtOrBelowMgDl", "must be below the low threshold"))
         out += self._period_problems()

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from .bsa import BodySurfaceArea, Measurement, body_surface_area_at
 from .protocol import ProtocolParameters
+from .therapies import Confounding, EndpointExclusion, TherapyCourse, confounding_therapy
 from .units import PER_UL_PER_E9_PER_L
 
 CCI_RULE = (
@@ -29,7 +30,14 @@ RESPONSE_RULE = (
     "else NE (a pre-count from before an earlier transfusion ended, or a post count drawn at or after the next "
     "transfusion's start, is confounded)"
 )
-SUSTAINED_RULE = "sustained-v1: >= N consecutive R (NE skipped) among transfusions started within the assessment window after the first CAR-T infusion"
+SUSTAINED_RULE = (
+    "sustained-v2: >= N consecutive R (NE skipped) among transfusions started within the assessment window after "
+    "the first CAR-T infusion and before an allogeneic HSCT (hsctEndsFollowUp)"
+)
+SENSITIVITY_RULE = (
+    "sensitivity-v1: SENSITIVITY ANALYSIS - sustained-v2 with every transfusion flagged confounded by therapy "
+    "(ivig-confounding-v1, tpo-ra-confounding-v1) left out, as if not given"
+)
 REFRACTORY_RULE = (
     "refractory-v2: >= N consecutive ABO-compatible transfusions with an evaluable early CCI below the threshold, "
     "before the first CAR-T infusion; a transfusion of unknown ABO compatibility, an incompatible one and one "
@@ -405,26 +413,82 @@ class SubjectResponse:
     lost_response_at: datetime | None  # start of the transfusion that completed the losing run
     evaluable_transfusions: int  # after CAR-T, within the assessment window
     responsive_transfusions: int
+    # Therapies and transplant (flat, as stored): the evaluable follow-up's end (an allogeneic
+    # HSCT), the counted transfusions flagged confounded by therapy, and the sensitivity analysis
+    # (the same rule without the flagged transfusions, SENSITIVITY_RULE).
+    follow_up_ends_on: date | None = None
+    confounded_transfusions: int = 0
+    sensitivity_sustained: bool = False
+    sensitivity_first_response_at: datetime | None = None
+    sensitivity_days_to_response: int | None = None
+    sensitivity_longest_responsive_run: int = 0
+    sensitivity_lost_response: bool = False
+    sensitivity_lost_response_at: datetime | None = None
+    sensitivity_evaluable_transfusions: int = 0
+    sensitivity_responsive_transfusions: int = 0
 
 
 def _utc_date(moment: datetime) -> date:
     return moment.astimezone(timezone.utc).date()
 
 
-def assess_subject(
-    results: Sequence[TransfusionResponse], first_infusion_at: datetime | None, params: ProtocolParameters
-) -> SubjectResponse:
-    """Baseline refractoriness uses transfusions before the first CAR-T infusion; sustained
-    response, first response and loss of response use those started from the infusion to the
-    end of the assessment window. Loss of response: after a sustained run has been reached, a
-    later run of >= N non-responsive transfusions (NE skipped)."""
-    ordered = sorted(results, key=lambda r: (r.transfusion.started_at, r.transfusion.transfusion_id))
-    if first_infusion_at is None:
-        before, after = list(ordered), []
-    else:
-        window_end = add_months(first_infusion_at, params.assessment_window_months)
-        before = [r for r in ordered if r.transfusion.started_at < first_infusion_at]
-        after = [r for r in ordered if first_infusion_at <= r.transfusion.started_at <= window_end]
+@dataclass(frozen=True)
+class TransfusionFlags:
+    """What therapies and a transplant say about one transfusion: the therapy that confounds it
+    (still classified), and why it is not counted for the endpoint (None: counted)."""
+
+    confounding: Confounding | None
+    endpoint_exclusion: EndpointExclusion | None
+
+
+def endpoint_exclusion(
+    started_at: datetime, first_infusion_at: datetime | None, params: ProtocolParameters, follow_up_ends_on: date | None
+) -> EndpointExclusion | None:
+    """Counted for the primary endpoint: started from the first CAR-T infusion to the end of the
+    assessment window, and before the UTC date of an allogeneic HSCT that ends follow-up."""
+    if first_infusion_at is None or started_at < first_infusion_at:
+        return EndpointExclusion.BEFORE_CAR_T
+    if started_at > add_months(first_infusion_at, params.assessment_window_months):
+        return EndpointExclusion.AFTER_ASSESSMENT_WINDOW
+    if follow_up_ends_on is not None and _utc_date(started_at) >= follow_up_ends_on:
+        return EndpointExclusion.AFTER_HSCT
+    return None
+
+
+def transfusion_flags(
+    results: Sequence[TransfusionResponse],
+    first_infusion_at: datetime | None,
+    params: ProtocolParameters,
+    therapies: Sequence[TherapyCourse] = (),
+    follow_up_ends_on: date | None = None,
+) -> dict[int, TransfusionFlags]:
+    """Per transfusion id: its confounding therapy and endpoint exclusion."""
+    return {
+        r.transfusion.transfusion_id: TransfusionFlags(
+            confounding_therapy(
+                r.transfusion.started_at, therapies, params.ivig_confounding_days, params.tpo_ra_confounds
+            ),
+            endpoint_exclusion(r.transfusion.started_at, first_infusion_at, params, follow_up_ends_on),
+        )
+        for r in results
+    }
+
+
+@dataclass(frozen=True)
+class _FollowUp:
+    sustained: bool
+    first_response_at: datetime | None
+    days_to_response: int | None
+    longest_responsive_run: int
+    lost_response_at: datetime | None
+    evaluable: int
+    responsive: int
+
+
+def _assess_follow_up(
+    after: Sequence[TransfusionResponse], first_infusion_at: datetime | None, params: ProtocolParameters
+) -> _FollowUp:
+    """Sustained response, first and lost response over the counted transfusions, in start order."""
     categories = [r.category for r in after]
     evaluable = [r for r in after if r.category is not ResponseCategory.NOT_EVALUABLE]
     responsive = [r for r in evaluable if r.category is ResponseCategory.RESPONSIVE]
@@ -445,17 +509,60 @@ def assess_subject(
             if failures >= params.loss_of_response_consecutive_failures:
                 lost_at = r.transfusion.started_at
                 break
-    return SubjectResponse(
-        first_infusion_at=first_infusion_at,
-        baseline_refractory=is_baseline_refractory(before, params),
+    return _FollowUp(
         sustained=sustained_at is not None,
         first_response_at=first,
         days_to_response=(_utc_date(first) - _utc_date(first_infusion_at)).days
         if first and first_infusion_at
         else None,
         longest_responsive_run=longest_run(categories, ResponseCategory.RESPONSIVE),
-        lost_response=lost_at is not None,
         lost_response_at=lost_at,
-        evaluable_transfusions=len(evaluable),
-        responsive_transfusions=len(responsive),
+        evaluable=len(evaluable),
+        responsive=len(responsive),
+    )
+
+
+def assess_subject(
+    results: Sequence[TransfusionResponse],
+    first_infusion_at: datetime | None,
+    params: ProtocolParameters,
+    flags: dict[int, TransfusionFlags] | None = None,
+    follow_up_ends_on: date | None = None,
+) -> SubjectResponse:
+    """Baseline refractoriness uses transfusions before the first CAR-T infusion; sustained
+    response, first response and loss of response use those counted for the endpoint (started
+    from the infusion to the end of the assessment window, before an allogeneic HSCT that ends
+    follow-up: `flags`, from transfusion_flags; without them, no therapy or transplant). Loss of
+    response: after a sustained run has been reached, a later run of >= N non-responsive
+    transfusions (NE skipped). The sensitivity analysis repeats this without the counted
+    transfusions flagged confounded by therapy."""
+    ordered = sorted(results, key=lambda r: (r.transfusion.started_at, r.transfusion.transfusion_id))
+    if flags is None:
+        flags = transfusion_flags(ordered, first_infusion_at, params, (), follow_up_ends_on)
+    before = [r for r in ordered if first_infusion_at is None or r.transfusion.started_at < first_infusion_at]
+    after = [r for r in ordered if flags[r.transfusion.transfusion_id].endpoint_exclusion is None]
+    unconfounded = [r for r in after if flags[r.transfusion.transfusion_id].confounding is None]
+    main = _assess_follow_up(after, first_infusion_at, params)
+    sensitivity = _assess_follow_up(unconfounded, first_infusion_at, params)
+    return SubjectResponse(
+        first_infusion_at=first_infusion_at,
+        baseline_refractory=is_baseline_refractory(before, params),
+        sustained=main.sustained,
+        first_response_at=main.first_response_at,
+        days_to_response=main.days_to_response,
+        longest_responsive_run=main.longest_responsive_run,
+        lost_response=main.lost_response_at is not None,
+        lost_response_at=main.lost_response_at,
+        evaluable_transfusions=main.evaluable,
+        responsive_transfusions=main.responsive,
+        follow_up_ends_on=follow_up_ends_on,
+        confounded_transfusions=len(after) - len(unconfounded),
+        sensitivity_sustained=sensitivity.sustained,
+        sensitivity_first_response_at=sensitivity.first_response_at,
+        sensitivity_days_to_response=sensitivity.days_to_response,
+        sensitivity_longest_responsive_run=sensitivity.longest_responsive_run,
+        sensitivity_lost_response=sensitivity.lost_response_at is not None,
+        sensitivity_lost_response_at=sensitivity.lost_response_at,
+        sensitivity_evaluable_transfusions=sensitivity.evaluable,
+        sensitivity_responsive_transfusions=sensitivity.responsive,
     )

@@ -289,13 +289,38 @@ PR = Dataset(
         *_identifiers("PR", seq_key=5),
         _v("PRLNKID", "Link ID", length=20, origin="Assigned"),
         _v("PRTRT", "Reported Name of Procedure", length=40, key=3, core="Req"),
-        _v("PRCAT", "Category", length=20),
+        _v("PRCAT", "Category", length=20),  # TRANSFUSION, SURGERY (splenectomy), TRANSPLANT (HSCT)
         _v("PRDOSE", "Dose", "double"),
         _v("PRDOSU", "Dose Units", length=20, codelist="UNIT"),
         _v("PRSTDTC", "Start Date/Time of Procedure", length=20, key=4, core="Exp"),
         _v("PRENDTC", "End Date/Time of Procedure", length=20),
         _v("PRSTDY", "Study Day of Start of Procedure", "integer", origin="Derived"),
         _v("PRENDY", "Study Day of End of Procedure", "integer", origin="Derived"),
+    ),
+)
+
+CM = Dataset(
+    "CM",
+    "Concomitant/Prior Medications",
+    "INTERVENTIONS",
+    "One record per recorded intervention occurrence or constant-dosing interval per subject",
+    (
+        *_identifiers("CM", seq_key=5),
+        _v("CMSPID", "Sponsor-Defined Identifier", length=20, origin="Assigned"),
+        _v("CMTRT", "Reported Name of Drug, Med, or Therapy", length=120, key=3, core="Req"),
+        _v("CMCAT", "Category for Medication", length=20, origin="Derived"),
+        _v("CMCLAS", "Medication Class", length=60, codelist="CMCLAS"),
+        _v("CMINDC", "Indication", length=200),
+        _v("CMDOSE", "Dose per Administration", "double"),
+        _v("CMDOSU", "Dose Units", length=20, codelist="UNIT"),
+        _v("CMDOSFRQ", "Dosing Frequency per Interval", length=10, codelist="FREQ"),
+        _v("CMROUTE", "Route of Administration", length=40, codelist="ROUTE"),
+        _v("CMSTDTC", "Start Date/Time of Medication", length=20, key=4, core="Exp"),
+        _v("CMENDTC", "End Date/Time of Medication", length=20, core="Exp"),
+        _v("CMSTDY", "Study Day of Start of Medication", "integer", origin="Derived"),
+        _v("CMENDY", "Study Day of End of Medication", "integer", origin="Derived"),
+        _v("CMENRTPT", "End Relative to Reference Time Point", length=10, codelist="STENRF"),
+        _v("CMENTPT", "End Reference Time Point", length=20, origin="Assigned"),
     ),
 )
 
@@ -321,7 +346,7 @@ QS = Dataset(
     ),
 )
 
-DATASETS: dict[str, Dataset] = {d.name: d for d in (DM, EX, AE, SUPPAE, LB, IS, PC, XR, PR, QS)}
+DATASETS: dict[str, Dataset] = {d.name: d for d in (DM, EX, AE, SUPPAE, LB, IS, PC, XR, PR, QS, CM)}
 
 # Codelists a value of which appears in the exports (define.json lists them with their terms).
 CODELISTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -344,7 +369,26 @@ CODELISTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ND": ("CDISC CT C66789", ("NOT DONE",)),
     "ARMNULRS": ("CDISC CT C142179", ("ASSIGNED, NOT TREATED", "NOT ASSIGNED", "SCREEN FAILURE")),
     "SPECTYPE": ("CDISC CT C78734", ("BLOOD", "BONE MARROW", "SERUM")),
-    "FREQ": ("CDISC CT C71113", ("ONCE", "QD")),
+    "FREQ": ("CDISC CT C71113", ("BID", "ONCE", "PRN", "Q2W", "Q4W", "QD", "QID", "QW", "TID")),
+    "ROUTE": (
+        "CDISC CT C66729",
+        ("INHALATION", "INTRAMUSCULAR", "INTRAVENOUS", "ORAL", "OTHER", "SUBCUTANEOUS", "TOPICAL"),
+    ),
+    "STENRF": ("CDISC CT C66728", ("ONGOING",)),
+    "CMCLAS": (
+        "sponsor: therapy classes of DOMAIN.md",
+        (
+            "ANTI-CD20 MONOCLONAL ANTIBODY",
+            "ANTI-INFECTIVE",
+            "ANTI-PLASMA-CELL THERAPY",
+            "CORTICOSTEROID",
+            "GRANULOCYTE COLONY-STIMULATING FACTOR",
+            "IMMUNOGLOBULINS, INTRAVENOUS",
+            "INTERLEUKIN-6 BLOCKADE",
+            "OTHER",
+            "THROMBOPOIETIN RECEPTOR AGONIST",
+        ),
+    ),
     "UNIT": ("CDISC CT C71620 (sponsor extensions marked in define.json)", ()),
     "AEACNOTH": ("sponsor", ("HOSPITALIZATION", "MEDICATION", "NONE", "OTHER", "PROCEDURE", "TRANSFUSION")),
     "NCIREL": ("sponsor: NCI five-point attribution", ("DEFINITE", "POSSIBLE", "PROBABLE", "UNLIKELY", "UNRELATED")),

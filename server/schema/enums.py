@@ -13,6 +13,7 @@ from ..domain import enums as d
 from ..domain import labs as _labs
 from ..domain import outcomes as _outcomes
 from ..domain import response as _response
+from ..domain import therapies as _therapies
 from ..domain.protocol import BsaFormula as _BsaFormula
 from ..services.errors import ErrorCode as _ErrorCode
 
@@ -73,6 +74,8 @@ BleedingReportKind = strawberry.enum(
 class DiaryReportStatus(Enum):
     RECEIVED = "received"
     REVIEWED = "reviewed"
+
+
 RedFlag = strawberry.enum(_bleeding.RedFlag, description="A sign that needs the site's attention at once.")
 
 
@@ -105,3 +108,30 @@ IgGStatus = strawberry.enum(_outcomes.IgGStatus)
 class KineticsMeasure(Enum):
     QPCR = "qpcr"
     FLOW = "flow"
+
+
+TherapyClass = strawberry.enum(
+    _therapies.TherapyClass,
+    description="IVIG; ANTI_CD20 (rituximab); TPO_RA (eltrombopag, romiplostim, avatrombopag, hetrombopag); ANTI_PLASMA_CELL (bortezomib and other proteasome inhibitors, daratumumab); IL6_BLOCKADE (tocilizumab); CORTICOSTEROID; G_CSF; ANTI_INFECTIVE; OTHER (name required).",
+)
+TherapyDoseUnit = strawberry.enum(_therapies.TherapyDoseUnit, description="Unit of a therapy's dose.")
+TherapyRoute = strawberry.enum(_therapies.TherapyRoute, description="Route of administration (SDTM ROUTE).")
+DoseFrequency = strawberry.enum(_therapies.DoseFrequency, description="Dosing frequency (CDISC FREQ terms).")
+TherapyTiming = strawberry.enum(
+    _therapies.TherapyTiming,
+    description="PRIOR: ended before the consent date; CONCOMITANT: otherwise (derived from the dates, never entered).",
+)
+ProcedureType = strawberry.enum(_therapies.ProcedureType, description="SPLENECTOMY, or HSCT (stem cell transplant).")
+HsctType = strawberry.enum(_therapies.HsctType, description="Donor of an HSCT: ALLOGENEIC or AUTOLOGOUS.")
+EndpointExclusionReason = strawberry.enum(
+    _therapies.EndpointExclusion,
+    name="EndpointExclusionReason",
+    description="Why a transfusion is not counted for the primary endpoint: before the first CAR-T infusion, after the assessment window, or on or after an allogeneic HSCT that ended follow-up.",
+)
+
+
+@strawberry.enum(description="What a timeline entry is.")
+class TimelineKind(Enum):
+    THERAPY = "therapy"
+    PROCEDURE = "procedure"
+    CAR_T_INFUSION = "car_t_infusion"

@@ -230,7 +230,7 @@ class AmendPlateletCountInput:
 @strawberry.input
 class VoidRecordInput:
     id: strawberry.ID = strawberry.field(
-        description="Global id of a measurement, lymphodepletion course, infusion, transfusion or count."
+        description="Global id of a measurement, lymphodepletion course, infusion, transfusion, count, therapy or procedure."
     )
     reason: str
 
@@ -240,7 +240,8 @@ class CreateSiteInput:
     code: str
     name: str
     phone: str | None = strawberry.field(
-        default=None, description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters."
+        default=None,
+        description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters.",
     )
 
 
@@ -249,7 +250,8 @@ class UpdateSiteInput:
     code: str
     name: str | None = None
     phone: str | None = strawberry.field(
-        default=None, description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters."
+        default=None,
+        description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters.",
     )
     reason: str
 
@@ -364,6 +366,9 @@ class AmendProtocolParametersInput:
     follow_up_to_day: int | None = strawberry.field(
         default=strawberry.UNSET, description="study day (>= followUpFromDay)"
     )
+    ivig_confounding_days: int | None = strawberry.field(default=strawberry.UNSET, description="days (0-365)")
+    tpo_ra_confounds: bool | None = strawberry.UNSET
+    hsct_ends_follow_up: bool | None = strawberry.UNSET
 
 
 PROTOCOL_PARAMETER_FIELDS = {

@@ -101,6 +101,11 @@ LIST_SIZES: dict[tuple[str, str], int] = {
     ("TimeToEventEstimate", "subjectTimes"): 100,
     ("TimeToEventEstimate", "curve"): 100,  # one step per event time
     ("TimeToEventEstimate", "atRisk"): 4,  # months 1, 3, 6, 12
+    ("Subject", "therapies"): 20,
+    ("Subject", "procedures"): 3,
+    ("Subject", "timeline"): 25,  # therapies, procedures and infusions
+    ("Query", "protocolDeviations"): 20,  # one entry per site
+    ("SiteDeviations", "deviations"): 10,
 }
 UNLISTED_LIST_SIZE = 20  # a list of objects missing above (the test above keeps this unused)
 CONNECTION_LISTS = frozenset({"edges", "nodes"})  # the lists of a connection: `first` items

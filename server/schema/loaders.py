@@ -23,9 +23,11 @@ from ..db.models import (
     LymphodepletionCourse,
     PlateletCount,
     PlateletTransfusion,
+    Procedure,
     Site,
     Subject,
     SubjectStatusChange,
+    Therapy,
 )
 from ..domain.protocol import ProtocolParameters
 from ..services.response import ResponseReading, evaluate_subject, live_reading, stored_readings
@@ -61,6 +63,8 @@ class Loaders:
         self.infusions = DataLoader(self._children(CarTInfusion, CarTInfusion.infused_at))
         self.transfusions = DataLoader(self._children(PlateletTransfusion, PlateletTransfusion.started_at))
         self.platelet_counts = DataLoader(self._children(PlateletCount, PlateletCount.drawn_at))
+        self.therapies = DataLoader(self._children(Therapy, Therapy.start_date))
+        self.procedures = DataLoader(self._children(Procedure, Procedure.performed_on))
         self.first_infusion_at = DataLoader(self._first_infusions)
         self.evaluation = DataLoader(self._evaluations)
         self.subject_response = DataLoader(self._subject_responses)
@@ -113,8 +117,12 @@ class Loaders:
             counts = await self.platelet_counts.load_many(live)
             measurements = await self.measurements.load_many(live)
             firsts = await self.first_infusion_at.load_many(live)
-            for subject_id, t, c, m, f in zip(live, transfusions, counts, measurements, firsts, strict=True):
-                stored[subject_id] = live_reading(subject_id, evaluate_subject(t, c, m, f, parameters, version))
+            therapies = await self.therapies.load_many(live)
+            procedures = await self.procedures.load_many(live)
+            for subject_id, t, c, m, f, th, p in zip(
+                live, transfusions, counts, measurements, firsts, therapies, procedures, strict=True
+            ):
+                stored[subject_id] = live_reading(subject_id, evaluate_subject(t, c, m, f, parameters, version, th, p))
         return [stored[subject_id] for subject_id in subject_ids]
 
     async def _subject_responses(self, subject_ids: list[int]) -> list[Any]:

@@ -20,6 +20,7 @@ from .errors import result_union, run_use_case
 from .ids import decode_id
 from .outcomes import OutcomesMutation
 from .safety import SafetyMutation
+from .therapies import TherapiesMutation
 
 
 @strawberry.type
@@ -156,7 +157,7 @@ def _transfusion(saved: Any) -> PlateletTransfusionSuccess:
 
 
 @strawberry.type
-class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation):
+class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutation):
     @strawberry.mutation(description="Register a subject at a site (coordinators, investigators, admins).")
     async def enroll_subject(self, info: Info, input: i.EnrollSubjectInput) -> EnrollSubjectResult:
         async def use_case(uow: UnitOfWork) -> Any:
@@ -323,7 +324,7 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation):
         return await _amend(info, records.PLATELET_COUNT, input, i.AMEND_COUNT, (), _count)
 
     @strawberry.mutation(
-        description="Void a measurement, lymphodepletion course, infusion, transfusion or count, with a reason. Voided records are kept and audited, never deleted."
+        description="Void a measurement, lymphodepletion course, infusion, transfusion, count, therapy or procedure, with a reason. Voided records are kept and audited, never deleted."
     )
     async def void_record(self, info: Info, input: i.VoidRecordInput) -> VoidRecordResult:
         async def use_case(uow: UnitOfWork) -> Any:

@@ -9,7 +9,7 @@ import strawberry
 from graphql import GraphQLError
 
 from ..db import queries as q
-from ..services.response import EndpointSubject, primary_endpoint
+from ..services.response import EndpointSubject, endpoint_sustained, primary_endpoint
 from . import before_after, outcomes
 from . import types as t
 from .context import Info
@@ -19,6 +19,8 @@ from .outcome_types import CohortCount, MedianValue
 from .paging import cursor_position, page_size_of
 from .response_types import PrimaryEndpoint, SiteEndpoint
 from .safety import SafetyQuery
+from .therapies import TherapiesQuery
+from .therapy_types import THERAPY_NODE_TYPES
 
 # The range is enforced at the edge (server.schema.edge.ARGUMENT_RANGES).
 Month = Annotated[int, strawberry.argument(description="Months after the first CAR-T infusion, 0-120.")]
@@ -53,7 +55,7 @@ def _require_audit_reader(info: Info) -> None:
 
 
 @strawberry.type
-class Query(SafetyQuery):
+class Query(SafetyQuery, TherapiesQuery):
     @strawberry.field(description="Who is calling.")
     def viewer(self, info: Info) -> t.Viewer:
         actor = info.context.actor
@@ -119,8 +121,9 @@ class Query(SafetyQuery):
         if type_name == "Site":
             site = await loaders.site.load(pk)
             return t.Site.of(site) if site else None
-        if type_name in t.NODE_TYPES:
-            model, graphql_type = t.NODE_TYPES[type_name]
+        node_types = {**t.NODE_TYPES, **THERAPY_NODE_TYPES}
+        if type_name in node_types:
+            model, graphql_type = node_types[type_name]
             row = await loaders.record_by_id(model).load(pk)
             if row is None:
                 return None
@@ -177,7 +180,7 @@ class Query(SafetyQuery):
         )
 
 
-async def _endpoint_subjects(info: Info, with_sites: bool = False) -> Any:
+async def _endpoint_subjects(info: Info, with_sites: bool = False, sensitivity: bool = False) -> Any:
     """Infused subjects with what the endpoint needs; statements do not grow with the cohort."""
     subjects = await info.context.read(q.infused_subjects)
     ids = [s.id for s in subjects]
@@ -188,13 +191,21 @@ async def _endpoint_subjects(info: Info, with_sites: bool = False) -> Any:
         EndpointSubject(
             infused=True,
             per_protocol={i.product for i in given} >= {CarTProduct.CD19, CarTProduct.BCMA},
-            sustained=response.sustained,
+            sustained=endpoint_sustained(response, sensitivity),
         )
         for given, response in zip(infusions, responses, strict=True)
     ]
     if with_sites:
         return version, rows, [s.site_id for s in subjects]
     return version, rows
+
+
+SENSITIVITY_ARGUMENT = Annotated[
+    bool,
+    strawberry.argument(
+        description="True: the SENSITIVITY ANALYSIS, responders without the transfusions confounded by therapy (IVIG, TPO-RA)."
+    ),
+]
 
 
 @strawberry.type(description="The trial this service holds.")
@@ -215,15 +226,19 @@ class Trial:
     @strawberry.field(
         description="Sustained responders among infused (>= 1 CAR-T) or per-protocol (both products) subjects you may see, with the exact 95% CI."
     )
-    async def primary_endpoint(self, info: Info, population: EndpointPopulation) -> PrimaryEndpoint:
-        version, rows = await _endpoint_subjects(info)
+    async def primary_endpoint(
+        self, info: Info, population: EndpointPopulation, sensitivity: SENSITIVITY_ARGUMENT = False
+    ) -> PrimaryEndpoint:
+        version, rows = await _endpoint_subjects(info, sensitivity=sensitivity)
         return PrimaryEndpoint.of(
-            population, primary_endpoint(rows, population is EndpointPopulation.PER_PROTOCOL), version
+            population, primary_endpoint(rows, population is EndpointPopulation.PER_PROTOCOL), version, sensitivity
         )
 
     @strawberry.field(description="The primary endpoint per site you may see.")
-    async def primary_endpoint_by_site(self, info: Info, population: EndpointPopulation) -> list[SiteEndpoint]:
-        version, rows, site_ids = await _endpoint_subjects(info, with_sites=True)
+    async def primary_endpoint_by_site(
+        self, info: Info, population: EndpointPopulation, sensitivity: SENSITIVITY_ARGUMENT = False
+    ) -> list[SiteEndpoint]:
+        version, rows, site_ids = await _endpoint_subjects(info, with_sites=True, sensitivity=sensitivity)
         per_protocol = population is EndpointPopulation.PER_PROTOCOL
         sites = [s for s in await info.context.loaders.site.load_many(sorted(set(site_ids))) if s is not None]
         return [
@@ -235,6 +250,7 @@ class Trial:
                         [row for row, sid in zip(rows, site_ids, strict=True) if sid == site.id], per_protocol
                     ),
                     version,
+                    sensitivity,
                 ),
             )
             for site in sorted(sites, key=lambda s: s.code)

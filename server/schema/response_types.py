@@ -12,6 +12,7 @@ from ..domain import response as r
 from ..domain.statistics import CLOPPER_PEARSON_RULE, Proportion
 from . import enums as e
 from .ids import encode_id
+from .therapy_types import SensitivityAnalysis, TherapyConfounding
 from .types import PlateletCount, Site, view_of
 
 
@@ -92,6 +93,15 @@ class TransfusionResponse:
     not_evaluable_reasons: list[e.NotEvaluableReason]
     parameter_version: int
     rule: str = r.RESPONSE_RULE
+    confounded_by_therapy: TherapyConfounding | None = strawberry.field(
+        description="The therapy (IVIG within ivigConfoundingDays, a TPO-RA while given) that confounds this transfusion; it is still classified, and left out of the sensitivity analysis. Null: not confounded."
+    )
+    counted_for_endpoint: bool = strawberry.field(
+        description="Whether the sustained response (primary endpoint) counts this transfusion; see excludedReason."
+    )
+    excluded_reason: e.EndpointExclusionReason | None = strawberry.field(
+        description="Why it is not counted (AFTER_HSCT: listed, but follow-up ended at an allogeneic HSCT); null when counted."
+    )
 
 
 @strawberry.type(description="A transfusion left out of baseline refractoriness, and why.")
@@ -151,6 +161,15 @@ class PlateletResponse:
     refractoriness_evidence: RefractorinessEvidence = strawberry.field(
         description="The transfusions behind baselineRefractory: which counted, which were left out and why (a missing ABO entry shows as ABO_UNKNOWN)."
     )
+    follow_up_ends_on: dt.date | None = strawberry.field(
+        description="The date an allogeneic HSCT ended the evaluable follow-up (hsctEndsFollowUp); null when it did not."
+    )
+    confounded_transfusions: int = strawberry.field(
+        description="Transfusions counted for the endpoint that are confounded by therapy (still classified)."
+    )
+    sensitivity: SensitivityAnalysis = strawberry.field(
+        description="Sensitivity analysis: the same rule without the transfusions confounded by therapy."
+    )
     parameter_version: int
     rule: str = r.SUSTAINED_RULE
 
@@ -168,6 +187,9 @@ class PlateletResponse:
             evaluable_transfusions=s.evaluable_transfusions,
             responsive_transfusions=s.responsive_transfusions,
             refractoriness_evidence=RefractorinessEvidence.of(transfusion_records),
+            follow_up_ends_on=s.follow_up_ends_on,
+            confounded_transfusions=s.confounded_transfusions,
+            sensitivity=SensitivityAnalysis.of(s),
             parameter_version=version,
         )
 
@@ -190,11 +212,18 @@ class PrimaryEndpoint:
     )
     confidence: float
     parameter_version: int
-    rule: str = f"{r.SUSTAINED_RULE}; {CLOPPER_PEARSON_RULE}"
+    sensitivity: bool = strawberry.field(
+        description="True: a SENSITIVITY ANALYSIS, responders counted without transfusions confounded by therapy; false: the primary analysis."
+    )
+    rule: str
 
     @classmethod
-    def of(cls, population: e.EndpointPopulation, p: Proportion, version: int) -> PrimaryEndpoint:
+    def of(
+        cls, population: e.EndpointPopulation, p: Proportion, version: int, sensitivity: bool = False
+    ) -> PrimaryEndpoint:
         return cls(
+            sensitivity=sensitivity,
+            rule=f"{r.SENSITIVITY_RULE if sensitivity else r.SUSTAINED_RULE}; {CLOPPER_PEARSON_RULE}",
             population=population,
             subjects=p.trials,
             responders=p.successes,

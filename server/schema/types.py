@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .outcome_types import AntibodyClearance, AntibodyTest, BCells, CarTKinetics, IgGValue, LabResult
     from .response_types import AttributedCount, BodySurfaceArea, PlateletResponse, TransfusionResponse
     from .safety_types import AdverseEvent, BleedingDay, BleedingReport
+    from .therapy_types import Procedure, Therapy, TimelineEntry
 
 STUDY_DAY = (
     f"Days from the subject's first CAR-T infusion (day 0), by rule '{STUDY_DAY_RULE}'; null before any infusion."
@@ -137,6 +138,15 @@ class ProtocolParameters:
     )
     follow_up_to_day: int = strawberry.field(
         description="Before vs after CAR-T: the follow-up period ends on this study day (inclusive)."
+    )
+    ivig_confounding_days: int = strawberry.field(
+        description="A transfusion started up to this many days after an IVIG dose is flagged confounded by therapy (days)."
+    )
+    tpo_ra_confounds: bool = strawberry.field(
+        description="Whether a transfusion given while a TPO-receptor agonist is given is flagged confounded by therapy."
+    )
+    hsct_ends_follow_up: bool = strawberry.field(
+        description="Whether an allogeneic HSCT ends the evaluable follow-up of the primary endpoint on its date."
     )
 
     @classmethod
@@ -302,7 +312,7 @@ _DERIVED_COLUMNS = (
     "early_count_id", "early_drawn_at", "early_value_e9_per_l", "early_after_end_s",
     "late_count_id", "late_drawn_at", "late_value_e9_per_l", "late_after_end_s",
     "early_confounded", "late_confounded", "cci_early", "cci_late", "ppr_early", "category", "reasons",
-    "refractory_exclusion",
+    "refractory_exclusion", "confounding_therapy_id", "confounding_class", "endpoint_exclusion",
 )  # fmt: skip
 if _DERIVED_COLUMNS != TRANSFUSION_RESPONSE_COLUMNS:
     raise RuntimeError("transfusion_response columns changed: update _DERIVED_COLUMNS and _derived")
@@ -313,6 +323,7 @@ def _derived(record: Any) -> dict[str, Any]:
     `transfusion_response` row or a live TransfusionResponseRecord; services.response), unpacked
     by position: a site view does this 2,000 times."""
     from .response_types import AttributedCount, BodySurfaceArea, TransfusionResponse
+    from .therapy_types import confounding_of
 
     (
         _transfusion_id, subject_id, version, _started_at, _ended_at, _abo_compatible, dose_e11,
@@ -321,7 +332,7 @@ def _derived(record: Any) -> dict[str, Any]:
         early_id, early_drawn_at, early_value, early_after_s,
         late_id, late_drawn_at, late_value, late_after_s,
         _early_confounded, _late_confounded, cci_early, cci_late, ppr_early, category, joined_reasons,
-        _refractory_exclusion,
+        _refractory_exclusion, confounding_therapy_id, confounding_class, endpoint_exclusion,
     ) = record  # fmt: skip
     reasons = not_evaluable_reasons(joined_reasons)
     bsa = None
@@ -344,6 +355,9 @@ def _derived(record: Any) -> dict[str, Any]:
                 "not_evaluable_reasons": list(reasons),
                 "parameter_version": version,
                 "rule": RESPONSE_RULE,
+                "confounded_by_therapy": confounding_of(confounding_therapy_id, confounding_class),
+                "counted_for_endpoint": endpoint_exclusion is None,
+                "excluded_reason": endpoint_exclusion,
             },
         ),
     }
@@ -647,6 +661,28 @@ class Subject(Node):
         from .before_after import subject_before_after
 
         return await subject_before_after(info, self.db_id)
+
+    @strawberry.field(description="Prior and concomitant therapies (voided ones omitted), by start date.")
+    async def therapies(self, info: Info) -> list[Annotated[Therapy, strawberry.lazy(".therapy_types")]]:
+        from .therapy_types import Therapy
+
+        return [Therapy.of(r) for r in await info.context.loaders.therapies.load(self.db_id)]
+
+    @strawberry.field(description="Splenectomy and stem cell transplants (voided ones omitted), by date.")
+    async def procedures(self, info: Info) -> list[Annotated[Procedure, strawberry.lazy(".therapy_types")]]:
+        from .therapy_types import Procedure
+
+        return [Procedure.of(r) for r in await info.context.loaders.procedures.load(self.db_id)]
+
+    @strawberry.field(
+        description="Therapies, procedures and (unless includeInfusions is false) CAR-T infusions by date, each with its study day."
+    )
+    async def timeline(
+        self, info: Info, include_infusions: bool = True
+    ) -> list[Annotated[TimelineEntry, strawberry.lazy(".therapy_types")]]:
+        from .therapy_types import timeline_of
+
+        return await timeline_of(info, self.db_id, include_infusions)
 
 
 @strawberry.type

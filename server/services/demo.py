@@ -77,6 +77,14 @@ from ..domain.enums import (
 from ..domain.labs import SPECS, Analyte, Unit, to_canonical
 from ..domain.outcomes import AntibodyClass, AntibodyMethod
 from ..domain.response import add_months
+from ..domain.therapies import (
+    DoseFrequency,
+    HsctType,
+    ProcedureType,
+    TherapyClass,
+    TherapyDoseUnit,
+    TherapyRoute,
+)
 from . import adverse_events, antibodies, diary, labs, records, subjects
 from .errors import Conflict, ErrorCode
 from .labs import LabRow
@@ -165,6 +173,8 @@ class SubjectPlan:
     infused_at: dict[CarTProduct, datetime] = field(default_factory=dict)
     withdrawn_on: date | None = None
     lab_events: set[int] = field(default_factory=set)  # lab-sourced adverse events proposed while writing
+    transfusions: list[TransfusionPlan] = field(default_factory=list)  # as planned (infused subjects)
+    measurements: list[tuple[datetime, float, float]] = field(default_factory=list)
 
     def add(self, when: datetime, what: str, step: Callable[[UnitOfWork], Awaitable[Any]], n: int = 1) -> None:
         self.steps.append((when, step))
@@ -497,6 +507,7 @@ def plan_infused(plan: SubjectPlan, rng: random.Random, index: int, consent: dat
     post = _post_outcomes(rng, course, post_days, bcma_day)
     transfusions = _transfusion_plans(rng, index, day0, pre_days, post_days, post)
     _steps_for_transfusions(plan, rng, transfusions, measurements)
+    plan.transfusions, plan.measurements = transfusions, measurements
 
     _add_status(
         plan,
@@ -904,8 +915,148 @@ def plan_subject(index: int, code: str, course: Course, anchor: date) -> Subject
     else:
         plan_infused(plan, rng, index, consent, anchor)
     plan_labs(plan, consent, anchor)
+    plan_therapies(plan, consent, anchor)
     plan.steps.sort(key=lambda step: step[0])
     return plan
+
+
+# --- therapies and transplant ----------------------------------------------------------------------
+#
+# DOMAIN.md "Prior and concomitant therapies, transplant", one story each (their own random stream,
+# so every record above stays as it was):
+# - S01-001, S02-002, S01-003: IVIG before consent (prior therapy, PTR management before referral);
+# - S01-003: an IVIG dose during follow-up, 6 days before a responsive transfusion (flagged);
+# - S02-004: eltrombopag from day 45 to day 110 (the follow-up transfusions in that span are flagged);
+# - S01-001: an allogeneic HSCT at month 8 (follow-up ends; two later transfusions listed, not counted);
+# - S02-005: rituximab weekly from day 100 (a protocol deviation for the monitor);
+# - S02-002: tocilizumab for its grade 2 CRS; S01-001: a splenectomy years before the trial.
+
+PRIOR_IVIG = ("S01-001", "S02-002", "S01-003")
+
+
+def _therapy_step(plan: SubjectPlan, when: date, **values: Any) -> None:
+    record = {
+        "name": None,
+        "dose": None,
+        "dose_unit": None,
+        "route": None,
+        "frequency": None,
+        "end_date": None,
+        "ongoing": False,
+        "indication": None,
+        "start_date": when,
+        **values,
+    }
+    plan.add(_at(when, 7), "therapies", _record_step(records.THERAPY, plan.code, record))
+
+
+def _ivig(plan: SubjectPlan, start: date, days: int, indication: str) -> None:
+    _therapy_step(
+        plan,
+        start,
+        name="IVIG",
+        therapy_class=TherapyClass.IVIG,
+        dose=0.4 if days > 1 else 1.0,
+        dose_unit=TherapyDoseUnit.G_PER_KG,
+        route=TherapyRoute.INTRAVENOUS,
+        frequency=DoseFrequency.QD,
+        end_date=start + timedelta(days=days - 1),
+        indication=indication,
+    )
+
+
+def plan_therapies(plan: SubjectPlan, consent: date, anchor: date) -> None:
+    rng = random.Random(f"{SEED}:{plan.code}:therapies")
+    if plan.code in PRIOR_IVIG:
+        _ivig(plan, consent - timedelta(days=rng.randint(35, 60)), 5, "refractory thrombocytopenia before referral")
+    day0 = plan.day0
+    if day0 is None:
+        return
+    yesterday = anchor - timedelta(days=1)
+    if plan.code == "S01-001":
+        plan.add(
+            _at(date(2019, 6, 3), 9),
+            "procedures",
+            _record_step(
+                records.PROCEDURE,
+                plan.code,
+                {
+                    "procedure_type": ProcedureType.SPLENECTOMY,
+                    "hsct_type": None,
+                    "performed_on": date(2019, 6, 3),
+                    "notes": None,
+                },
+            ),
+        )
+        hsct_on = add_months(_at(day0, 9), 8).date()
+        values = {
+            "procedure_type": ProcedureType.HSCT,
+            "hsct_type": HsctType.ALLOGENEIC,
+            "performed_on": hsct_on,
+            "notes": "matched unrelated donor, reduced-intensity conditioning",
+        }
+        plan.add(_at(hsct_on, 9), "procedures", _record_step(records.PROCEDURE, plan.code, values))
+        later = [
+            TransfusionPlan(_at(hsct_on + timedelta(days=d), rng.randint(9, 14)), Outcome.RESPONSIVE)
+            for d in (6, 12)
+            if hsct_on + timedelta(days=d + 2) < anchor
+        ]
+        _steps_for_transfusions(plan, rng, later, plan.measurements)
+    if plan.code == "S01-003":
+        day0_at = plan.infused_at[CarTProduct.CD19]
+        responsive = [
+            t
+            for t in plan.transfusions
+            if t.start > day0_at + timedelta(days=30) and t.outcome is Outcome.RESPONSIVE and t.fault is None
+        ]
+        if responsive:
+            dose_day = responsive[-1].start.date() - timedelta(days=6)
+            _ivig(plan, dose_day, 1, "bleeding with thrombocytopenia")
+    if plan.code == "S02-004":
+        end = day0 + timedelta(days=110)
+        _therapy_step(
+            plan,
+            day0 + timedelta(days=45),
+            name="eltrombopag",
+            therapy_class=TherapyClass.TPO_RA,
+            dose=50.0,
+            dose_unit=TherapyDoseUnit.MG,
+            route=TherapyRoute.ORAL,
+            frequency=DoseFrequency.QD,
+            end_date=end if end <= yesterday else None,
+            ongoing=end > yesterday,
+            indication="persistent thrombocytopenia",
+        )
+    if plan.code == "S02-005":
+        start = day0 + timedelta(days=100)
+        end = start + timedelta(days=21)
+        _therapy_step(
+            plan,
+            start,
+            name="rituximab",
+            therapy_class=TherapyClass.ANTI_CD20,
+            dose=375.0,
+            dose_unit=TherapyDoseUnit.MG_PER_M2,
+            route=TherapyRoute.INTRAVENOUS,
+            frequency=DoseFrequency.QW,
+            end_date=end if end <= yesterday else None,
+            ongoing=end > yesterday,
+            indication="persistent refractoriness",
+        )
+    if plan.code == "S02-002":
+        crs_day = day0 + timedelta(days=2)
+        _therapy_step(
+            plan,
+            crs_day,
+            name="tocilizumab",
+            therapy_class=TherapyClass.IL6_BLOCKADE,
+            dose=8.0,
+            dose_unit=TherapyDoseUnit.MG_PER_KG,
+            route=TherapyRoute.INTRAVENOUS,
+            frequency=DoseFrequency.ONCE,
+            end_date=crs_day,
+            indication="cytokine release syndrome grade 2",
+        )
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -985,7 +1136,11 @@ DIARY_PATIENTS = {
     ],
     "S01-002": [
         (3, 19, NO_BLEEDING),
-        (2, 7, [b.Symptom(b.BleedingSite.BRUISE, size_cm=4.0), b.Symptom(b.BleedingSite.GUMS_MOUTH, duration_minutes=10)]),
+        (
+            2,
+            7,
+            [b.Symptom(b.BleedingSite.BRUISE, size_cm=4.0), b.Symptom(b.BleedingSite.GUMS_MOUTH, duration_minutes=10)],
+        ),
     ],
     "S02-001": [(1, 7, [b.Symptom(b.BleedingSite.STOOL, black_or_tarry=True)])],
     "S02-004": [(6, 7, [b.Symptom(b.BleedingSite.URINE)])],  # not S02-003: withdrawn, the diary refuses

@@ -35,6 +35,14 @@ from ..domain.auth import Actor
 from ..domain.labs import SPECS, Analyte, ctcae_lab_grade
 from ..domain.outcomes import CutoffOperator, is_positive
 from ..domain.sdtm_datasets import CODELISTS, DATASET_JSON_VERSION, DATASETS, SDTMIG_VERSION, Dataset
+from ..domain.therapies import (
+    HsctType,
+    ProcedureType,
+    TherapyClass,
+    TherapyDoseUnit,
+    TherapyTiming,
+    therapy_timing,
+)
 from .errors import NotFound, PermissionDenied
 from .terms import trial_terms
 
@@ -570,11 +578,36 @@ def _dose_e11(units: Sequence[dict[str, Any]]) -> float | None:
     return float(sum(contents))  # type: ignore[arg-type]
 
 
+PROCEDURE_TERMS = {
+    (ProcedureType.SPLENECTOMY, None): ("SPLENECTOMY", "SURGERY"),
+    (ProcedureType.HSCT, HsctType.ALLOGENEIC): ("ALLOGENEIC STEM CELL TRANSPLANT", "TRANSPLANT"),
+    (ProcedureType.HSCT, HsctType.AUTOLOGOUS): ("AUTOLOGOUS STEM CELL TRANSPLANT", "TRANSPLANT"),
+}
+
+
+def _procedure_record(p: Any, subject: SubjectRef) -> dict[str, Any]:
+    """A splenectomy or HSCT in PR, told apart from the transfusions by PRCAT (date only)."""
+    term, category = PROCEDURE_TERMS[(p.procedure_type, p.hsct_type)]
+    return {
+        "PRLNKID": f"PROC{p.id}",
+        "PRTRT": term,
+        "PRCAT": category,
+        "PRDOSE": None,
+        "PRDOSU": None,
+        "PRSTDTC": sdtm.iso_date(p.performed_on),
+        "PRENDTC": sdtm.iso_date(p.performed_on),
+        "PRSTDY": _day(p.performed_on, subject),
+        "PRENDY": _day(p.performed_on, subject),
+    }
+
+
 async def _pr(session: AsyncSession, ctx: ExportContext, page: Sequence[SubjectRef]) -> Rows:
-    transfusions = _by_subject(await q.transfusions(session, ctx.actor, [s.id for s in page]))
+    ids = [s.id for s in page]
+    transfusions = _by_subject(await q.transfusions(session, ctx.actor, ids))
+    procedures = _by_subject(await q.procedures(session, ctx.actor, ids))
     rows: Rows = []
     for s in page:
-        records = []
+        records = [_procedure_record(p, s) for p in procedures.get(s.id, [])]
         for t in transfusions.get(s.id, []):
             dose = _dose_e11(t.units)
             records.append(
@@ -590,7 +623,55 @@ async def _pr(session: AsyncSession, ctx: ExportContext, page: Sequence[SubjectR
                     "PRENDY": _day(t.ended_at, s),
                 }
             )
+        # In time order: an ISO date sorts before the times of its own day.
+        records.sort(key=lambda r: (r["PRSTDTC"], r["PRLNKID"]))
         rows += _numbered("PR", s, records, ctx)
+    return rows
+
+
+# --- CM (prior and concomitant therapies) ------------------------------------------------------------
+
+CM_UNITS = {
+    TherapyDoseUnit.MG: "mg",
+    TherapyDoseUnit.G: "g",
+    TherapyDoseUnit.UG: "ug",
+    TherapyDoseUnit.MG_PER_KG: "mg/kg",
+    TherapyDoseUnit.G_PER_KG: "g/kg",
+    TherapyDoseUnit.UG_PER_KG: "ug/kg",
+    TherapyDoseUnit.MG_PER_M2: "mg/m2",
+    TherapyDoseUnit.IU: "IU",
+}
+
+
+def _cm_record(t: Any, subject: SubjectRef, ctx: ExportContext) -> dict[str, Any]:
+    """CMCAT is derived (prior: ended before consent); CMINDC is free text, null for analysts (the
+    read selects it as NULL); an ongoing therapy is ONGOING at the export's date."""
+    therapy_class = TherapyClass(t.therapy_class)
+    timing = therapy_timing(t.end_date, t.ongoing, subject.row.consent_date)
+    return {
+        "CMSPID": f"THER{t.id}",
+        "CMTRT": (t.name or therapy_class.label).upper(),
+        "CMCAT": "PRIOR" if timing is TherapyTiming.PRIOR else "CONCOMITANT",
+        "CMCLAS": therapy_class.label,
+        "CMINDC": t.indication,
+        "CMDOSE": t.dose,
+        "CMDOSU": CM_UNITS[t.dose_unit] if t.dose_unit else None,
+        "CMDOSFRQ": t.frequency.value.upper() if t.frequency else None,
+        "CMROUTE": t.route.value.upper() if t.route else None,
+        "CMSTDTC": sdtm.iso_date(t.start_date),
+        "CMENDTC": sdtm.iso_date(t.end_date),
+        "CMSTDY": _day(t.start_date, subject),
+        "CMENDY": _day(t.end_date, subject),
+        "CMENRTPT": "ONGOING" if t.ongoing else None,
+        "CMENTPT": sdtm.iso_date(ctx.created_at.date()) if t.ongoing else None,
+    }
+
+
+async def _cm(session: AsyncSession, ctx: ExportContext, page: Sequence[SubjectRef]) -> Rows:
+    therapies = _by_subject(await q.therapies(session, ctx.actor, [s.id for s in page]))
+    rows: Rows = []
+    for s in page:
+        rows += _numbered("CM", s, [_cm_record(t, s, ctx) for t in therapies.get(s.id, [])], ctx)
     return rows
 
 
@@ -728,6 +809,7 @@ BUILDERS: dict[str, Builder] = {
     "XR": _xr,
     "PR": _pr,
     "QS": _qs,
+    "CM": _cm,
 }
 
 

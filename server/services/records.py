@@ -1,5 +1,5 @@
 """The subject's dated clinical records: body measurements, lymphodepletion, CAR-T infusions,
-platelet transfusions and platelet counts. Created, amended with a reason, voided with a reason;
+platelet transfusions, platelet counts, therapies and procedures (splenectomy, HSCT). Created, amended with a reason, voided with a reason;
 never deleted. Each kind declares its editable fields and its plausibility check once, and the
 create/amend/void paths below are shared."""
 
@@ -18,8 +18,11 @@ from ..db.models import (
     LymphodepletionCourse,
     PlateletCount,
     PlateletTransfusion,
+    Procedure,
     Subject,
+    Therapy,
 )
+from ..domain import therapies as th
 from ..domain import validation as v
 from ..domain.enums import AuditAction, CarTProduct, LymphodepletionAgent
 from .access import RECORD, writable_subject, writable_subject_by_id
@@ -96,6 +99,36 @@ async def _check_count(uow: UnitOfWork, _s: Subject, values: Values, _id: int | 
     )
 
 
+async def _check_therapy(uow: UnitOfWork, _s: Subject, values: Values, _id: int | None) -> list[v.Problem]:
+    return th.check_therapy(
+        name=values["name"],
+        therapy_class=values["therapy_class"],
+        dose=values["dose"],
+        dose_unit=values["dose_unit"],
+        start_date=values["start_date"],
+        end_date=values["end_date"],
+        ongoing=values["ongoing"],
+        indication=values["indication"],
+        now=uow.now,
+    )
+
+
+async def _check_procedure(uow: UnitOfWork, subject: Subject, values: Values, record_id: int | None) -> list[v.Problem]:
+    problems = th.check_procedure(
+        procedure_type=values["procedure_type"],
+        hsct_type=values["hsct_type"],
+        performed_on=values["performed_on"],
+        consent_date=subject.consent_date,
+        notes=values["notes"],
+        now=uow.now,
+    )
+    if not problems and values["procedure_type"] is th.ProcedureType.HSCT:
+        others = await repo.hsct_dates(uow.session, subject.id, excluding_id=record_id)
+        if values["performed_on"] in others:
+            raise Conflict(ErrorCode.DUPLICATE, "the subject already has an HSCT on this date", ("performedOn",))
+    return problems
+
+
 BODY_MEASUREMENT = RecordKind(
     "BodyMeasurement", BodyMeasurement, ("measured_at", "height_cm", "weight_kg"), _check_measurement
 )
@@ -124,10 +157,38 @@ PLATELET_TRANSFUSION = RecordKind(
     _check_transfusion,
 )
 PLATELET_COUNT = RecordKind("PlateletCount", PlateletCount, ("drawn_at", "value_e9_per_l"), _check_count)
+THERAPY = RecordKind(
+    "Therapy",
+    Therapy,
+    (
+        "name",
+        "therapy_class",
+        "dose",
+        "dose_unit",
+        "route",
+        "frequency",
+        "start_date",
+        "end_date",
+        "ongoing",
+        "indication",
+    ),
+    _check_therapy,
+)
+PROCEDURE = RecordKind(
+    "Procedure", Procedure, ("procedure_type", "hsct_type", "performed_on", "notes"), _check_procedure
+)
 
 KINDS = {
     kind.entity: kind
-    for kind in (BODY_MEASUREMENT, LYMPHODEPLETION, CAR_T_INFUSION, PLATELET_TRANSFUSION, PLATELET_COUNT)
+    for kind in (
+        BODY_MEASUREMENT,
+        LYMPHODEPLETION,
+        CAR_T_INFUSION,
+        PLATELET_TRANSFUSION,
+        PLATELET_COUNT,
+        THERAPY,
+        PROCEDURE,
+    )
 }
 
 

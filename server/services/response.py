@@ -3,7 +3,7 @@ domain's rules.
 
 The results are stored (tables transfusion_response and subject_response) and kept in step with
 their inputs: every write transaction that changes a subject's transfusions, counts, body
-measurements or CAR-T infusions (or creates the subject), and every protocol amendment in force
+measurements, CAR-T infusions, therapies or procedures (or creates the subject), and every protocol amendment in force
 today, recomputes the affected subjects with `refresh_stored_responses` before it commits
 (services.unit_of_work). So a corrected count changes the CCI, the response and the endpoint at
 once (DESIGN.md rule 5) and reads need no engine run. A stored row names the parameter version
@@ -34,13 +34,16 @@ from ..domain.response import (
     RefractoryExclusion,
     SubjectResponse,
     Transfusion,
+    TransfusionFlags,
     TransfusionResponse,
     assess_subject,
     evaluate_transfusions,
     joined_reasons,
     refractory_exclusion,
+    transfusion_flags,
 )
 from ..domain.statistics import Proportion, clopper_pearson
+from ..domain.therapies import ProcedureEvent, TherapyCourse, follow_up_end
 
 
 def transfusion_dose_e11(row: PlateletTransfusion) -> float | None:
@@ -69,6 +72,8 @@ class SubjectEvaluation:
     subject: SubjectResponse
     # per transfusion: why it does not count towards baseline refractoriness (None: it counts)
     refractory_exclusions: dict[int, RefractoryExclusion | None]
+    # per transfusion: the therapy confounding it, why it is not counted for the endpoint
+    flags: dict[int, TransfusionFlags]
 
 
 def evaluate_subject(
@@ -78,20 +83,31 @@ def evaluate_subject(
     first_infusion_at: datetime | None,
     parameters: ProtocolParameters,
     parameter_version: int,
+    therapies: Sequence[Any] = (),
+    procedures: Sequence[Any] = (),
 ) -> SubjectEvaluation:
+    """The engine over one subject's live records (rows with the models' attribute names):
+    therapies (Therapy rows) confound transfusions, procedures (Procedure rows) may end follow-up."""
     results = evaluate_transfusions(
         [_transfusion(t) for t in transfusions],
         [Count(c.id, c.drawn_at, c.value_e9_per_l) for c in counts],
         [Measurement(m.measured_at, m.height_cm, m.weight_kg) for m in measurements],
         parameters,
     )
+    follow_up_ends_on = follow_up_end(
+        [ProcedureEvent(p.procedure_type, p.hsct_type, p.performed_on) for p in procedures],
+        parameters.hsct_ends_follow_up,
+    )
+    courses = [TherapyCourse(t.id, t.therapy_class, t.start_date, t.end_date) for t in therapies]
+    flags = transfusion_flags(results, first_infusion_at, parameters, courses, follow_up_ends_on)
     return SubjectEvaluation(
         parameter_version=parameter_version,
         by_transfusion={r.transfusion.transfusion_id: r for r in results},
-        subject=assess_subject(results, first_infusion_at, parameters),
+        subject=assess_subject(results, first_infusion_at, parameters, flags, follow_up_ends_on),
         refractory_exclusions={
             r.transfusion.transfusion_id: refractory_exclusion(r, first_infusion_at) for r in results
         },
+        flags=flags,
     )
 
 
@@ -107,6 +123,12 @@ def primary_endpoint(subjects: Sequence[EndpointSubject], per_protocol: bool) ->
     exact Clopper-Pearson 95% interval."""
     population = [s for s in subjects if (s.per_protocol if per_protocol else s.infused)]
     return clopper_pearson(sum(1 for s in population if s.sustained), len(population))
+
+
+def endpoint_sustained(response: Any, sensitivity: bool) -> bool:
+    """The responder status the endpoint counts: the main analysis, or the sensitivity analysis
+    without the transfusions confounded by therapy (a stored row or a SubjectResponse)."""
+    return bool(response.sensitivity_sustained if sensitivity else response.sustained)
 
 
 # --- stored results: kept in step inside each write transaction ------------------------------------
@@ -133,11 +155,17 @@ def _count_columns(prefix: str, attributed: AttributedCount | None) -> dict[str,
 
 
 def transfusion_response_row(
-    subject_id: int, result: TransfusionResponse, parameter_version: int, exclusion: RefractoryExclusion | None
+    subject_id: int,
+    result: TransfusionResponse,
+    parameter_version: int,
+    exclusion: RefractoryExclusion | None,
+    flags: TransfusionFlags,
 ) -> dict[str, Any]:
     """The transfusion_response row holding one result of the engine (and why the transfusion does
-    not count towards baseline refractoriness, None when it counts)."""
+    not count towards baseline refractoriness, None when it counts; the therapy confounding it;
+    why it is not counted for the endpoint)."""
     transfusion, bsa, attribution = result.transfusion, result.bsa, result.attribution
+    confounding = flags.confounding
     return {
         "transfusion_id": transfusion.transfusion_id,
         "subject_id": subject_id,
@@ -163,6 +191,9 @@ def transfusion_response_row(
         "category": result.category,
         "reasons": joined_reasons(result.reasons),
         "refractory_exclusion": exclusion,
+        "confounding_therapy_id": confounding.therapy_id if confounding else None,
+        "confounding_class": confounding.therapy_class if confounding else None,
+        "endpoint_exclusion": flags.endpoint_exclusion,
     }
 
 
@@ -186,6 +217,16 @@ def subject_response_row(
         "responsive_transfusions": response.responsive_transfusions,
         "infused": bool(given),
         "per_protocol": given >= PER_PROTOCOL_PRODUCTS,
+        "follow_up_ends_on": response.follow_up_ends_on,
+        "confounded_transfusions": response.confounded_transfusions,
+        "sensitivity_sustained": response.sensitivity_sustained,
+        "sensitivity_first_response_at": response.sensitivity_first_response_at,
+        "sensitivity_days_to_response": response.sensitivity_days_to_response,
+        "sensitivity_longest_responsive_run": response.sensitivity_longest_responsive_run,
+        "sensitivity_lost_response": response.sensitivity_lost_response,
+        "sensitivity_lost_response_at": response.sensitivity_lost_response_at,
+        "sensitivity_evaluable_transfusions": response.sensitivity_evaluable_transfusions,
+        "sensitivity_responsive_transfusions": response.sensitivity_responsive_transfusions,
     }
 
 
@@ -211,7 +252,7 @@ async def refresh_stored_responses(session: AsyncSession, subject_ids: Collectio
     """Recomputes the stored responses of these subjects (None: every subject) with the protocol
     version in force on `today`, inside the caller's transaction: locks the subjects, reads their
     live inputs, runs the same engine as a live read (`evaluate_subject`), replaces their rows.
-    Three statements, then eight per REFRESH_CHUNK subjects. Returns the number of subjects refreshed."""
+    Three statements, then ten per REFRESH_CHUNK subjects. Returns the number of subjects refreshed."""
     trial = await repo.the_trial(session)
     version, parameters = await repo.parameters_in_force(session, trial.id, today)
     ids = await store.lock_subjects(session, None if subject_ids is None else sorted(set(subject_ids)))
@@ -229,9 +270,17 @@ async def refresh_stored_responses(session: AsyncSession, subject_ids: Collectio
                 min((i.infused_at for i in infusions), default=None),
                 parameters,
                 version,
+                inputs.therapies.get(subject_id, []),
+                inputs.procedures.get(subject_id, []),
             )
             transfusion_rows += [
-                transfusion_response_row(subject_id, result, version, evaluation.refractory_exclusions[transfusion_id])
+                transfusion_response_row(
+                    subject_id,
+                    result,
+                    version,
+                    evaluation.refractory_exclusions[transfusion_id],
+                    evaluation.flags[transfusion_id],
+                )
                 for transfusion_id, result in evaluation.by_transfusion.items()
             ]
             subject_rows.append(
@@ -270,7 +319,11 @@ def live_reading(subject_id: int, evaluation: SubjectEvaluation) -> ResponseRead
         by_transfusion={
             transfusion_id: TransfusionResponseRecord(
                 **transfusion_response_row(
-                    subject_id, result, version, evaluation.refractory_exclusions[transfusion_id]
+                    subject_id,
+                    result,
+                    version,
+                    evaluation.refractory_exclusions[transfusion_id],
+                    evaluation.flags[transfusion_id],
                 )
             )
             for transfusion_id, result in evaluation.by_transfusion.items()

@@ -2,8 +2,8 @@
 or not at all. Leaving the block without commit() rolls everything back.
 
 The stored platelet responses are kept in step here: every flush notes the subjects whose
-response inputs it wrote (transfusions, counts, body measurements, CAR-T infusions, a new
-subject), use cases that write around the ORM say so with response_inputs_changed(), and
+response inputs it wrote (transfusions, counts, body measurements, CAR-T infusions, therapies,
+procedures, a new subject), use cases that write around the ORM say so with response_inputs_changed(), and
 commit() recomputes those subjects in the same transaction, just before committing."""
 
 from __future__ import annotations
@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, UOWTransaction
 
 from ..db.audit import append_audit_event
-from ..db.models import BodyMeasurement, CarTInfusion, PlateletCount, PlateletTransfusion, Subject
+from ..db.models import (
+    BodyMeasurement,
+    CarTInfusion,
+    PlateletCount,
+    PlateletTransfusion,
+    Procedure,
+    Subject,
+    Therapy,
+)
 from ..db.notify import AlertBus
 from ..domain.auth import Actor
 from ..domain.enums import AuditAction
@@ -29,7 +37,8 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-RESPONSE_INPUTS = (PlateletTransfusion, PlateletCount, BodyMeasurement, CarTInfusion)
+# Therapies (confounding) and procedures (an allogeneic HSCT ends follow-up) are inputs too.
+RESPONSE_INPUTS = (PlateletTransfusion, PlateletCount, BodyMeasurement, CarTInfusion, Therapy, Procedure)
 CHANGED_SUBJECTS = "response_inputs_changed"  # session.info key: subject ids, or None for all
 
 

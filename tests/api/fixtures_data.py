@@ -167,6 +167,42 @@ async def record_count(gql: Any, token: str, code: str, value: float = 12.0, at:
     return str(result["plateletCount"]["id"])
 
 
+async def record_therapy(gql: Any, token: str, code: str, **overrides: Any) -> str:
+    """A therapy (default: IVIG 1 g/kg on 2026-02-20, with an indication); returns its id."""
+    values = {
+        "subjectCode": code,
+        "class": "IVIG",
+        "name": "IVIG",
+        "dose": 1.0,
+        "doseUnit": "G_PER_KG",
+        "route": "INTRAVENOUS",
+        "frequency": "QD",
+        "startDate": "2026-02-20",
+        "endDate": "2026-02-20",
+        "indication": "refractory thrombocytopenia",
+        **overrides,
+    }
+    result = await _succeed(
+        gql, token, "recordTherapy", "RecordTherapyInput", values, "... on TherapySuccess { therapy { id } }"
+    )
+    return str(result["therapy"]["id"])
+
+
+async def record_procedure(gql: Any, token: str, code: str, **overrides: Any) -> str:
+    """A procedure (default: a splenectomy in 2024, with notes); returns its id."""
+    values = {
+        "subjectCode": code,
+        "type": "SPLENECTOMY",
+        "performedOn": "2024-05-02",
+        "notes": "laparoscopic",
+        **overrides,
+    }
+    result = await _succeed(
+        gql, token, "recordProcedure", "RecordProcedureInput", values, "... on ProcedureSuccess { procedure { id } }"
+    )
+    return str(result["procedure"]["id"])
+
+
 async def void(gql: Any, token: str, record_id: str, reason: str = "entered in error") -> None:
     await _succeed(gql, token, "voidRecord", "VoidRecordInput", {"id": record_id, "reason": reason}, "")
 
@@ -193,6 +229,8 @@ SUBJECT_VIEW = """
   infusions { id product infusedAt lotNumber carPositiveCellsPerKg totalCarPositiveCells }
   transfusions { id startedAt endedAt units { contentE11 } storageAgeDays note }
   plateletCounts { id drawnAt valueE9PerL }
+  therapies { id class name dose doseUnit route frequency startDate endDate ongoing indication timing }
+  procedures { id type hsctType performedOn notes }
 """
 
 

@@ -20,8 +20,10 @@ from server.db.models import (
     CarTInfusion,
     PlateletCount,
     PlateletTransfusion,
+    Procedure,
     StoredSubjectResponse,
     StoredTransfusionResponse,
+    Therapy,
 )
 from server.domain.auth import Actor
 from server.domain.enums import CarTProduct, Role
@@ -90,6 +92,8 @@ async def assert_stored_equals_live(app: Any) -> int:
         counts = await live(PlateletCount, PlateletCount.drawn_at)
         measurements = await live(BodyMeasurement, BodyMeasurement.measured_at)
         infusions = await live(CarTInfusion, CarTInfusion.infused_at)
+        therapies = await live(Therapy, Therapy.start_date)
+        procedures = await live(Procedure, Procedure.performed_on)
 
     assert sorted(r.subject_id for r in subject_rows) == ids, "a subject has no stored response"
     assert {r.parameter_version for r in [*subject_rows, *transfusion_rows]} <= {version}
@@ -101,7 +105,14 @@ async def assert_stored_equals_live(app: Any) -> int:
         expected = live_reading(
             subject_id,
             evaluate_subject(
-                transfusions[subject_id], counts[subject_id], measurements[subject_id], first, parameters, version
+                transfusions[subject_id],
+                counts[subject_id],
+                measurements[subject_id],
+                first,
+                parameters,
+                version,
+                therapies[subject_id],
+                procedures[subject_id],
             ),
         )
         got = stored[subject_id]

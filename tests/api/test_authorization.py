@@ -72,6 +72,8 @@ async def world(gql: Any, token: Any) -> dict[str, dict[str, str]]:
         subject_id = await fx.enroll_subject(gql, admin, code, site)
         ids[code] = {"Subject": subject_id, "Site": sites[site], **await fx.seed_records(gql, admin, code)}
         ids[code]["void"] = await fx.record_count(gql, admin, code, value=40.0, at="2026-03-02T07:00:00Z")
+        ids[code]["Therapy"] = await fx.record_therapy(gql, admin, code)
+        ids[code]["Procedure"] = await fx.record_procedure(gql, admin, code)
     return ids
 
 
@@ -228,6 +230,34 @@ WRITES: dict[str, tuple[str, Build, str, Callable[[str, str, str], Any]]] = {
         "id",
         subject_write,
     ),
+    "recordTherapy": (
+        "RecordTherapyInput",
+        lambda code, _ids, _n: {"subjectCode": code, "class": "TPO_RA", "startDate": "2026-03-01", "ongoing": True},
+        "subjectCode",
+        subject_write,
+    ),
+    "amendTherapy": (
+        "AmendTherapyInput",
+        lambda _c, ids, n: {"id": ids["Therapy"], "reason": "dose corrected", "dose": 1.0 + n / 100},
+        "id",
+        subject_write,
+    ),
+    "recordProcedure": (
+        "RecordProcedureInput",
+        lambda code, _ids, n: {"subjectCode": code, "type": "SPLENECTOMY", "performedOn": f"2025-01-{n % 28 + 1:02d}"},
+        "subjectCode",
+        subject_write,
+    ),
+    "amendProcedure": (
+        "AmendProcedureInput",
+        lambda _c, ids, n: {
+            "id": ids["Procedure"],
+            "reason": "date corrected",
+            "performedOn": f"2024-06-{n % 28 + 1:02d}",
+        },
+        "id",
+        subject_write,
+    ),
     "issueDeviceActivation": (
         "IssueDeviceActivationInput",
         lambda code, _ids, _n: {"subjectCode": code},
@@ -254,6 +284,8 @@ QUERIES = {
     "auditEvents",
     "adverseEvents",
     "adverseEventSummary",
+    "therapies",
+    "protocolDeviations",
 }
 # Safety operations (adverse events, bleeding diary, alerts) arrived after this matrix was written:
 # their role rules are not in the tables above yet. Move each into the tables when it is covered.
@@ -392,6 +424,8 @@ async def test_read_matrix(gql, token, world, role):
             view["transfusions"][0]["note"] = None
             for change in view["statusHistory"]:
                 change["reason"] = None
+            view["therapies"][0]["indication"] = None
+            view["procedures"][0]["notes"] = None
     assert actual == expected
 
 

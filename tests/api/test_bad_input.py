@@ -45,6 +45,10 @@ async def world(gql: Any, token: Any) -> dict[str, str]:
     ids["voidedCount"] = await fx.record_count(gql, admin, A, 30.0, "2026-03-03T07:00:00Z")
     for name in ("voidedMeasurement", "voidedTransfusion", "voidedCount"):
         await fx.void(gql, admin, ids[name])
+    ids["Therapy"] = await fx.record_therapy(gql, admin, A)
+    ids["HSCT"] = await fx.record_procedure(
+        gql, admin, A, type="HSCT", hsctType="ALLOGENEIC", performedOn="2026-06-01", notes=None
+    )
     return ids
 
 
@@ -107,6 +111,16 @@ def infusion(**changes: Any) -> Callable[[dict[str, str]], dict[str, Any]]:
 def amend(kind: str, reason: str = "correction", **changes: Any) -> Callable[[dict[str, str]], dict[str, Any]]:
     """An amend input for the world's record of `kind` (a key of the world's ids)."""
     return lambda w: {"id": w[kind], "reason": reason, **changes}
+
+
+def therapy(**changes: Any) -> Callable[[dict[str, str]], dict[str, Any]]:
+    base = {"subjectCode": A, "class": "TPO_RA", "name": "eltrombopag", "startDate": "2026-04-01", "ongoing": True}
+    return lambda _w: {**base, **changes}
+
+
+def procedure(**changes: Any) -> Callable[[dict[str, str]], dict[str, Any]]:
+    base = {"subjectCode": A, "type": "HSCT", "hsctType": "ALLOGENEIC", "performedOn": "2026-07-01"}
+    return lambda _w: {**base, **changes}
 
 
 def subject(**changes: Any) -> Callable[[dict[str, str]], dict[str, Any]]:
@@ -483,6 +497,54 @@ CASES: dict[str, tuple[str, list[Case]]] = {
             conflict("nothing changes", site_update(phone=None), "NO_CHANGE"),
         ],
     ),
+    "recordTherapy": (
+        "RecordTherapyInput",
+        [
+            invalid("ends before it starts", therapy(ongoing=False, endDate="2026-03-31"), "INVALID_ORDER", "endDate"),
+            invalid("dose without a unit", therapy(dose=50.0), "REQUIRED", "doseUnit"),
+            invalid("negative dose", therapy(dose=-5.0, doseUnit="MG"), "OUT_OF_RANGE", "dose"),
+            invalid("OTHER without a name", therapy(**{"class": "OTHER", "name": " "}), "REQUIRED", "name"),
+            invalid("neither end nor ongoing", therapy(ongoing=False), "REQUIRED", "endDate"),
+            invalid("ongoing with an end", therapy(endDate="2026-04-05"), "NOT_ALLOWED", "ongoing"),
+            invalid("starts in the future", therapy(startDate=FUTURE_DAY.isoformat()), "IN_FUTURE", "startDate"),
+            invalid("oversized name", therapy(name=LONG), "TOO_LONG", "name"),
+            invalid("oversized indication", therapy(indication=LONG * 2), "TOO_LONG", "indication"),
+            missing("unknown subject", therapy(subjectCode="S09-999"), "subjectCode"),
+        ],
+    ),
+    "amendTherapy": (
+        "AmendTherapyInput",
+        [
+            invalid("empty reason", amend("Therapy", reason=" ", dose=2.0), "REQUIRED", "reason"),
+            invalid("end before start", amend("Therapy", endDate="2026-02-01"), "INVALID_ORDER", "endDate"),
+            invalid("unit cleared, dose kept", amend("Therapy", doseUnit=None), "REQUIRED", "doseUnit"),
+            invalid("class cleared", amend("Therapy", **{"class": None}), "REQUIRED", "class"),
+            conflict("no change", amend("Therapy", name="IVIG"), "NO_CHANGE"),
+            missing("another type's id", amend("PlateletCount", dose=2.0), "id"),
+        ],
+    ),
+    "recordProcedure": (
+        "RecordProcedureInput",
+        [
+            invalid("HSCT before consent", procedure(performedOn="2025-12-20"), "INVALID_ORDER", "performedOn"),
+            conflict("second HSCT on the same date", procedure(performedOn="2026-06-01"), "DUPLICATE", "performedOn"),
+            invalid("HSCT without its type", procedure(hsctType=None), "REQUIRED", "hsctType"),
+            invalid("splenectomy with an HSCT type", procedure(type="SPLENECTOMY"), "NOT_ALLOWED", *("hsctType",)),
+            invalid("in the future", procedure(performedOn=FUTURE_DAY.isoformat()), "IN_FUTURE", "performedOn"),
+            invalid("oversized notes", procedure(notes=LONG * 2), "TOO_LONG", "notes"),
+            missing("unknown subject", procedure(subjectCode="S09-999"), "subjectCode"),
+        ],
+    ),
+    "amendProcedure": (
+        "AmendProcedureInput",
+        [
+            invalid("empty reason", amend("HSCT", reason="", performedOn="2026-06-02"), "REQUIRED", "reason"),
+            invalid("moved before consent", amend("HSCT", performedOn="2025-12-01"), "INVALID_ORDER", "performedOn"),
+            invalid("type cleared", amend("HSCT", type=None), "REQUIRED", "type"),
+            conflict("no change", amend("HSCT", performedOn="2026-06-01"), "NO_CHANGE"),
+            missing("another type's id", amend("Therapy", performedOn="2026-06-02"), "id"),
+        ],
+    ),
     "amendProtocolParameters": (
         "AmendProtocolParametersInput",
         [
@@ -632,11 +694,15 @@ SCHEMA_ERRORS = [
     ("not a date", "enrollSubject", "EnrollSubjectInput", {"consentDate": "10/01/2026"}),
     ("not a date-time", "recordPlateletCount", "RecordPlateletCountInput", {"drawnAt": "yesterday"}),
     ("missing required field", "recordPlateletCount", "RecordPlateletCountInput", {"valueE9PerL": None}),
+    ("unknown therapy class", "recordTherapy", "RecordTherapyInput", {"class": "HERBAL_REMEDY"}),
+    ("unknown procedure type", "recordProcedure", "RecordProcedureInput", {"type": "TONSILLECTOMY"}),
 ]
 VALID = {
     "enrollSubject": lambda w: fx.subject_input("S01-010", "S01"),
     "recordPlateletTransfusion": transfusion(),
     "recordPlateletCount": count(),
+    "recordTherapy": therapy(),
+    "recordProcedure": procedure(),
 }
 
 

@@ -321,3 +321,69 @@ async def test_seed_demo_has_diary_reports_adverse_events_and_alerts(app, gql, t
     alerts = [a["node"] for a in data["alerts"]["edges"]]
     assert {(a["siteCode"], a["subjectCode"]) for a in alerts} >= {("S02", "S02-001"), ("S01", "S01-001")}
     assert ["BLACK_STOOL"] in [a["redFlags"] for a in alerts]
+
+
+THERAPY_STORIES = """query($code: String!) {
+  subject(code: $code) {
+    therapies { class name timing studyDay }
+    procedures { type hsctType studyDay }
+    transfusions { studyDay response { category countedForEndpoint excludedReason confoundedByTherapy { class } } }
+    plateletResponse { sustained followUpEndsOn confoundedTransfusions sensitivity { sustained excludedTransfusions } }
+  }
+}"""
+
+
+async def test_seed_demo_shows_therapy_confounding_a_transplant_and_a_deviation(app, gql, token):
+    # given
+    admin = token("admin")
+    # when
+    report = await seed_demo_trial(app.state.sessionmaker)
+
+    async def story(code: str) -> dict[str, Any]:
+        return (await gql.data(admin, THERAPY_STORIES, {"code": code}))["subject"]
+
+    # then: 7 therapies (3 prior IVIG, an IVIG dose, eltrombopag, rituximab, tocilizumab), 2 procedures
+    assert "therapies: 7 created" in report and "procedures: 2 created" in report
+    for code in ("S01-001", "S02-002", "S01-003"):
+        assert ("IVIG", "PRIOR") in {(t["class"], t["timing"]) for t in (await story(code))["therapies"]}, code
+    # IVIG during follow-up flags the responsive transfusion 6 days later
+    s01_003 = await story("S01-003")
+    flagged = [t for t in s01_003["transfusions"] if t["response"]["confoundedByTherapy"]]
+    assert {t["response"]["confoundedByTherapy"]["class"] for t in flagged} == {"IVIG"}
+    assert flagged[-1]["response"]["category"] == "RESPONSIVE"  # the one 6 days after the dose
+    dose_day = next(t["studyDay"] for t in s01_003["therapies"] if t["timing"] == "CONCOMITANT")
+    assert all(0 <= t["studyDay"] - dose_day <= 14 for t in flagged)
+    assert s01_003["plateletResponse"]["sensitivity"]["excludedTransfusions"] == len(flagged)
+    # eltrombopag from day 45 to day 110 flags the follow-up transfusions in its span
+    s02_004 = await story("S02-004")
+    tpo = [t for t in s02_004["transfusions"] if t["response"]["confoundedByTherapy"]]
+    assert tpo and all(45 <= t["studyDay"] <= 110 for t in tpo)
+    assert {t["response"]["confoundedByTherapy"]["class"] for t in tpo} == {"TPO_RA"}
+    assert s02_004["plateletResponse"]["confoundedTransfusions"] == len(tpo)
+    # an allogeneic HSCT at month 8: the two later transfusions are listed, not counted
+    s01_001 = await story("S01-001")
+    assert [(p["type"], p["hsctType"]) for p in s01_001["procedures"]] == [
+        ("SPLENECTOMY", None),
+        ("HSCT", "ALLOGENEIC"),
+    ]
+    hsct_day = s01_001["procedures"][1]["studyDay"]
+    assert 240 <= hsct_day <= 245
+    after = [t for t in s01_001["transfusions"] if t["studyDay"] >= hsct_day]
+    assert [(t["response"]["countedForEndpoint"], t["response"]["excludedReason"]) for t in after] == [
+        (False, "AFTER_HSCT")
+    ] * 2
+    assert s01_001["plateletResponse"]["followUpEndsOn"] is not None
+    assert s01_001["plateletResponse"]["sustained"] is True  # reached before the transplant
+    # rituximab after CAR-T: a protocol deviation at S02
+    deviations = (
+        await gql.data(
+            token("monitor", "S02"),
+            "{ protocolDeviations { site { code } deviations { subjectCode studyDay therapy { name } } } }",
+        )
+    )["protocolDeviations"]
+    assert deviations == [
+        {
+            "site": {"code": "S02"},
+            "deviations": [{"subjectCode": "S02-005", "studyDay": 100, "therapy": {"name": "rituximab"}}],
+        }
+    ]

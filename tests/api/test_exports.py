@@ -48,6 +48,7 @@ REQUIRED_FILLED = {
     "XR": ("STUDYID", "DOMAIN", "USUBJID", "XRSEQ", "XRTESTCD", "XRTEST", "XRLNKID", "XRDTC"),
     "PR": ("STUDYID", "DOMAIN", "USUBJID", "PRSEQ", "PRTRT", "PRSTDTC", "PRENDTC"),
     "QS": ("STUDYID", "DOMAIN", "USUBJID", "QSSEQ", "QSTESTCD", "QSTEST", "QSCAT", "QSDTC"),
+    "CM": ("STUDYID", "DOMAIN", "USUBJID", "CMSEQ", "CMTRT", "CMCAT", "CMCLAS", "CMSTDTC"),
 }
 
 
@@ -178,8 +179,32 @@ async def test_demo_trial_values_follow_sdtm_conventions(app: Any) -> None:
     assert "BLQ" in {r["PCSTRESC"] for r in data["PC"]}
     assert {r["XRSTRESC"] for r in data["XR"] if r["XRTESTCD"] == "RESPCAT"} == {"R", "N", "NE"}
     assert {r["XRLNKID"] for r in data["XR"]} <= {r["PRLNKID"] for r in data["PR"]}
-    assert {r["PRTRT"] for r in data["PR"]} == {"PLATELET TRANSFUSION"}
+    assert {(r["PRCAT"], r["PRTRT"]) for r in data["PR"]} == {
+        ("TRANSFUSION", "PLATELET TRANSFUSION"),
+        ("SURGERY", "SPLENECTOMY"),
+        ("TRANSPLANT", "ALLOGENEIC STEM CELL TRANSPLANT"),
+    }
+    hsct = next(r for r in data["PR"] if r["PRCAT"] == "TRANSPLANT")
+    assert len(hsct["PRSTDTC"]) == 10 and hsct["PRSTDY"] > 240  # a date, at month 8
+    s01_001 = [r for r in data["PR"] if r["USUBJID"] == hsct["USUBJID"]]
+    assert [r["PRSEQ"] for r in s01_001] == list(range(1, len(s01_001) + 1))
+    assert [r["PRSTDTC"] for r in s01_001] == sorted(r["PRSTDTC"] for r in s01_001)  # in time order
     assert "BLDWHOGR" in {r["QSTESTCD"] for r in data["QS"]}
+    # CM: prior/concomitant derived, CDISC route and frequency terms, ongoing at the export
+    assert {r["CMCAT"] for r in data["CM"]} == {"PRIOR", "CONCOMITANT"}
+    by_drug = {r["CMTRT"]: r for r in data["CM"]}
+    assert (by_drug["RITUXIMAB"]["CMCLAS"], by_drug["RITUXIMAB"]["CMDOSU"]) == (
+        "ANTI-CD20 MONOCLONAL ANTIBODY",
+        "mg/m2",
+    )
+    assert (by_drug["ELTROMBOPAG"]["CMROUTE"], by_drug["ELTROMBOPAG"]["CMDOSFRQ"]) == ("ORAL", "QD")
+    assert all(r["CMSTDY"] != 0 for r in data["CM"] if r["CMSTDY"] is not None)  # SDTM has no day 0
+    assert all(r["CMENRTPT"] in (None, "ONGOING") for r in data["CM"])
+    assert all((r["CMENRTPT"] == "ONGOING") == (r["CMENDTC"] is None) for r in data["CM"])
+    assert any(r["CMINDC"] for r in data["CM"])
+    analyst = await _export_all(app, Actor("analyst-1", Role.ANALYST))
+    assert [r["CMINDC"] for r in analyst["CM"]] == [None] * len(data["CM"])
+    assert [r["CMTRT"] for r in analyst["CM"]] == [r["CMTRT"] for r in data["CM"]]
 
 
 # --- who may export ------------------------------------------------------------------------------------

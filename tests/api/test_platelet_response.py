@@ -507,7 +507,7 @@ async def test_two_consecutive_responses_after_cd19_are_a_sustained_response(gql
         "parameterVersion": 1,
         "rule": response["rule"],
     }
-    assert response["rule"].startswith("sustained-v1")
+    assert response["rule"].startswith("sustained-v2")
 
 
 async def test_responses_broken_by_a_failure_are_not_sustained_and_one_refractory_is_not_refractoriness(
@@ -1082,4 +1082,4 @@ async def test_site_view_and_endpoint_statement_counts_do_not_grow_with_the_coho
     assert large_filter == small_filter
     assert max(large_site, large_endpoint, large_filter) <= 10
     assert (large_live[0][0], large_live[1][0]) == (small_live[0][0], small_live[1][0])
-    assert large_site_live <= large_site + 3
+    assert large_site_live <= large_site + 5  # live: transfusions, counts, measurements, therapies, procedures

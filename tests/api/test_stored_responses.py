@@ -460,6 +460,28 @@ async def test_migrate_computes_the_responses_a_database_upgraded_to_0004_lacks(
     assert "stored platelet responses" not in await migrate()
 
 
+# Columns of the stored responses that migration 0009 adds (therapies and transplant).
+NEW_IN_0009 = (
+    "confounding_therapy_id",
+    "confounding_class",
+    "endpoint_exclusion",
+    "follow_up_ends_on",
+    "confounded_transfusions",
+    "sensitivity_sustained",
+    "sensitivity_first_response_at",
+    "sensitivity_days_to_response",
+    "sensitivity_longest_responsive_run",
+    "sensitivity_lost_response",
+    "sensitivity_lost_response_at",
+    "sensitivity_evaluable_transfusions",
+    "sensitivity_responsive_transfusions",
+)
+
+
+def without_0009(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in NEW_IN_0009}
+
+
 async def test_migration_0008_replaces_responses_stored_under_the_old_rules(app, gql, token, site_s01, database_url):
     """The amended rules (pre-count confounded, next-start boundary, ABO unknown not counted) keep the
     parameter version, so stored rows of the old rules would look current: 0008 deletes them and
@@ -479,7 +501,7 @@ async def test_migration_0008_replaces_responses_stored_under_the_old_rules(app,
     # ... and a database at 0006 holding what the old rules stored for it (the confounded transfusion
     # responsive, ABO unknown stored as incompatible), under the version in force
     old_transfusions = [
-        {k: v for k, v in row.items() if k != "refractory_exclusion"}
+        {k: v for k, v in row.items() if k not in ("refractory_exclusion", *NEW_IN_0009)}
         | {"abo_compatible": bool(row["abo_compatible"])}
         | ({"category": "responsive", "reasons": "", "cci_early": 20000.0} if row["reasons"] else {})
         for row in current["transfusion_response"]
@@ -490,7 +512,7 @@ async def test_migration_0008_replaces_responses_stored_under_the_old_rules(app,
         async with engine.begin() as conn:
             for table, rows in (
                 ("transfusion_response", old_transfusions),
-                ("subject_response", current["subject_response"]),
+                ("subject_response", [without_0009(row) for row in current["subject_response"]]),
             ):
                 columns = ", ".join(rows[0])
                 values = ", ".join(f":{c}" for c in rows[0])
@@ -558,3 +580,52 @@ async def test_a_write_committed_while_a_request_reads_does_not_split_its_answer
     # and: the next request sees both
     subject = (await gql.data(coordinator, SUBJECT_QUERY, {"code": "S01-001"}))["subject"]
     assert len(subject["transfusions"]) == 2
+
+
+async def test_migration_0009_replaces_responses_stored_without_therapy_columns(
+    app, gql, token, site_s01, database_url
+):
+    """0009 adds the confounding, endpoint-exclusion and sensitivity columns under the same parameter
+    version: rows stored by the old engine would look current, so 0009 deletes them and
+    `ptr-trial migrate` recomputes them (as 0008 does). (Going down to 0008 drops the therapy and
+    procedure tables, so the subject here has transfusions only.)"""
+    from server.db import migrate as db_migrate
+
+    # given: a sustained responder, and a database at 0008 holding the old engine's rows
+    admin, coordinator = token("admin"), token("coordinator", "S01")
+    await new_subject(gql, admin, "S01-001")
+    await responsive(gql, coordinator, "S01-001", DAY_1)
+    await responsive(gql, coordinator, "S01-001", DAY_1 + timedelta(days=3))
+    current = await stored_rows(app)
+    engine = app.state.engine
+    await db_migrate.downgrade(engine, "0008")
+    try:
+        async with engine.begin() as conn:
+            for table, rows in current.items():
+                old = [without_0009(row) for row in rows]
+                columns = ", ".join(old[0])
+                values = ", ".join(f":{c}" for c in old[0])
+                await conn.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), old)
+    finally:
+        # when: the deployment upgrades
+        await db_migrate.upgrade(engine)
+    # then: the old rows are gone and reads evaluate live, sensitivity included
+    assert await stored_rows(app) == {"transfusion_response": [], "subject_response": []}
+    query = 'query { subject(code: "S01-001") { plateletResponse { sustained sensitivity { sustained } } } }'
+    response = (await gql.data(coordinator, query))["subject"]["plateletResponse"]
+    assert response == {"sustained": True, "sensitivity": {"sustained": True}}
+    # when: `ptr-trial migrate` runs
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "server.cli", "migrate"],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # then: stored again, with the new columns
+    assert done.returncode == 0, done.stderr
+    assert "stored platelet responses computed for 1 subjects" in done.stdout
+    assert await assert_stored_equals_live(app) == 1
+    subject_row = (await stored_rows(app))["subject_response"][0]
+    assert (subject_row["sensitivity_sustained"], subject_row["confounded_transfusions"]) == (True, 0)

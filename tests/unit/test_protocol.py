@@ -45,6 +45,9 @@ from server.domain.protocol import DEFAULT_PARAMETERS, BsaFormula, ProtocolParam
         ("baseline_days", 30),
         ("follow_up_from_day", 29),
         ("follow_up_to_day", 365),
+        ("ivig_confounding_days", 14),
+        ("tpo_ra_confounds", True),
+        ("hsct_ends_follow_up", True),
     ],
 )
 def test_defaults_are_domain_md(name: str, expected: Any) -> None:
@@ -54,7 +57,7 @@ def test_defaults_are_domain_md(name: str, expected: Any) -> None:
 
 def test_every_field_has_a_default_test() -> None:
     # A new parameter must get its DOMAIN.md default checked above.
-    assert len(fields(ProtocolParameters)) == 29
+    assert len(fields(ProtocolParameters)) == 32
 
 
 def test_defaults_are_consistent() -> None:

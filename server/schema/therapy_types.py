@@ -1,0 +1,249 @@
+"""Therapies, procedures, the subject's timeline, and what the response engine says about them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import strawberry
+
+from ..domain import therapies as th
+from ..domain.response import SENSITIVITY_RULE
+from ..domain.study_time import study_day
+from . import enums as e
+from .context import Info
+from .ids import encode_id
+from .types import STUDY_DAY, CarTInfusion, Node, PageInfo, Site, _study_day
+
+
+@strawberry.type(
+    description="A prior or concomitant therapy (SDTM CM). PRIOR or CONCOMITANT is derived from its dates and the subject's consent date."
+)
+class Therapy(Node):
+    subject_id: strawberry.Private[int]
+    name: str | None = strawberry.field(description="The treatment's name (required when class is OTHER).")
+    therapy_class: e.TherapyClass = strawberry.field(name="class")
+    dose: float | None = strawberry.field(description="Dose per administration, in `doseUnit`.")
+    dose_unit: e.TherapyDoseUnit | None
+    route: e.TherapyRoute | None
+    frequency: e.DoseFrequency | None
+    start_date: dt.date
+    end_date: dt.date | None = strawberry.field(description="Last day given; null while ongoing.")
+    ongoing: bool
+    indication: str | None = strawberry.field(description="Why it was given (free text); null for analysts.")
+
+    @strawberry.field(description=STUDY_DAY + " Of the start date.")
+    async def study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.start_date)
+
+    @strawberry.field(description=f"Of the end date; null while ongoing. {STUDY_DAY}")
+    async def end_study_day(self, info: Info) -> int | None:
+        return None if self.end_date is None else await _study_day(info, self.subject_id, self.end_date)
+
+    @strawberry.field(description=f"Derived from the dates, never entered. Rule: {th.TIMING_RULE}")
+    async def timing(self, info: Info) -> e.TherapyTiming:
+        subject = await info.context.loaders.subject.load(self.subject_id)
+        assert subject is not None  # a visible therapy's subject is visible
+        return th.therapy_timing(self.end_date, self.ongoing, subject.consent_date)
+
+    @classmethod
+    def of(cls, row: Any) -> Therapy:
+        return cls(
+            id=encode_id("Therapy", row.id),
+            subject_id=row.subject_id,
+            name=row.name,
+            therapy_class=row.therapy_class,
+            dose=row.dose,
+            dose_unit=row.dose_unit,
+            route=row.route,
+            frequency=row.frequency,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            ongoing=row.ongoing,
+            indication=row.indication,
+        )
+
+    def label(self) -> str:
+        return self.name or th.TherapyClass(self.therapy_class).label
+
+
+@strawberry.type(description="A splenectomy or a haematopoietic stem cell transplant (SDTM PR).")
+class Procedure(Node):
+    subject_id: strawberry.Private[int]
+    procedure_type: e.ProcedureType = strawberry.field(name="type")
+    hsct_type: e.HsctType | None = strawberry.field(description="ALLOGENEIC or AUTOLOGOUS for an HSCT; else null.")
+    performed_on: dt.date
+    notes: str | None = strawberry.field(description="Free text; null for analysts.")
+
+    @strawberry.field(description=STUDY_DAY)
+    async def study_day(self, info: Info) -> int | None:
+        return await _study_day(info, self.subject_id, self.performed_on)
+
+    @classmethod
+    def of(cls, row: Any) -> Procedure:
+        return cls(
+            id=encode_id("Procedure", row.id),
+            subject_id=row.subject_id,
+            procedure_type=row.procedure_type,
+            hsct_type=row.hsct_type,
+            performed_on=row.performed_on,
+            notes=row.notes,
+        )
+
+    def label(self) -> str:
+        kind = th.ProcedureType(self.procedure_type).value.upper()
+        return f"{kind} ({th.HsctType(self.hsct_type).value.upper()})" if self.hsct_type else kind
+
+
+TimelineRecord = Annotated[
+    Therapy | Procedure | CarTInfusion,
+    strawberry.union("TimelineRecord", description="The record a timeline entry stands for."),
+]
+
+
+@strawberry.type(description="One dated entry of a subject's timeline.")
+class TimelineEntry:
+    kind: e.TimelineKind
+    date: dt.date = strawberry.field(description="Start date (UTC date of an infusion).")
+    end_date: dt.date | None = strawberry.field(description="A therapy's end date; null while ongoing or for others.")
+    study_day: int | None = strawberry.field(description=STUDY_DAY)
+    label: str = strawberry.field(description="Therapy name (or class), procedure type, or CAR-T product.")
+    record: TimelineRecord
+
+
+async def timeline_of(info: Info, subject_id: int, include_infusions: bool) -> list[TimelineEntry]:
+    """Therapies, procedures and (optionally) CAR-T infusions by date, then kind, then record."""
+    loaders = info.context.loaders
+    first = await loaders.first_infusion_at.load(subject_id)
+    entries: list[tuple[tuple[dt.date, int, str], TimelineEntry]] = []
+    for row in await loaders.therapies.load(subject_id):
+        therapy = Therapy.of(row)
+        entry = TimelineEntry(
+            kind=e.TimelineKind.THERAPY,
+            date=row.start_date,
+            end_date=row.end_date,
+            study_day=study_day(row.start_date, first),
+            label=therapy.label(),
+            record=therapy,
+        )
+        entries.append(((row.start_date, 1, f"{row.id:012d}"), entry))
+    for row in await loaders.procedures.load(subject_id):
+        procedure = Procedure.of(row)
+        entry = TimelineEntry(
+            kind=e.TimelineKind.PROCEDURE,
+            date=row.performed_on,
+            end_date=None,
+            study_day=study_day(row.performed_on, first),
+            label=procedure.label(),
+            record=procedure,
+        )
+        entries.append(((row.performed_on, 2, f"{row.id:012d}"), entry))
+    if include_infusions:
+        for row in await loaders.infusions.load(subject_id):
+            day = row.infused_at.astimezone(dt.timezone.utc).date()
+            entry = TimelineEntry(
+                kind=e.TimelineKind.CAR_T_INFUSION,
+                date=day,
+                end_date=None,
+                study_day=study_day(row.infused_at, first),
+                label=f"{row.product.value.upper()} CAR-T",
+                record=CarTInfusion.of(row),
+            )
+            entries.append(((day, 0, row.infused_at.isoformat()), entry))
+    return [entry for _key, entry in sorted(entries, key=lambda pair: pair[0])]
+
+
+# --- the response engine's view ------------------------------------------------------------------
+
+
+@strawberry.type(description="The therapy that flags a transfusion as confounded, and by which rule.")
+class TherapyConfounding:
+    therapy_id: strawberry.ID = strawberry.field(description="The Therapy's global id.")
+    therapy_class: e.TherapyClass = strawberry.field(name="class")
+    rule: str
+
+
+def confounding_of(therapy_id: int | None, therapy_class: th.TherapyClass | None) -> TherapyConfounding | None:
+    if therapy_id is None or therapy_class is None:
+        return None
+    return TherapyConfounding(
+        therapy_id=strawberry.ID(encode_id("Therapy", therapy_id)),
+        therapy_class=therapy_class,
+        rule=th.confounding_rule(therapy_class),
+    )
+
+
+@strawberry.type(
+    description="SENSITIVITY ANALYSIS: the sustained response again, with every counted transfusion flagged confounded by therapy (IVIG, TPO-RA) left out as if not given. The primary analysis is plateletResponse itself."
+)
+class SensitivityAnalysis:
+    label: str = "sensitivity analysis: without transfusions confounded by therapy"
+    sustained: bool
+    first_response_at: dt.datetime | None
+    days_to_response: int | None = strawberry.field(
+        description="UTC calendar days from the first CAR-T infusion to the first response."
+    )
+    longest_responsive_run: int
+    lost_response: bool
+    lost_response_at: dt.datetime | None
+    evaluable_transfusions: int
+    responsive_transfusions: int
+    excluded_transfusions: int = strawberry.field(
+        description="Counted transfusions left out because they are confounded by therapy."
+    )
+    rule: str = SENSITIVITY_RULE
+
+    @classmethod
+    def of(cls, s: Any) -> SensitivityAnalysis:
+        """From a stored subject_response row or a domain SubjectResponse (the same names)."""
+        return cls(
+            sustained=s.sensitivity_sustained,
+            first_response_at=s.sensitivity_first_response_at,
+            days_to_response=s.sensitivity_days_to_response,
+            longest_responsive_run=s.sensitivity_longest_responsive_run,
+            lost_response=s.sensitivity_lost_response,
+            lost_response_at=s.sensitivity_lost_response_at,
+            evaluable_transfusions=s.sensitivity_evaluable_transfusions,
+            responsive_transfusions=s.sensitivity_responsive_transfusions,
+            excluded_transfusions=s.confounded_transfusions,
+        )
+
+
+# --- cohort reads ----------------------------------------------------------------------------------
+
+
+@strawberry.type
+class TherapyEdge:
+    cursor: str
+    node: Therapy
+
+
+@strawberry.type(description="A page of therapies in record order (Relay cursor connection).")
+class TherapyConnection:
+    edges: list[TherapyEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Therapies matching the filters, over all pages.")
+
+
+@strawberry.type(description="A protocol deviation for the monitor.")
+class ProtocolDeviation:
+    subject_code: str
+    therapy: Therapy
+    start_date: dt.date
+    study_day: int | None = strawberry.field(description=STUDY_DAY)
+    rule: str = th.DEVIATION_RULE
+
+
+@strawberry.type(description="The protocol deviations of one site.")
+class SiteDeviations:
+    site: Site
+    deviations: list[ProtocolDeviation]
+
+
+def _node_types() -> dict[str, tuple[type[Any], Any]]:
+    from ..db import models as m
+
+    return {"Therapy": (m.Therapy, Therapy), "Procedure": (m.Procedure, Procedure)}
+
+
+THERAPY_NODE_TYPES = _node_types()

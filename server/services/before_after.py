@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from enum import Enum
 from typing import Any
 
@@ -327,7 +327,8 @@ EVENT_DEFINITIONS: dict[EventKind, tuple[str, str]] = {
     ),
 }
 CENSORING = (
-    "censored at the earlier of the last follow-up (last-follow-up-v1) and month 12 after the first CAR-T infusion "
+    "censored at the earliest of the last follow-up (last-follow-up-v1), an allogeneic HSCT (hsct-follow-up-v1) "
+    "and month 12 after the first CAR-T infusion "
     "(12 x 30.4375 days); an event at or before month 12 counts even when later than the last follow-up"
 )
 
@@ -402,6 +403,11 @@ def time_to_event_of(
             continue
         start, event_at = clock
         horizon = s.first_infusion_at + timedelta(days=HORIZON_MONTHS * DAYS_PER_MONTH)
+        ends_on = getattr(s.response, "follow_up_ends_on", None)
+        if ends_on is not None:
+            # An allogeneic HSCT ends the evaluable follow-up on its date (DOMAIN.md, "Prior and
+            # concomitant therapies, transplant"): the clock is censored there, later events unseen.
+            horizon = min(horizon, max(datetime.combine(ends_on, time.min, tzinfo=timezone.utc), start))
         last = min(max(s.last_follow_up_at or start, start), max(horizon, start))
         if event_at is not None and event_at > horizon:
             event_at = None

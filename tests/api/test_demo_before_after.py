@@ -33,7 +33,7 @@ query {
     allLabs: labResults { collectedAt }
     antibodyTests { collectedAt }
     bleedingReports { noticedAt localDate }
-    plateletResponse { sustained firstResponseAt lostResponseAt }
+    plateletResponse { sustained firstResponseAt lostResponseAt followUpEndsOn }
     bCells { daysToAplasia draws { collectedOn aplastic } }
     hlaClearance { baselinePositive clearedAt }
   } } }
@@ -199,10 +199,13 @@ def months(start: datetime, end: datetime) -> float:
 
 def hand_time(kind: str, s: dict[str, Any]) -> tuple[float, bool] | None:
     """(months, event) by the definitions the API states; censored at the earlier of the last
-    follow-up and month 12 after the first infusion."""
+    follow-up, an allogeneic HSCT (followUpEndsOn) and month 12 after the first infusion."""
     first = min(_t(i["infusedAt"]) for i in s["infusions"])
     horizon = first + timedelta(days=12 * MONTH)
     response = s["plateletResponse"]
+    if response["followUpEndsOn"]:
+        hsct = datetime.fromisoformat(response["followUpEndsOn"]).replace(tzinfo=timezone.utc)
+        horizon = min(horizon, hsct)
     if kind == "FIRST_RESPONSE":
         start, event = first, response["firstResponseAt"] and _t(response["firstResponseAt"])
     elif kind == "LOSS_OF_RESPONSE":
@@ -222,9 +225,10 @@ def hand_time(kind: str, s: dict[str, Any]) -> tuple[float, bool] | None:
         if clearance is None or not clearance["baselinePositive"]:
             return None
         start, event = first, clearance["clearedAt"] and _t(clearance["clearedAt"])
+    horizon = max(horizon, start)
     if event and event <= horizon:
         return months(start, event), True
-    return months(start, min(last_follow_up(s), horizon)), False
+    return months(start, min(max(last_follow_up(s), start), horizon)), False
 
 
 async def test_demo_times_to_event_match_lifelines(gql: Any, demo: Any) -> None:

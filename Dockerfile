@@ -22,7 +22,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-# .dockerignore lets in only pyproject.toml, README.md, server/, migrations/ and clients/diary/.
+# .dockerignore lets in only pyproject.toml, README.md, server/, migrations/, clients/diary/ and the
+# trusted-documents manifest.
 COPY . .
 
 # The wheel carries both packages, `server` and `migrations` (alembic env and versions).
@@ -49,6 +50,9 @@ COPY --from=builder /opt/venv /opt/venv
 # The patients' diary app: static files served at /diary (PTR_DIARY_DIR).
 COPY clients/diary /opt/ptr-diary
 ENV PTR_DIARY_DIR=/opt/ptr-diary
+# The clients' trusted documents (`ptr-trial trusted-documents`), for PTR_TRUSTED_DOCUMENTS_ONLY.
+COPY clients/trusted-documents.json /opt/ptr-trusted-documents.json
+ENV PTR_TRUSTED_DOCUMENTS_FILE=/opt/ptr-trusted-documents.json
 COPY docker/entrypoint.sh /usr/local/bin/ptr-entrypoint
 RUN chmod 0755 /usr/local/bin/ptr-entrypoint
 

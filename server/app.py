@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
@@ -27,9 +27,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    SubscribeMessage,
+)
 
 from .auth import InvalidToken, actor_from_token
 from .db import devices as repo_devices
@@ -41,6 +46,7 @@ from .exports_http import export_routes
 from .httplimits import BodyTimeoutMiddleware, HeaderLimitMiddleware
 from .metrics import MeteredAlertBus, instrument_pool, metrics_endpoint, process_stopped
 from .observability import ObservabilityMiddleware
+from .persisted_documents import DocumentRefused, PersistedDocuments
 from .ratelimit import RateLimitMiddleware, RequestRateLimits
 from .schema.context import Context
 from .schema.limits import response_too_large
@@ -189,6 +195,14 @@ class TrialTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             if actor.device_id is not None and not await self.context.device_still_active():
                 await self.websocket.close(code=DEVICE_REVOKED, reason="Device revoked")
                 return
+            # Persisted and trusted documents over the socket too (else a bypass of trusted-only mode).
+            payload = message["payload"]
+            try:
+                documents = cast("TrialGraphQL", self.view).documents
+                payload["query"] = documents.resolve(payload.get("query"), payload.get("extensions"))  # type: ignore[typeddict-item]
+            except DocumentRefused as refusal:
+                await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[refusal.formatted]))
+                return
         await super().handle_subscribe(message)
 
     async def shutdown(self) -> None:
@@ -210,6 +224,7 @@ class TrialGraphQL(GraphQL[Context, None]):
             **kwargs,
         )
         self.settings = settings
+        self.documents = PersistedDocuments.from_settings(settings)
 
     def encode_json(self, data: object) -> str:
         """orjson: a site view's answer is 1.5 MiB, which the standard library takes ~20 ms to
@@ -238,6 +253,18 @@ class TrialGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "the request body must be a JSON object")
         return parsed
 
+    async def parse_http_body(self, request: Any) -> Any:
+        """Apollo's persisted queries and trusted documents: the text a request's hash names, or
+        a DocumentRefused (server/persisted_documents.py)."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData):  # always: batching is off
+            data.query = self.documents.resolve(data.query, data.extensions)
+        return data
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A GET naming a persisted query has no `query` either: it is an operation, not the IDE."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """strawberry answers a refused request in plain text; clients get a GraphQL-style JSON
         error body instead, like every other refusal of this API."""
@@ -247,7 +274,7 @@ class TrialGraphQL(GraphQL[Context, None]):
         try:
             response: Response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as error:
-            code = HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
+            code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
             response = JSONResponse(
                 {"errors": [{"message": error.reason, "extensions": {"code": code}}]}, status_code=error.status_code
             )
@@ -329,6 +356,7 @@ class GraphQLEndpoint:
             self.settings.graphiql_enabled
             and request.method == "GET"
             and "query" not in request.query_params
+            and "extensions" not in request.query_params  # a persisted query by GET
             and "text/html" in request.headers.get("accept", "")
         )
 

@@ -1,5 +1,5 @@
-"""The `ptr-trial` command: serve, migrate, seed-demo, token, issue-activation, export-schema, import-labs,
-refresh-responses, export (CDISC SDTM)."""
+"""The `ptr-trial` command: serve, migrate, seed-demo, token, issue-activation, export-schema,
+trusted-documents, import-labs, refresh-responses, export (CDISC SDTM)."""
 
 from __future__ import annotations
 
@@ -345,6 +345,13 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--output", "-o", type=Path, default=SCHEMA_FILE)
     export.add_argument("--check", action="store_true", help="exit 1 when the file differs from the code")
 
+    trusted = commands.add_parser(
+        "trusted-documents",
+        help="write the manifest of the clients' GraphQL documents (default clients/trusted-documents.json)",
+    )
+    trusted.add_argument("--output", "-o", type=Path, default=None)
+    trusted.add_argument("--check", action="store_true", help="exit 1 when the file differs from the clients")
+
     sdtm = commands.add_parser("export", help="write the trial as CDISC SDTM datasets (Dataset-JSON v1.1 or CSV)")
     sdtm.add_argument("--format", choices=["dataset-json", "csv"], default="dataset-json")
     sdtm.add_argument("--out", type=Path, required=True, help="directory for the files (created when missing)")
@@ -399,7 +406,26 @@ def main(argv: list[str] | None = None) -> int:
         args.output.write_text(sdl)
         print(f"wrote {args.output}")
         return 0
+    if args.command == "trusted-documents":
+        return _trusted_documents(args)
     return 2
+
+
+def _trusted_documents(args: argparse.Namespace) -> int:
+    """The manifest PTR_TRUSTED_DOCUMENTS_ONLY enforces (server/persisted_documents.py), collected
+    from the clients' sources (server/client_operations.py)."""
+    from .client_operations import CLIENTS_DIR, manifest_json, trusted_manifest
+
+    output: Path = args.output or CLIENTS_DIR / "trusted-documents.json"
+    manifest = trusted_manifest()
+    text = manifest_json(manifest)
+    if args.check:
+        same = output.exists() and output.read_text(encoding="utf-8") == text
+        print(f"{output} is current" if same else f"{output} differs: run `ptr-trial trusted-documents`")
+        return 0 if same else 1
+    output.write_text(text, encoding="utf-8")
+    print(f"wrote {output} ({len(manifest)} documents)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     max_field_repeats: int = Field(default=50, ge=1)
     max_response_bytes: int = Field(default=10_000_000, ge=1_000)
     request_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Persisted documents (README "Persisted queries and trusted documents";
+    # server/persisted_documents.py). On: only the trusted manifest's documents run (by hash or by
+    # their exact text); off: any document, and Apollo's automatic persisted queries register new
+    # ones (at most persisted_queries_max per process). The manifest defaults to
+    # clients/trusted-documents.json of this checkout.
+    trusted_documents_only: bool = False
+    trusted_documents_file: Path | None = None
+    persisted_queries_max: int = Field(default=5_000, ge=0)
     log_level: str = "INFO"
     # The patients' diary app (static files served at /diary); unset: clients/diary of this checkout.
     diary_dir: Path | None = None
@@ -180,6 +188,12 @@ class Settings(BaseSettings):
     @property
     def effective_diary_dir(self) -> Path:
         return self.diary_dir or Path(__file__).resolve().parent.parent / "clients" / "diary"
+
+    @property
+    def effective_trusted_documents_file(self) -> Path:
+        return (
+            self.trusted_documents_file or Path(__file__).resolve().parent.parent / "clients" / "trusted-documents.json"
+        )
 
     @property
     def is_sqlite(self) -> bool:

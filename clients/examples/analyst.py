@@ -30,6 +30,7 @@ is missing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from collections.abc import Iterator
@@ -69,30 +70,51 @@ class ApiError(Exception):
 class Client:
     """A GraphQL client with the bearer token set once; use it as a context manager."""
 
-    def __init__(self, url: str, token: str, timeout: float = 60) -> None:
+    def __init__(self, url: str, token: str, timeout: float = 60, *, persisted_queries: bool = False) -> None:
         self.url = url
+        self.persisted_queries = persisted_queries
         self._http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
 
     @classmethod
     def from_env(cls) -> Client:
-        """PTR_TOKEN (required) and PTR_API_URL (default http://127.0.0.1:8000/graphql)."""
+        """PTR_TOKEN (required), PTR_API_URL (default http://127.0.0.1:8000/graphql) and
+        PTR_PERSISTED_QUERIES=1 to send documents by hash (Apollo's automatic persisted queries)."""
         token = os.environ.get("PTR_TOKEN")
         if not token:
             raise ApiError("set PTR_TOKEN, e.g. PTR_TOKEN=$(ptr-trial token --role analyst)")
-        return cls(os.environ.get("PTR_API_URL", DEFAULT_URL), token)
+        persisted = os.environ.get("PTR_PERSISTED_QUERIES") == "1"
+        return cls(os.environ.get("PTR_API_URL", DEFAULT_URL), token, persisted_queries=persisted)
 
     def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The operation's `data`; ApiError on 401 or on any GraphQL error."""
-        response = self._http.post(self.url, json={"query": query, "variables": variables or {}})
+        request: dict[str, Any] = {"query": query, "variables": variables or {}}
+        if self.persisted_queries:
+            # Apollo's automatic persisted queries: the document's SHA-256 alone first; the text
+            # only when the server does not know it yet (then it remembers it).
+            digest = hashlib.sha256(query.encode()).hexdigest()
+            request["extensions"] = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+            body = self._post({"variables": request["variables"], "extensions": request["extensions"]})
+            codes = [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+            if codes != ["PERSISTED_QUERY_NOT_FOUND"]:
+                return self._data(body)
+        return self._data(self._post(request))
+
+    def _post(self, request: dict[str, Any]) -> dict[str, Any]:
+        response = self._http.post(self.url, json=request)
         if response.status_code == 401:
             raise ApiError("401 Unauthorized: PTR_TOKEN is missing, invalid or expired")
         if response.status_code == 400 and response.headers.get("content-type", "").startswith("application/json"):
             raise ApiError("; ".join(e.get("message", "?") for e in response.json().get("errors", [])))
         response.raise_for_status()
-        body = response.json()
+        body: dict[str, Any] = response.json()
+        return body
+
+    @staticmethod
+    def _data(body: dict[str, Any]) -> dict[str, Any]:
         if body.get("errors"):
             raise ApiError("; ".join(error.get("message", "?") for error in body["errors"]))
-        return body["data"]
+        data: dict[str, Any] = body["data"]
+        return data
 
     def nodes(
         self, query: str, path: str, variables: dict[str, Any] | None = None, page_size: int = 50

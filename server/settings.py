@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_field_repeats: int = Field(default=50, ge=1)
     max_response_bytes: int = Field(default=10_000_000, ge=1_000)
     request_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Plain reads answered by one SQL statement on PostgreSQL (server/schema/planner.py); off:
+    # every query through the stock executor (same answers, slower). PTR_PLANNED_READS.
+    planned_reads: bool = True
     log_level: str = "INFO"
     # The patients' diary app (static files served at /diary); unset: clients/diary of this checkout.
     diary_dir: Path | None = None

@@ -36,6 +36,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from ..db import planned_reads as sql
 from ..db import queries as q
@@ -228,7 +229,12 @@ class PlannedReads(SchemaExtension):
         execution_context = self.execution_context
         context = execution_context.context
         engine = getattr(context, "planned_reads_engine", None)
-        if self.planner.enabled and engine is not None and not execution_context.pre_execution_errors:
+        if (
+            self.planner.enabled
+            and engine is not None
+            and execution_context.operation_type is StrawberryOperationType.QUERY
+            and not execution_context.pre_execution_errors
+        ):
             answer = await self._answer(execution_context, context, engine)
             if answer is not None:
                 execution_context.result = ExecutionResult(data=answer, errors=None)  # type: ignore[arg-type]

@@ -291,6 +291,8 @@ class TrialGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             request_id=request.state.request_id,
             native_datetimes=True,  # encode_json below writes them
+            # HTTP only: a WebSocket's operations keep the stock path (and its read session).
+            planned_reads_engine=state.autocommit_engine if request.scope["type"] == "http" else None,
         )
 
     async def on_ws_connect(self, context: Context) -> Any:
@@ -342,7 +344,7 @@ class GraphQLEndpoint:
         except InvalidToken:
             await _unauthenticated("the token is invalid or expired")(scope, receive, send)
             return
-        if actor.device_id is not None and not await device_is_active(request.app.state.sessionmaker, actor.device_id):
+        if actor.device_id is not None and not await device_is_active(request.app.state, actor.device_id):
             await _device_revoked()(scope, receive, send)
             return
         scope.setdefault("state", {})["actor"] = actor
@@ -445,6 +447,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.engine = engine
         app.state.sessionmaker = build_sessionmaker(engine)
         app.state.write_sessionmaker = build_sessionmaker(engine, writes=True)
+        # A single statement reads one snapshot: the device check and planned reads
+        # (server.schema.planner) need no transaction, so no BEGIN/ROLLBACK round trips.
+        app.state.autocommit_engine = None if settings.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.settings = settings
         app.state.device_limits = DeviceRateLimits(settings)
         app.state.rate_limits = RequestRateLimits(settings, app.state.device_limits.storage)
@@ -462,7 +467,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             process_stopped(settings)
 
     graphql = GraphQLEndpoint(settings)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -491,3 +496,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.state.read_planner = graphql.graphql.schema.read_planner  # type: ignore[attr-defined]
+    return app

@@ -18,7 +18,6 @@ from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -203,7 +202,11 @@ async def refresh(request: Request) -> Response:
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-async def device_is_active(sessionmaker: async_sessionmaker[AsyncSession], device_id: str) -> bool:
-    """For the GraphQL endpoint: one SELECT by the device's unique id per request."""
-    async with sessionmaker() as session:
+async def device_is_active(state: Any, device_id: str) -> bool:
+    """For the GraphQL endpoint: one SELECT by the device's unique id per request; on PostgreSQL
+    outside a transaction (one round trip, no BEGIN/ROLLBACK around it)."""
+    if state.autocommit_engine is not None:
+        async with state.autocommit_engine.connect() as connection:
+            return await repo_devices.device_is_active(connection, device_id)
+    async with state.sessionmaker() as session:
         return await repo_devices.device_is_active(session, device_id)

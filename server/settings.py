@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     trusted_documents_only: bool = False
     trusted_documents_file: Path | None = None
     persisted_queries_max: int = Field(default=5_000, ge=0)
+    # Plain reads answered by one SQL statement on PostgreSQL (server/schema/planner.py); off:
+    # every query through the stock executor (same answers, slower). PTR_PLANNED_READS.
+    planned_reads: bool = True
     log_level: str = "INFO"
     # The patients' diary app (static files served at /diary); unset: clients/diary of this checkout.
     diary_dir: Path | None = None

@@ -144,19 +144,31 @@ def token(settings: Settings) -> Tokens:
 
 
 class GraphQLClient:
-    """POSTs a GraphQL operation with a bearer token and returns the decoded body."""
+    """POSTs a GraphQL operation with a bearer token and returns the decoded body.
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    Every query that the read planner answered with one SQL statement (server.schema.planner) is
+    sent a second time with the planner off, and the two answers must be the same: the whole API
+    suite checks the planned path against strawberry's stock execution."""
+
+    def __init__(self, client: httpx.AsyncClient, app: Any) -> None:
         self.client = client
+        self.planner = app.state.read_planner
 
     async def __call__(
         self, token: str | None, query: str, variables: dict[str, Any] | None = None, *, status: int = 200
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
+        body = {"query": query, "variables": variables or {}}
+        answered = self.planner.answered
+        response = await self.client.post("/graphql", json=body, headers=headers)
         assert response.status_code == status, response.text
+        if self.planner.answered > answered:
+            self.planner.enabled = False
+            try:
+                stock = await self.client.post("/graphql", json=body, headers=headers)
+            finally:
+                self.planner.enabled = True
+            assert response.json() == stock.json(), f"planned and stock answers differ for {query}"
         return response.json()
 
     async def data(self, token: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -166,8 +178,8 @@ class GraphQLClient:
 
 
 @pytest.fixture
-def gql(client: httpx.AsyncClient) -> GraphQLClient:
-    return GraphQLClient(client)
+def gql(client: httpx.AsyncClient, app: Any) -> GraphQLClient:
+    return GraphQLClient(client, app)
 
 
 class StatementCounter:

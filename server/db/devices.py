@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import false, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..domain.auth import Actor
 from ..domain.enums import Role
@@ -67,7 +67,7 @@ async def device_by_public_id(session: AsyncSession, public_id: str) -> PatientD
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def device_is_active(session: AsyncSession, public_id: str) -> bool:
+async def device_is_active(session: AsyncSession | AsyncConnection, public_id: str) -> bool:
     """One indexed SELECT per request carrying a device token: a revoked (or unknown) device's
     access token stops working at once, not when it expires."""
     query = select(PatientDevice.revoked_at).where(PatientDevice.public_id == public_id)

@@ -128,13 +128,18 @@ class SubjectFilter:
     statuses: Sequence[SubjectStatus] | None = None
 
 
-def _subjects(actor: Actor, where: SubjectFilter) -> Select[Any]:
-    query = select(Subject).where(subject_visible_to(actor))
+def subjects_matching(actor: Actor, where: SubjectFilter) -> ColumnElement[bool]:
+    """The subjects an actor may see that pass the filters (shared with the planned reads)."""
+    conditions = [subject_visible_to(actor)]
     if where.site_codes is not None:
-        query = query.where(Subject.site_id.in_(select(Site.id).where(Site.code.in_(list(where.site_codes)))))
+        conditions.append(Subject.site_id.in_(select(Site.id).where(Site.code.in_(list(where.site_codes)))))
     if where.statuses is not None:
-        query = query.where(Subject.status.in_(list(where.statuses)))
-    return query
+        conditions.append(Subject.status.in_(list(where.statuses)))
+    return and_(*conditions)
+
+
+def _subjects(actor: Actor, where: SubjectFilter) -> Select[Any]:
+    return select(Subject).where(subjects_matching(actor, where))
 
 
 async def page_of_subjects(

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from strawberry.types import Info as StrawberryInfo
 
 from ..db import devices as repo_devices
@@ -31,6 +31,7 @@ class Context:
         settings: Settings,
         request_id: str,
         native_datetimes: bool = False,
+        planned_reads_engine: AsyncEngine | None = None,
     ) -> None:
         from .loaders import Loaders  # loaders read through this context
 
@@ -41,6 +42,9 @@ class Context:
         # isoformat() would (server.app.TrialGraphQL); the executor then leaves them as they are.
         self.native_datetimes = native_datetimes
         self.alert_bus = alert_bus
+        # PostgreSQL in autocommit, for reads answered by one statement (server.schema.planner);
+        # None: every query through the stock executor (SQLite, WebSockets, in-process callers).
+        self.planned_reads_engine = planned_reads_engine
         self.connection_params: dict[str, Any] | None = None  # set by the WebSocket handler
         self._sessionmaker = sessionmaker
         self._write_sessionmaker = write_sessionmaker

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
 
@@ -48,3 +51,78 @@ def sync_position(after: str | None) -> tuple[datetime, int] | None:
             "not a cursor of a changedSince sync", extensions={"code": "BAD_USER_INPUT", "field": ["after"]}
         )
     return EPOCH + timedelta(microseconds=int(decoded[0][len(SYNC_CURSOR) :])), decoded[1]
+
+
+MAX_WINDOW = 1000
+Row = TypeVar("Row")
+
+
+def _refused(field: str, message: str) -> GraphQLError:
+    return GraphQLError(f"{field}: {message}", extensions={"code": "BAD_USER_INPUT", "field": [field]})
+
+
+@dataclass(frozen=True)
+class ListWindow:
+    """The part of a per-subject list a client asks for, in the list's own order (oldest first):
+    the rows `since` a time, strictly `after`/`before` a row of the list (by id), then the `first`
+    n and then the `last` n of those (Relay's order of application). The order of the answer is
+    always the list's order, so `last: 10` gives the ten latest, oldest of them first."""
+
+    first: int | None = None
+    last: int | None = None
+    after: int | None = None  # primary keys of the anchor rows
+    before: int | None = None
+    since: datetime | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        first: int | None,
+        last: int | None,
+        after: str | None,
+        before: str | None,
+        since: datetime | None,
+        type_name: str,
+    ) -> ListWindow:
+        for name, size in (("first", first), ("last", last)):
+            if size is not None and not 0 <= size <= MAX_WINDOW:
+                raise _refused(name, f"must be between 0 and {MAX_WINDOW}")
+        if since is not None and since.utcoffset() is None:
+            raise _refused("since", "must include the UTC offset, e.g. 2026-03-01T08:30:00Z")
+        anchors: dict[str, int | None] = {}
+        for name, global_id in (("after", after), ("before", before)):
+            decoded = decode_id(global_id) if global_id is not None else None
+            if global_id is not None and (decoded is None or decoded[0] != type_name):
+                raise _refused(name, f"not the id of a {type_name}")
+            anchors[name] = decoded[1] if decoded else None
+        return cls(first=first, last=last, after=anchors["after"], before=anchors["before"], since=since)
+
+    @property
+    def is_everything(self) -> bool:
+        return self == ListWindow()
+
+    def apply(self, rows: Sequence[Row], moment: Callable[[Row], datetime]) -> Sequence[Row]:
+        """`rows`: the whole list in its order, each with an `id`. An anchor that is not in the
+        list (another subject's row, a voided one) is refused: silently ignoring it would answer
+        a different question than the one asked."""
+        if self.is_everything:
+            return rows
+        window: Sequence[Any] = rows
+        if self.since is not None:
+            window = [row for row in window if moment(row) >= self.since]
+        order = {row.id: index for index, row in enumerate(rows)}  # type: ignore[attr-defined]
+        for name, anchor in (("after", self.after), ("before", self.before)):
+            if anchor is None:
+                continue
+            if anchor not in order:
+                raise _refused(name, "not one of this list's rows")
+            position = order[anchor]
+            window = [
+                row for row in window if (order[row.id] > position if name == "after" else order[row.id] < position)
+            ]
+        if self.first is not None:
+            window = window[: self.first]
+        if self.last is not None:
+            window = window[len(window) - self.last :] if self.last else []
+        return window

@@ -8,10 +8,13 @@ from typing import Any
 
 import strawberry
 
+from ..db import models as m
+from ..db import planned_reads as sql
 from ..domain import response as r
 from ..domain.statistics import CLOPPER_PEARSON_RULE, Proportion
 from . import enums as e
 from .ids import encode_id
+from .sql_mapping import declare
 from .therapy_types import SensitivityAnalysis, TherapyConfounding
 from .types import PlateletCount, Site, view_of
 
@@ -102,6 +105,21 @@ class TransfusionResponse:
     excluded_reason: e.EndpointExclusionReason | None = strawberry.field(
         description="Why it is not counted (AFTER_HSCT: listed, but follow-up ended at an allogeneic HSCT); null when counted."
     )
+
+
+# Read from the transfusion's stored result row (see PlateletTransfusion's mapping).
+declare(
+    sql.ObjectSql(
+        "TransfusionResponse",
+        {
+            "category": sql.EnumName(m.StoredTransfusionResponse.category, e.ResponseCategory),
+            "parameterVersion": sql.Column(m.StoredTransfusionResponse.parameter_version),
+            "rule": sql.Constant(r.RESPONSE_RULE),
+            "countedForEndpoint": sql.IsNull(m.StoredTransfusionResponse.endpoint_exclusion),
+            "excludedReason": sql.EnumName(m.StoredTransfusionResponse.endpoint_exclusion, e.EndpointExclusionReason),
+        },
+    )
+)
 
 
 @strawberry.type(description="A transfusion left out of baseline refractoriness, and why.")

@@ -24,6 +24,7 @@ from .execution import TrialExecutionContext
 from .limits import QueryLimits, QueryLimitsExtension
 from .mutation import Mutation
 from .observe import ObservedMaskErrors
+from .planner import PlannedReads, ReadPlanner
 from .query import Query
 from .safety import Subscription
 from .types import (
@@ -72,6 +73,7 @@ class CloseReadSession(SchemaExtension):
 
 class TrialSchema(strawberry.Schema):
     query_limits: QueryLimits  # set by build_schema
+    read_planner: ReadPlanner  # set by build_schema
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
         """Masks what escaped MaskErrors: strawberry turns an exception raised by an extension's
@@ -121,6 +123,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
+    # Last: runs once the document has passed every check above.
+    planner = ReadPlanner(enabled=settings.planned_reads)
+    extensions.append(lambda: PlannedReads(planner=planner))
     schema = TrialSchema(
         query=Query,
         mutation=Mutation,
@@ -130,4 +135,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=extensions,
     )
     schema.query_limits = limits
+    schema.read_planner = planner
     return schema

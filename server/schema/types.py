@@ -12,6 +12,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from ..db import models as m
+from ..db import planned_reads as sql
 from ..domain.response import CCI_RULE, PPR_RULE, RESPONSE_RULE, not_evaluable_reasons, response_reason
 from ..domain.study_time import STUDY_DAY_RULE, study_day
 from ..domain.units import PER_UL_PER_E9_PER_L, platelets_per_ul
@@ -19,6 +20,8 @@ from ..services.response import TRANSFUSION_RESPONSE_COLUMNS, ResponseReading
 from . import enums as e
 from .context import Info
 from .ids import encode_id
+from .paging import MAX_WINDOW, ListWindow
+from .sql_mapping import declare
 
 MAX_DIARY_DAYS = 400  # one bleedingDays range: a baseline and a year of follow-up
 
@@ -55,6 +58,19 @@ class Site(Node):
     @classmethod
     def of(cls, row: m.Site) -> Site:
         return cls(id=encode_id("Site", row.id), code=row.code, name=row.name, phone=row.phone)
+
+
+declare(
+    sql.ObjectSql(
+        "Site",
+        {
+            "id": sql.GlobalId("Site", m.Site.id),
+            "code": sql.Column(m.Site.code),
+            "name": sql.Column(m.Site.name),
+            "phone": sql.Column(m.Site.phone),
+        },
+    )
+)
 
 
 @strawberry.type(description="One version of the protocol parameters; the newest effective version is applied.")
@@ -457,6 +473,32 @@ class PlateletTransfusion(Node):
         )
 
 
+# What one SQL statement can read of a transfusion: its own row and its stored result
+# (transfusion_response, joined by the Subject.transfusions mapping below).
+_stored = m.StoredTransfusionResponse
+declare(
+    sql.ObjectSql(
+        "PlateletTransfusion",
+        {
+            "id": sql.GlobalId("PlateletTransfusion", m.PlateletTransfusion.id),
+            "startedAt": sql.Timestamp(m.PlateletTransfusion.started_at),
+            "endedAt": sql.Timestamp(m.PlateletTransfusion.ended_at),
+            "aboCompatibility": sql.EnumName(m.PlateletTransfusion.abo_compatibility, e.AboCompatibility),
+            "hlaSelected": sql.Column(m.PlateletTransfusion.hla_selected),
+            "crossmatched": sql.Column(m.PlateletTransfusion.crossmatched),
+            "storageAgeDays": sql.Column(m.PlateletTransfusion.storage_age_days),
+            "note": sql.FreeText(m.PlateletTransfusion.note),
+            "doseE11": sql.Column(_stored.dose_e11),
+            "cciEarly": sql.Column(_stored.cci_early),
+            "cciLate": sql.Column(_stored.cci_late),
+            "pprEarly": sql.Column(_stored.ppr_early),
+            "response": sql.Embedded(),
+        },
+        reads_stored_responses=frozenset({"doseE11", "cciEarly", "cciLate", "pprEarly", "response"}),
+    )
+)
+
+
 @strawberry.type(description="A pseudonymous trial subject. No names, contacts or record numbers are held.")
 class Subject(Node):
     db_id: strawberry.Private[int]
@@ -528,9 +570,33 @@ class Subject(Node):
     async def infusions(self, info: Info) -> list[CarTInfusion]:
         return [CarTInfusion.of(r) for r in await info.context.loaders.infusions.load(self.db_id)]
 
-    @strawberry.field(description="Platelet transfusions, oldest first.")
-    async def transfusions(self, info: Info) -> list[PlateletTransfusion]:
-        rows = await info.context.loaders.transfusions.load(self.db_id)
+    @strawberry.field(
+        description="Platelet transfusions (voided ones omitted), oldest first. Narrow the list with `since`, `after`/`before` (a transfusion's id) and then `first`/`last`: a phone asks for `last: 10`."
+    )
+    async def transfusions(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description=f"Only the first n (0-{MAX_WINDOW}) of the narrowed list.")
+        ] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description=f"Only the last n (0-{MAX_WINDOW}) of the narrowed list.")
+        ] = None,
+        after: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only transfusions after this one (its id), in start order."),
+        ] = None,
+        before: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only transfusions before this one (its id), in start order."),
+        ] = None,
+        since: Annotated[
+            dt.datetime | None,
+            strawberry.argument(description="Only transfusions started at or after this UTC time (with its offset)."),
+        ] = None,
+    ) -> list[PlateletTransfusion]:
+        window = ListWindow.of(first=first, last=last, after=after, before=before, since=since, type_name="PlateletTransfusion")
+        rows = window.apply(await info.context.loaders.transfusions.load(self.db_id), moment=lambda r: r.started_at)
         evaluation = await info.context.loaders.evaluation.load(self.db_id)
         return [PlateletTransfusion.of(r, evaluation) for r in rows]
 
@@ -685,6 +751,37 @@ class Subject(Node):
         return await timeline_of(info, self.db_id, include_infusions)
 
 
+declare(
+    sql.ObjectSql(
+        "Subject",
+        {
+            "id": sql.GlobalId("Subject", m.Subject.id),
+            "code": sql.Column(m.Subject.code),
+            "sex": sql.EnumName(m.Subject.sex, e.Sex),
+            "yearOfBirth": sql.Column(m.Subject.year_of_birth),
+            "ageAtConsent": sql.Column(m.Subject.age_at_consent),
+            "diagnosis": sql.EnumName(m.Subject.diagnosis, e.Diagnosis),
+            "remissionStatus": sql.EnumName(m.Subject.remission_status, e.RemissionStatus),
+            "remissionDate": sql.Column(m.Subject.remission_date),
+            "aboGroup": sql.EnumName(m.Subject.abo_group, e.AboGroup),
+            "rhd": sql.EnumName(m.Subject.rhd, e.RhD),
+            "consentDate": sql.Column(m.Subject.consent_date),
+            "status": sql.EnumName(m.Subject.status, e.SubjectStatus),
+            # A visible subject's site is visible (server.db.queries.site_visible_to).
+            "site": sql.ToOne(m.Site, where=lambda: m.Site.id == m.Subject.site_id),
+            "transfusions": sql.ToMany(
+                source=lambda: m.PlateletTransfusion.__table__.outerjoin(
+                    _stored, _stored.transfusion_id == m.PlateletTransfusion.id
+                ),
+                where=lambda: (m.PlateletTransfusion.subject_id == m.Subject.id, m.PlateletTransfusion.voided_at.is_(None)),
+                order=lambda: (m.PlateletTransfusion.started_at, m.PlateletTransfusion.id),
+                moment=lambda: m.PlateletTransfusion.started_at,
+            ),
+        },
+    )
+)
+
+
 @strawberry.type
 class SubjectEdge:
     cursor: str
@@ -702,6 +799,16 @@ class SubjectConnection:
     edges: list[SubjectEdge]
     page_info: PageInfo
     total_count: int = strawberry.field(description="Subjects matching the filters, over all pages.")
+
+
+# A connection's fields in SQL: the page is the root field's (server.db.planned_reads.Page).
+declare(
+    sql.ObjectSql(
+        "SubjectConnection", {"edges": sql.Edges(), "pageInfo": sql.PageInfo(), "totalCount": sql.TotalCount()}
+    )
+)
+declare(sql.ObjectSql("SubjectEdge", {"cursor": sql.Cursor(), "node": sql.Node()}))
+declare(sql.ObjectSql("PageInfo", {"hasNextPage": sql.HasNextPage(), "endCursor": sql.EndCursor()}))
 
 
 @strawberry.type(description="One append-only audit record: who changed what, when and why.")

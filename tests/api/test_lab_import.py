@@ -177,7 +177,7 @@ async def test_the_command_against_a_sqlite_data_dir(tmp_path: Path) -> None:
         application.router.lifespan_context(application),
         httpx.AsyncClient(transport=transport, base_url="http://t") as client,
     ):
-        gql = GraphQLClient(client)
+        gql = GraphQLClient(client, application)
         await fx.create_site(gql, admin, "S01")
         await fx.enroll_subject(gql, admin, A, "S01")
         await fx.enroll_subject(gql, admin, B, "S01")

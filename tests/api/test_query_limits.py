@@ -141,7 +141,7 @@ async def app_with(settings: Settings, **overrides: Any) -> AsyncIterator[tuple[
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield application, GraphQLClient(client)
+            yield application, GraphQLClient(client, application)
 
 
 # 1. The probes --------------------------------------------------------------------------------

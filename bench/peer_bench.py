@@ -468,7 +468,8 @@ def rate(per_second: float) -> str:
 
 
 def ratio(r: Round, ours: str, peer: str) -> float:
-    return r.figures[ours].per_second / r.figures[peer].per_second
+    theirs = r.figures[peer].per_second
+    return r.figures[ours].per_second / theirs if theirs else float("nan")
 
 
 def print_rounds(rounds: list[Round]) -> None:
@@ -484,17 +485,16 @@ def print_rounds(rounds: list[Round]) -> None:
 
 
 def print_medians(rounds: list[Round]) -> None:
+    def med(name: str, attribute: str) -> float:
+        return float(statistics.median(getattr(r.figures[name], attribute) for r in rounds))
+
+    def shown(name: str) -> str:
+        return f"{rate(med(name, 'per_second'))} | {med(name, 'p50_ms'):.1f} / {med(name, 'p99_ms'):.1f}"
+
     print("\nMedians over rounds:\n")
     print("| query | ours req/s | ours p50 / p99 ms | peer req/s | peer p50 / p99 ms | ratio (median of rounds) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for query, ours, peer in PAIRS:
-
-        def med(name: str, attribute: str) -> float:
-            return statistics.median(getattr(r.figures[name], attribute) for r in rounds)
-
-        def shown(name: str) -> str:
-            return f"{rate(med(name, 'per_second'))} | {med(name, 'p50_ms'):.1f} / {med(name, 'p99_ms'):.1f}"
-
         median_ratio = statistics.median(ratio(r, ours, peer) for r in rounds)
         print(f"| {query} (vs {peer.split(' ', 1)[1]}) | {shown(ours)} | {shown(peer)} | {median_ratio:.3f} |")
 

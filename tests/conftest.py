@@ -183,21 +183,34 @@ def gql(client: httpx.AsyncClient, app: Any) -> GraphQLClient:
 
 
 class StatementCounter:
-    def __init__(self) -> None:
+    """The SQL statements the app's engine runs (writes_only: those of units of work, whose
+    connections carry the `writes` execution option)."""
+
+    def __init__(self, *, writes_only: bool = False) -> None:
+        self.writes_only = writes_only
         self.statements: list[str] = []
 
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.statements.append(statement)
+    def __call__(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not self.writes_only or conn.get_execution_options().get("writes"):
+            self.statements.append(statement)
 
     @property
     def count(self) -> int:
         return len(self.statements)
 
 
-@pytest.fixture
-def sql_statements(app: Any) -> Iterator[StatementCounter]:
-    counter = StatementCounter()
+def _counting(app: Any, counter: StatementCounter) -> Iterator[StatementCounter]:
     engine = app.state.engine.sync_engine
     event.listen(engine, "before_cursor_execute", counter)
     yield counter
     event.remove(engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def sql_statements(app: Any) -> Iterator[StatementCounter]:
+    yield from _counting(app, StatementCounter())
+
+
+@pytest.fixture
+def write_statements(app: Any) -> Iterator[StatementCounter]:
+    yield from _counting(app, StatementCounter(writes_only=True))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain.auth import Actor
@@ -36,8 +37,7 @@ def field_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[st
     return changes
 
 
-def append_audit_event(
-    session: AsyncSession,
+def audit_row(
     *,
     actor: Actor,
     at: datetime,
@@ -49,19 +49,30 @@ def append_audit_event(
     site_id: int | None,
     reason: str | None,
     request_id: str | None,
-) -> None:
-    session.add(
-        AuditEvent(
-            occurred_at=at,
-            actor_id=actor.actor_id,
-            actor_role=actor.role,
-            entity=entity,
-            entity_id=entity_id,
-            subject_id=subject_id,
-            site_id=site_id,
-            action=action,
-            changes=changes,
-            reason=reason,
-            request_id=request_id,
-        )
-    )
+) -> dict[str, Any]:
+    """The column values of one audit row."""
+    return {
+        "occurred_at": at,
+        "actor_id": actor.actor_id,
+        "actor_role": actor.role,
+        "entity": entity,
+        "entity_id": entity_id,
+        "subject_id": subject_id,
+        "site_id": site_id,
+        "action": action,
+        "changes": changes,
+        "reason": reason,
+        "request_id": request_id,
+    }
+
+
+async def insert_audit_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Appends the rows in one statement (in pages of 1,000), in the caller's transaction.
+
+    RETURNING makes SQLAlchemy send a list of rows as one multi-row INSERT on PostgreSQL and
+    SQLite alike ("insertmanyvalues"); without it asyncpg would run one INSERT per row. The ids
+    themselves are not needed. A Core insert of the table, not the ORM's bulk insert: that one
+    leaves out None values and so splits rows with and without a reason into two statements."""
+    if rows:
+        table = cast(Table, AuditEvent.__table__)
+        await session.execute(insert(table).returning(table.c.id), rows)

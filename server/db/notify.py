@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -164,12 +164,10 @@ class AlertBus:
         self._subscribers.discard(queue)
 
     async def stage(self, session: AsyncSession, alerts: list[dict[str, Any]]) -> None:
-        """Inside the transaction: on PostgreSQL, NOTIFY (delivered at commit)."""
-        if self.uses_postgres:
-            for alert in alerts:
-                await session.execute(
-                    text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": json.dumps(alert)}
-                )
+        """Inside the transaction: on PostgreSQL, NOTIFY (delivered at commit), every alert of the
+        transaction in one statement."""
+        if self.uses_postgres and alerts:
+            await session.execute(select(*(func.pg_notify(CHANNEL, json.dumps(alert)) for alert in alerts)))
 
     def committed(self, alerts: list[dict[str, Any]]) -> None:
         """After commit: on SQLite, hand the alerts to this process's subscribers."""

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +58,36 @@ async def parameters_in_force(
             )
         ).scalar_one()
     return row.version, ProtocolParameters.from_dict(row.parameters)
+
+
+def _parameters_on(trial_id: Any, on: date) -> Any:
+    """parameters_in_force as a correlated scalar subquery: the newest version effective on the
+    date, else the first version."""
+    versions = select(ProtocolParameterSet.parameters).where(ProtocolParameterSet.trial_id == trial_id)
+    in_force = versions.where(ProtocolParameterSet.effective_from <= on).order_by(ProtocolParameterSet.version.desc())
+    first = versions.order_by(ProtocolParameterSet.version)
+    return func.coalesce(
+        in_force.limit(1).scalar_subquery(),
+        first.limit(1).scalar_subquery(),
+        type_=ProtocolParameterSet.parameters.type,
+    )
+
+
+async def lock_subject_with_site(
+    session: AsyncSession, code: str, parameters_on: date
+) -> tuple[Subject, Site, ProtocolParameters] | None:
+    """The subject, locked (FOR UPDATE of its row only), with its site and the protocol parameters
+    in force on the date: one statement. Whatever must see other writers' effects under the lock
+    is read by the caller's next statements (a locking read sees the locked row's newest version,
+    but the rest of its own statement sees the snapshot taken before it waited)."""
+    query = (
+        select(Subject, Site, _parameters_on(Subject.trial_id, parameters_on))
+        .join(Site, Site.id == Subject.site_id)
+        .where(Subject.code == code)
+        .with_for_update(of=Subject)
+    )
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else (row[0], row[1], ProtocolParameters.from_dict(row[2]))
 
 
 async def site_by_code(session: AsyncSession, code: str) -> Site | None:
@@ -130,36 +160,59 @@ async def hsct_dates(session: AsyncSession, subject_id: int, *, excluding_id: in
     return set((await session.execute(query)).scalars().all())
 
 
+def _insert_if_absent(session: AsyncSession, model: type[M], values: dict[str, Any], unique_column: str) -> Any:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(model).values(**values).on_conflict_do_nothing(index_elements=[unique_column])
+
+
 async def insert_if_absent(
     session: AsyncSession, model: type[M], values: dict[str, Any], unique_column: str
 ) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when a row with
     the same unique value exists. Concurrent duplicates are settled by the unique constraint, not
     by a read-then-write race (PostgreSQL waits for the other transaction; SQLite writers queue)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(model).values(**values).on_conflict_do_nothing(index_elements=[unique_column]).returning(model.id)  # type: ignore[attr-defined]
-    )
+    statement = _insert_if_absent(session, model, values, unique_column).returning(model.id)  # type: ignore[attr-defined]
     new_id: int | None = (await session.execute(statement)).scalar_one_or_none()
     return new_id
 
 
-async def bleeding_report_by_client_id(session: AsyncSession, client_report_id: str) -> BleedingReport | None:
-    query = select(BleedingReport).where(BleedingReport.client_report_id == client_report_id)
-    return (await session.execute(query)).scalar_one_or_none()
+async def insert_row_if_absent(
+    session: AsyncSession, model: type[M], values: dict[str, Any], unique_column: str
+) -> M | None:
+    """insert_if_absent returning the new row itself (RETURNING every column): nothing to re-read."""
+    statement = _insert_if_absent(session, model, values, unique_column).returning(model)
+    row: M | None = (await session.scalars(statement)).one_or_none()
+    return row
 
 
-async def bleeding_reports_of_day(session: AsyncSession, subject_id: int, local_date: date) -> list[BleedingReport]:
-    """A subject's reports (and check-ins) of one local day, in receipt order."""
+async def reports_of_day_and_client_id(
+    session: AsyncSession, subject_id: int, local_date: date, client_report_id: str
+) -> list[BleedingReport]:
+    """In one statement: a subject's reports (and check-ins) of one local day, and the report that
+    already has this clientReportId whoever sent it, in receipt order."""
     query = select(BleedingReport).where(
-        BleedingReport.subject_id == subject_id, BleedingReport.local_date == local_date
+        or_(
+            and_(BleedingReport.subject_id == subject_id, BleedingReport.local_date == local_date),
+            BleedingReport.client_report_id == client_report_id,
+        )
     )
     return list((await session.execute(query.order_by(BleedingReport.id))).scalars().all())
 
 
-async def alert_raised_for_report(session: AsyncSession, report_id: int) -> bool:
-    query = select(exists().where(Alert.bleeding_report_id == report_id))
-    return bool((await session.execute(query)).scalar_one())
+async def report_outcome(session: AsyncSession, report_id: int) -> tuple[bool, list[Any]]:
+    """What a stored diary report led to, in one statement: whether an alert was raised for it,
+    and (adverse_event_id, status, reviewed_at, voided_at) of each event it supports."""
+    alert_raised = exists().where(Alert.bleeding_report_id == report_id).label("alert_raised")
+    query = (
+        select(alert_raised, AdverseEvent.id, AdverseEvent.status, AdverseEvent.reviewed_at, AdverseEvent.voided_at)
+        .select_from(BleedingReport)
+        .outerjoin(AdverseEventReport, AdverseEventReport.bleeding_report_id == BleedingReport.id)
+        .outerjoin(AdverseEvent, AdverseEvent.id == AdverseEventReport.adverse_event_id)
+        .where(BleedingReport.id == report_id)
+        .order_by(AdverseEvent.id)
+    )
+    rows = (await session.execute(query)).all()
+    return bool(rows and rows[0].alert_raised), [row for row in rows if row.id is not None]
 
 
 async def touch_reports_of_event(session: AsyncSession, event_id: int, now: datetime) -> None:
@@ -197,11 +250,6 @@ async def open_patient_reported_events(
     )
     rows = (await session.execute(query)).all()
     return [(row[0], row[1]) for row in rows]  # max() keeps the column's UTC type
-
-
-async def adverse_event_ids_of_report(session: AsyncSession, report_id: int) -> list[int]:
-    query = select(AdverseEventReport.adverse_event_id).where(AdverseEventReport.bleeding_report_id == report_id)
-    return list((await session.execute(query.order_by(AdverseEventReport.adverse_event_id))).scalars().all())
 
 
 async def previous_lab_value(

@@ -315,8 +315,11 @@ AnnotateBleedingReportResult = result_union("AnnotateBleedingReportResult", Anno
 AcknowledgeAlertResult = result_union("AcknowledgeAlertResult", AlertSuccess)
 
 
-def _accepted(outcome: diary.DiaryOutcome) -> BleedingReportAccepted:
+def _accepted(info: Info, outcome: diary.DiaryOutcome) -> BleedingReportAccepted:
     assessment = outcome.assessment
+    # The report's review status (which the phone asks for) as the use case left it: no read
+    # session, no statement, for the answer.
+    info.context.loaders.review_states.prime(outcome.report.id, list(outcome.review_states))
     return BleedingReportAccepted(
         report=BleedingReport.of(outcome.report),
         duplicate=outcome.duplicate,
@@ -344,7 +347,7 @@ class SafetyMutation:
         async def use_case(uow: UnitOfWork) -> Any:
             return await diary.submit_bleeding_report(uow, _submission(input), input.subject_code)
 
-        return await run_use_case(info, use_case, _accepted)
+        return await run_use_case(info, use_case, lambda outcome: _accepted(info, outcome))
 
     @strawberry.mutation(
         description="Site staff's note or correction on a diary report, with a reason (the report itself is never edited)."

@@ -279,18 +279,19 @@ async def review_adverse_event(
 # --- provisional events proposed by diary reports and lab results ----------------------------------
 
 
-async def propose_provisional_event(
+def new_provisional_event(
     uow: UnitOfWork,
     *,
     subject_id: int,
-    site_id: int,
     meddra_code: int,
     grade: int,
     onset: date,
     source: AdverseEventSource,
     verbatim: str | None = None,
 ) -> AdverseEvent:
-    """A new event pending the investigator's review (source: patient report or lab)."""
+    """A new event pending the investigator's review (source: patient report or lab), added to the
+    session: it gets its id with the caller's next flush, and then its audit row (audit_new_event).
+    A caller proposing several events flushes once: one INSERT for them all."""
     event = AdverseEvent(
         subject_id=subject_id,
         meddra_code=meddra_code,
@@ -308,7 +309,11 @@ async def propose_provisional_event(
         updated_at=uow.now,
     )
     uow.session.add(event)
-    await uow.flush()
+    return event
+
+
+def audit_new_event(uow: UnitOfWork, event: AdverseEvent, *, site_id: int) -> None:
+    """The audit row of a provisional event once flushed (it has its id)."""
     uow.audit(
         entity=ENTITY,
         entity_id=event.id,
@@ -317,17 +322,16 @@ async def propose_provisional_event(
             {},
             {
                 "term": event.term,
-                "meddra_code": meddra_code,
-                "grade": grade,
-                "onset_date": onset,
-                "source": source,
+                "meddra_code": event.meddra_code,
+                "grade": event.grade,
+                "onset_date": event.onset_date,
+                "source": event.source,
                 "status": event.status,
             },
         ),
-        subject_id=subject_id,
+        subject_id=event.subject_id,
         site_id=site_id,
     )
-    return event
 
 
 def continue_with_grade(uow: UnitOfWork, event: AdverseEvent, grade: int, *, site_id: int, report_id: int) -> bool:

@@ -17,8 +17,9 @@ from ..domain import validation as v
 from ..domain.adverse_events import AdverseEventSource
 from ..domain.auth import Actor
 from ..domain.enums import AuditAction, Role
+from ..domain.protocol import ProtocolParameters
 from .access import RECORD, require_clinical_writer, require_taking_part, writable_subject_by_id
-from .adverse_events import continue_with_grade, propose_provisional_event
+from .adverse_events import audit_new_event, continue_with_grade, new_provisional_event
 from .errors import Conflict, ErrorCode, NotFound, PermissionDenied, raise_if
 from .unit_of_work import UnitOfWork
 
@@ -65,6 +66,9 @@ class DiaryOutcome:
     alert_raised: bool
     adverse_event_ids: tuple[int, ...]
     day_who_grade: int | None = None  # the local day's grade so far, this report included
+    # (status, reviewed_at) of the live adverse events the report supports, as the transaction
+    # left them: the answer's review status needs no read of its own
+    review_states: tuple[Any, ...] = ()
 
     @property
     def advice(self) -> str:
@@ -93,7 +97,8 @@ def _check(uow: UnitOfWork, s: DiarySubmission) -> None:
     raise_if(problems)
 
 
-async def _own_subject(uow: UnitOfWork, subject_code: str | None) -> Subject:
+async def _own_subject(uow: UnitOfWork, subject_code: str | None) -> tuple[Subject, Site, ProtocolParameters]:
+    """The patient's own subject, locked, with its site and today's protocol parameters."""
     actor = uow.actor
     if actor.role is not Role.PATIENT:
         raise PermissionDenied("diary reports come from patients; site staff annotate them")
@@ -101,10 +106,10 @@ async def _own_subject(uow: UnitOfWork, subject_code: str | None) -> Subject:
         raise PermissionDenied("you can report only for yourself")
     # Locking the subject serializes one patient's submissions: duplicates and episode merging
     # then see each other's effects.
-    subject = await repo.subject_by_code(uow.session, actor.subject_code or "", for_update=True)
-    if subject is None:
+    found = await repo.lock_subject_with_site(uow.session, actor.subject_code or "", uow.now.date())
+    if found is None:
         raise NotFound("subject", ("subjectCode",))
-    return subject
+    return found
 
 
 async def submit_bleeding_report(
@@ -113,23 +118,28 @@ async def submit_bleeding_report(
     """Stores the report once, grades its local day with every report of that day (read under the
     subject's lock, so two reports of one day see each other), and raises an alert on a red flag
     or when the day's grade first reaches 2."""
-    subject = await _own_subject(uow, subject_code)
+    subject, site, parameters = await _own_subject(uow, subject_code)
     require_taking_part(subject, "the diary no longer sends reports; please contact your study team")
     _check(uow, submission)
     raise_if(b.check_noticed_after_consent(submission.local_date, subject.consent_date))
-    _version, parameters = await repo.parameters_in_force(uow.session, subject.trial_id, uow.now.date())
-    own = b.assess_report(submission.symptoms, submission.signs)
+    client_report_id = v.canonical_client_report_id(submission.client_report_id)
+    digest = submission.content_hash()
     day = submission.local_date
-    earlier = [_day_entry(r) for r in await repo.bleeding_reports_of_day(uow.session, subject.id, day)]
+    # Read under the subject's lock, in one statement: the day's earlier reports, and a report
+    # already stored under this clientReportId (a retry, or another report reusing the id).
+    reports = await repo.reports_of_day_and_client_id(uow.session, subject.id, day, client_report_id)
+    if any(r.client_report_id == client_report_id for r in reports):
+        return await _resubmission(uow, subject, reports, client_report_id, digest)
+    own = b.assess_report(submission.symptoms, submission.signs)
+    earlier = [_day_entry(r) for r in reports]
     before = b.assess_day(earlier)
     after = b.assess_day([*earlier, b.DayEntry(submission.symptoms, submission.signs)])
     assessment = b.DiaryAssessment(
         who_grade=own.who_grade, proposals=own.proposals, red_flags=b.new_red_flags(own.red_flags, before, after)
     )
-    digest = submission.content_hash()
     values = {
         "subject_id": subject.id,
-        "client_report_id": v.canonical_client_report_id(submission.client_report_id),
+        "client_report_id": client_report_id,
         "content_hash": digest,
         "kind": submission.kind,
         "noticed_at": submission.noticed_at,
@@ -149,12 +159,11 @@ async def submit_bleeding_report(
         "red_flags": [f.value for f in assessment.red_flags],
         "submitted_by": uow.actor.actor_id,
     }
-    report_id = await repo.insert_if_absent(uow.session, BleedingReport, values, "client_report_id")
-    if report_id is None:
-        return await _resubmission(uow, subject, str(values["client_report_id"]), digest)
-    report = await repo.record_by_id(uow.session, BleedingReport, report_id)
-    assert report is not None
-    site = await repo.site_by_id(uow.session, subject.site_id)
+    # The unique constraint still settles a race the lock cannot see: the same id sent at the same
+    # moment for another subject (whose lock is another row).
+    report = await repo.insert_row_if_absent(uow.session, BleedingReport, values, "client_report_id")
+    if report is None:
+        raise _idempotency_conflict()
     uow.audit(
         entity="BleedingReport",
         entity_id=report.id,
@@ -165,26 +174,27 @@ async def submit_bleeding_report(
         subject_id=subject.id,
         site_id=site.id,
     )
-    event_ids, reopened = await _provisional_events(
+    events, reopened = await _provisional_events(
         uow, subject, site, report, assessment, submission, parameters.bleeding_episode_gap_hours
     )
-    alert = bool(assessment.red_flags) or b.day_alert_due(before, after)
-    if alert:
-        await _raise_alert(uow, subject, site, report, assessment, after)
+    alerts = []
+    if assessment.red_flags or b.day_alert_due(before, after):
+        alerts.append(_alert(uow, subject, site, report, assessment, after))
     for event, previous_grade in reopened:
         message = (
             f"{subject.code}: diary report continues confirmed adverse event {event.term} (grade {previous_grade}) "
             f"with provisional grade {event.grade}; back to investigator review"
         )
-        await _raise_alert(uow, subject, site, report, assessment, after, message=message[:300], red_flags=False)
-    alert = alert or bool(reopened)
+        alerts.append(_alert(uow, subject, site, report, assessment, after, message=message[:300], red_flags=False))
+    await _raise_alerts(uow, subject, site, alerts)
     return DiaryOutcome(
         report,
         assessment,
         duplicate=False,
-        alert_raised=alert,
-        adverse_event_ids=tuple(event_ids),
+        alert_raised=bool(alerts),
+        adverse_event_ids=tuple(e.id for e in events),
         day_who_grade=after.who_grade,
+        review_states=tuple(events),
     )
 
 
@@ -197,26 +207,33 @@ def symptoms_of(report: Any) -> tuple[b.Symptom, ...]:
     return tuple(b.Symptom(**{**s, "site": b.BleedingSite(s["site"])}) for s in report.symptoms)
 
 
-async def _resubmission(uow: UnitOfWork, subject: Subject, client_report_id: str, digest: str) -> DiaryOutcome:
+def _idempotency_conflict() -> Conflict:
+    return Conflict(
+        ErrorCode.IDEMPOTENCY_CONFLICT,
+        "this clientReportId was already used for a different report; generate a new id for a new report",
+        ("clientReportId",),
+    )
+
+
+async def _resubmission(
+    uow: UnitOfWork, subject: Subject, reports: list[BleedingReport], client_report_id: str, digest: str
+) -> DiaryOutcome:
     """The same id again: the original result when the content is the same, else a conflict."""
-    report = await repo.bleeding_report_by_client_id(uow.session, client_report_id)
-    if report is None or report.subject_id != subject.id or report.content_hash != digest:
-        raise Conflict(
-            ErrorCode.IDEMPOTENCY_CONFLICT,
-            "this clientReportId was already used for a different report; generate a new id for a new report",
-            ("clientReportId",),
-        )
+    [report] = [r for r in reports if r.client_report_id == client_report_id]
+    if report.subject_id != subject.id or report.content_hash != digest:
+        raise _idempotency_conflict()
     assessment = b.DiaryAssessment(
         who_grade=report.who_grade, proposals=(), red_flags=tuple(b.RedFlag(f) for f in report.red_flags)
     )
-    event_ids = await repo.adverse_event_ids_of_report(uow.session, report.id)
+    alert_raised, events = await repo.report_outcome(uow.session, report.id)
     return DiaryOutcome(
         report,
         assessment,
         duplicate=True,
-        alert_raised=await repo.alert_raised_for_report(uow.session, report.id),
-        adverse_event_ids=tuple(event_ids),
+        alert_raised=alert_raised,
+        adverse_event_ids=tuple(e.id for e in events),
         day_who_grade=report.day_who_grade,
+        review_states=tuple(e for e in events if e.voided_at is None),
     )
 
 
@@ -232,10 +249,11 @@ async def _provisional_events(
     assessment: b.DiaryAssessment,
     submission: DiarySubmission,
     gap_hours: int,
-) -> tuple[list[int], list[tuple[AdverseEvent, int]]]:
+) -> tuple[list[AdverseEvent], list[tuple[AdverseEvent, int]]]:
     """Each proposed term continues an open patient-reported episode of that term, or starts one
-    (source: patient report, status: pending review). Returns the event ids, and the confirmed
-    events a higher grade sent back to review, each with its grade before."""
+    (source: patient report, status: pending review). Returns the events, and the confirmed
+    events a higher grade sent back to review, each with its grade before. The new events are
+    inserted together (one flush); the links to the report are written with the next flush."""
     codes = [p.meddra_code for p in assessment.proposals]
     if not codes:
         return [], []
@@ -243,10 +261,27 @@ async def _provisional_events(
     episodes = [b.OpenEpisode(e.id, e.meddra_code, last) for e, last in open_events]
     by_id = {e.id: e for e, _ in open_events}
     onset = b.local_date(submission.noticed_at, submission.device_utc_offset_minutes)
-    event_ids: list[int] = []
+    continued = [
+        b.continuing_episode(episodes, p.meddra_code, submission.noticed_at, gap_hours) for p in assessment.proposals
+    ]
+    new_events = {
+        n: new_provisional_event(
+            uow,
+            subject_id=subject.id,
+            meddra_code=proposal.meddra_code,
+            grade=proposal.grade,
+            onset=onset,
+            source=AdverseEventSource.PATIENT_REPORT,
+            verbatim=_verbatim([proposal.site]),
+        )
+        for n, (proposal, episode) in enumerate(zip(assessment.proposals, continued, strict=True))
+        if episode is None
+    }
+    if new_events:
+        await uow.flush()  # their ids
+    events: list[AdverseEvent] = []
     reopened: list[tuple[AdverseEvent, int]] = []
-    for proposal in assessment.proposals:
-        episode = b.continuing_episode(episodes, proposal.meddra_code, submission.noticed_at, gap_hours)
+    for n, (proposal, episode) in enumerate(zip(assessment.proposals, continued, strict=True)):
         if episode is not None:
             event = by_id[episode.event_id]
             grade_before, status_before = event.grade, event.status
@@ -256,20 +291,11 @@ async def _provisional_events(
                 # the reports this event links change for the phone too (grade or review status)
                 await repo.touch_reports_of_event(uow.session, event.id, uow.now)
         else:
-            event = await propose_provisional_event(
-                uow,
-                subject_id=subject.id,
-                site_id=site.id,
-                meddra_code=proposal.meddra_code,
-                grade=proposal.grade,
-                onset=onset,
-                source=AdverseEventSource.PATIENT_REPORT,
-                verbatim=_verbatim([proposal.site]),
-            )
+            event = new_events[n]
+            audit_new_event(uow, event, site_id=site.id)
         uow.session.add(AdverseEventReport(adverse_event_id=event.id, bleeding_report_id=report.id))
-        event_ids.append(event.id)
-    await uow.flush()
-    return event_ids, reopened
+        events.append(event)
+    return events, reopened
 
 
 def alert_message(subject_code: str, assessment: b.DiaryAssessment, day: b.DayAssessment, local_day: date) -> str:
@@ -288,7 +314,7 @@ def alert_message(subject_code: str, assessment: b.DiaryAssessment, day: b.DayAs
     )
 
 
-async def _raise_alert(
+def _alert(
     uow: UnitOfWork,
     subject: Subject,
     site: Site,
@@ -298,10 +324,10 @@ async def _raise_alert(
     *,
     message: str | None = None,
     red_flags: bool = True,
-) -> None:
+) -> Alert:
     """An alert about the report: its red flags or the day's grade, or `message` (then without
     the red flags when `red_flags` is False: they have their own alert)."""
-    alert = Alert(
+    return Alert(
         site_id=site.id,
         subject_id=subject.id,
         bleeding_report_id=report.id,
@@ -310,19 +336,26 @@ async def _raise_alert(
         message=message or alert_message(subject.code, assessment, day, report.local_date),
         created_at=uow.now,
     )
-    uow.session.add(alert)
+
+
+async def _raise_alerts(uow: UnitOfWork, subject: Subject, site: Site, alerts: list[Alert]) -> None:
+    """Stores the alerts (one flush: their ids), audits them and queues them for live delivery."""
+    if not alerts:
+        return
+    uow.session.add_all(alerts)
     await uow.flush()
-    uow.audit(
-        entity="Alert",
-        entity_id=alert.id,
-        action=AuditAction.CREATE,
-        changes=field_changes(
-            {}, {"message": alert.message, "red_flags": alert.red_flags, "who_grade": alert.who_grade}
-        ),
-        subject_id=subject.id,
-        site_id=site.id,
-    )
-    uow.push_alert(alert_payload(alert, site.code, subject.code))
+    for alert in alerts:
+        uow.audit(
+            entity="Alert",
+            entity_id=alert.id,
+            action=AuditAction.CREATE,
+            changes=field_changes(
+                {}, {"message": alert.message, "red_flags": alert.red_flags, "who_grade": alert.who_grade}
+            ),
+            subject_id=subject.id,
+            site_id=site.id,
+        )
+        uow.push_alert(alert_payload(alert, site.code, subject.code))
 
 
 def alert_payload(alert: Alert, site_code: str, subject_code: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from ..domain.auth import Actor
 from ..domain.enums import AuditAction, Role
 from ..domain.labs import SPECS, Analyte, Specimen, Unit, UnitError, ctcae_lab_grade, proposes_lab_event, to_canonical
 from .access import writable_subject
-from .adverse_events import propose_provisional_event, raise_provisional_grade
+from .adverse_events import audit_new_event, new_provisional_event, raise_provisional_grade
 from .errors import InvalidInput, NotFound, PermissionDenied
 from .unit_of_work import UnitOfWork
 
@@ -284,13 +284,14 @@ async def _propose_event(uow: UnitOfWork, item: _Checked) -> list[int]:
             uow, open_event, grade.grade, site_id=item.site.id, reason="a later lab result is graded higher"
         )
         return [open_event.id]
-    event = await propose_provisional_event(
+    event = new_provisional_event(
         uow,
         subject_id=item.subject.id,
-        site_id=item.site.id,
         meddra_code=grade.meddra_code,
         grade=grade.grade,
         onset=item.row.collected_at.date(),
         source=AdverseEventSource.LAB,
     )
+    await uow.flush()
+    audit_new_event(uow, event, site_id=item.site.id)
     return [event.id]

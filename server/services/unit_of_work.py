@@ -4,7 +4,10 @@ or not at all. Leaving the block without commit() rolls everything back.
 The stored platelet responses are kept in step here: every flush notes the subjects whose
 response inputs it wrote (transfusions, counts, body measurements, CAR-T infusions, therapies,
 procedures, a new subject), use cases that write around the ORM say so with response_inputs_changed(), and
-commit() recomputes those subjects in the same transaction, just before committing."""
+commit() recomputes those subjects in the same transaction, just before committing.
+
+Audit rows are collected as the use case goes and written by commit() in one INSERT, in the same
+transaction as the change they record (DESIGN.md rule 2): one statement, whatever their number."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, UOWTransaction
 
-from ..db.audit import append_audit_event
+from ..db.audit import audit_row, insert_audit_rows
 from ..db.models import (
     BodyMeasurement,
     CarTInfusion,
@@ -68,6 +71,7 @@ class UnitOfWork:
         self.request_id = request_id
         self._alert_bus = alert_bus
         self._alerts: list[dict[str, Any]] = []
+        self._audit_rows: list[dict[str, Any]] = []  # written by commit()
         self.now = clock()  # one time for the whole use case: the change and its audit agree
         self._session: AsyncSession | None = None
 
@@ -110,6 +114,8 @@ class UnitOfWork:
         changed = self.session.info.pop(CHANGED_SUBJECTS, set())
         if changed is None or changed:
             await refresh_stored_responses(self.session, changed, self.now.astimezone(timezone.utc).date())
+        await insert_audit_rows(self.session, self._audit_rows)
+        self._audit_rows = []
         if self._alert_bus is not None and self._alerts:
             await self._alert_bus.stage(self.session, self._alerts)
         await self.session.commit()
@@ -130,16 +136,18 @@ class UnitOfWork:
         site_id: int | None,
         reason: str | None = None,
     ) -> None:
-        append_audit_event(
-            self.session,
-            actor=self.actor,
-            at=self.now,
-            entity=entity,
-            entity_id=entity_id,
-            action=action,
-            changes=changes,
-            subject_id=subject_id,
-            site_id=site_id,
-            reason=reason,
-            request_id=self.request_id,
+        """Records a change for the audit trail; the row is written at commit, with the change."""
+        self._audit_rows.append(
+            audit_row(
+                actor=self.actor,
+                at=self.now,
+                entity=entity,
+                entity_id=entity_id,
+                action=action,
+                changes=changes,
+                subject_id=subject_id,
+                site_id=site_id,
+                reason=reason,
+                request_id=self.request_id,
+            )
         )

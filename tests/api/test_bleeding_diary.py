@@ -409,6 +409,28 @@ async def test_a_report_noticed_beyond_the_entry_window_is_accepted_and_flagged_
     assert [r["late"] for r in reports] == [late]
 
 
+AMEND_WINDOW = "... on ProtocolParametersSuccess { protocolParameters { version } }"
+
+
+@pytest.mark.parametrize(("effective_in_days", "late"), [(0, True), (1, False)])
+async def test_the_entry_window_in_force_today_decides_late(
+    gql: Any, world: dict[str, str], effective_in_days: int, late: bool
+) -> None:
+    # given: an amendment shortening the entry window to 3 days, effective today or tomorrow
+    effective = (now() + timedelta(days=effective_in_days)).date().isoformat()
+    variables = {"effectiveFrom": effective, "reason": "Amendment: shorter diary window", "diaryEntryWindowDays": 3}
+    amended = await fx.mutate(
+        gql, world["admin"], "amendProtocolParameters", "AmendProtocolParametersInput", variables, AMEND_WINDOW
+    )
+    assert amended["protocolParameters"]["version"] == 2
+
+    # when: a report noticed 5 days ago (within the first version's 7 days)
+    result = await accepted(gql, world["patient"], report_input(noticed=now() - timedelta(days=5)))
+
+    # then: late only under the version in force today
+    assert (result["late"], result["report"]["late"]) == (late, late)
+
+
 @pytest.mark.parametrize("name", ["noticedAt", "deviceEnteredAt", "deviceSubmittedAt"])
 async def test_naive_times_are_refused(gql: Any, world: dict[str, str], app: Any, name: str) -> None:
     # given

@@ -8,10 +8,11 @@
  *
  * Run against the demo (see README.md in this folder):
  *   export PTR_TOKEN=$(ptr-trial token --role coordinator --site S01)
- *   npx --yes -p typescript tsc --strict --target es2022 --module commonjs --lib es2022,dom --outDir /tmp/ptr-client clients/examples/client.ts
+ *   (cd tools/graphql && npm ci)                             # once: the dev tools
+ *   tools/graphql/node_modules/.bin/tsc -p clients/examples  # writes /tmp/ptr-client (tsconfig.json)
  *   node /tmp/ptr-client/client.js
  * Node 22.18 and later strip types themselves: `node clients/examples/client.ts` (the file uses no
- * enum, namespace or parameter property, so type stripping suffices).
+ * enum, namespace or parameter property and imports types only, so type stripping suffices).
  *
  * Environment: PTR_TOKEN (required), PTR_API_URL (default http://127.0.0.1:8000/graphql),
  * SITE (default S01), SUBJECT_CODE (default: a new code per run).

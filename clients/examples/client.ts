@@ -8,143 +8,42 @@
  *
  * Run against the demo (see README.md in this folder):
  *   export PTR_TOKEN=$(ptr-trial token --role coordinator --site S01)
- *   npx --yes -p typescript tsc --strict --target es2022 --module commonjs --lib es2022,dom --outDir /tmp/ptr-client clients/examples/client.ts
+ *   (cd tools/graphql && npm ci)                             # once: the dev tools
+ *   tools/graphql/node_modules/.bin/tsc -p clients/examples  # writes /tmp/ptr-client (tsconfig.json)
  *   node /tmp/ptr-client/client.js
  * Node 22.18 and later strip types themselves: `node clients/examples/client.ts` (the file uses no
- * enum, namespace or parameter property, so type stripping suffices).
+ * enum, namespace or parameter property and imports types only, so type stripping suffices).
  *
  * Environment: PTR_TOKEN (required), PTR_API_URL (default http://127.0.0.1:8000/graphql),
  * SITE (default S01), SUBJECT_CODE (default: a new code per run).
  */
 
-// ---- Types mirrored from schema.graphql -------------------------------------------------------
+// ---- Types generated from schema.graphql ----------------------------------------------------
+// generated/graphql.ts is written by graphql-codegen from schema.graphql and the two operations
+// below (`npm run codegen` in tools/graphql); a check fails when it is stale, so these types follow
+// the schema instead of drifting from it. `import type` is erased when compiling or type stripping.
 
-export type ErrorCode =
-  | "REQUIRED"
-  | "OUT_OF_RANGE"
-  | "INVALID_FORMAT"
-  | "INVALID_ORDER"
-  | "IN_FUTURE"
-  | "TOO_LONG"
-  | "UNIT_SUSPECT"
-  | "NOT_ALLOWED"
-  | "NOT_FOUND"
-  | "PERMISSION_DENIED"
-  | "DUPLICATE"
-  | "INVALID_TRANSITION"
-  | "ALREADY_VOIDED"
-  | "NO_CHANGE";
+import type {
+  EnrollSubjectInput,
+  EnrollSubjectMutation,
+  EnrollSubjectMutationVariables,
+  RecordPlateletTransfusionInput,
+  RecordPlateletTransfusionMutation,
+  RecordPlateletTransfusionMutationVariables,
+} from "./generated/graphql";
 
-export type SubjectStatus =
-  | "SCREENING"
-  | "ENROLLED"
-  | "LYMPHODEPLETED"
-  | "INFUSED"
-  | "FOLLOW_UP"
-  | "COMPLETED"
-  | "WITHDRAWN"
-  | "SCREEN_FAILED";
+export type { EnrollSubjectInput, RecordPlateletTransfusionInput };
+export type { ErrorCode, SubjectStatus } from "./generated/graphql";
 
-/** One problem with one input field; `field` is the path into the mutation's input. */
-export interface FieldProblem {
-  code: ErrorCode;
-  message: string;
-  field: string[];
-}
-
-interface UserErrorFields {
-  code: ErrorCode;
-  message: string;
-  /** Path of the offending input field; empty when the error concerns the whole request. */
-  field: string[];
-}
-
-export interface InputError extends UserErrorFields {
-  __typename: "InputError";
-  problems: FieldProblem[];
-}
-export interface NotFoundError extends UserErrorFields {
-  __typename: "NotFoundError";
-}
-export interface PermissionDeniedError extends UserErrorFields {
-  __typename: "PermissionDeniedError";
-}
-export interface ConflictError extends UserErrorFields {
-  __typename: "ConflictError";
-}
-export type UserError = InputError | NotFoundError | PermissionDeniedError | ConflictError;
-
-export interface Subject {
-  id: string;
-  code: string;
-  status: SubjectStatus;
-  site: { code: string };
-}
-export interface SubjectSuccess {
-  __typename: "SubjectSuccess";
-  subject: Subject;
-}
-
-export interface PlateletCount {
-  id: string;
-  drawnAt: string;
-  /** x10^9/L, as the lab reports it. */
-  valueE9PerL: number;
-  studyDay: number | null;
-}
-export interface PlateletTransfusion {
-  id: string;
-  startedAt: string;
-  endedAt: string;
-  /** x10^11 platelets; null when a unit's content is unknown. */
-  doseE11: number | null;
-  studyDay: number | null;
-}
-export interface PlateletTransfusionSuccess {
-  __typename: "PlateletTransfusionSuccess";
-  transfusion: PlateletTransfusion;
-  counts: PlateletCount[];
-}
-
-export type EnrollSubjectResult = SubjectSuccess | UserError;
-export type PlateletTransfusionResult = PlateletTransfusionSuccess | UserError;
-
-export interface EnrollSubjectInput {
-  code: string;
-  siteCode: string;
-  sex: "FEMALE" | "MALE" | "OTHER" | "UNKNOWN";
-  yearOfBirth: number;
-  ageAtConsent: number;
-  diagnosis: "AML" | "ALL" | "MPAL" | "OTHER";
-  remissionStatus: "CR1" | "CR2" | "CR3_OR_LATER" | "CRI";
-  /** ISO date, e.g. "2024-09-02". */
-  consentDate: string;
-  remissionDate?: string | null;
-  aboGroup?: "O" | "A" | "B" | "AB" | null;
-  rhd?: "POSITIVE" | "NEGATIVE" | null;
-  status?: "SCREENING" | "ENROLLED";
-}
-
-export interface PlateletCountValueInput {
-  /** x10^9/L, not per uL: 25 x10^9/L is 25000/uL. */
-  valueE9PerL: number;
-  /** ISO date-time with a UTC offset. */
-  drawnAt: string;
-}
-
-export interface RecordPlateletTransfusionInput {
-  subjectCode: string;
-  startedAt: string;
-  endedAt: string;
-  units: { kind?: "APHERESIS" | "POOLED_WHOLE_BLOOD" | "WHOLE_BLOOD_DERIVED"; contentE11?: number | null }[];
-  aboCompatibility?: "IDENTICAL" | "MAJOR_INCOMPATIBLE" | "MINOR_INCOMPATIBLE" | "BIDIRECTIONAL_INCOMPATIBLE" | "UNKNOWN";
-  hlaSelected?: boolean;
-  crossmatched?: boolean;
-  storageAgeDays?: number | null;
-  note?: string | null;
-  preCount?: PlateletCountValueInput | null;
-  postCounts?: PlateletCountValueInput[];
-}
+/** What `enrollSubject` returns: `SubjectSuccess` or one of the errors, told apart by `__typename`. */
+export type EnrollSubjectResult = EnrollSubjectMutation["enrollSubject"];
+export type PlateletTransfusionResult = RecordPlateletTransfusionMutation["recordPlateletTransfusion"];
+/** The typed, expected errors (InputError, NotFoundError, PermissionDeniedError, ConflictError):
+ * every member of a result union but its success type. A new error type in the schema lands
+ * here and makes `describeError`'s switch fail to compile until it is handled. */
+export type UserError =
+  | Exclude<EnrollSubjectResult, { __typename: "SubjectSuccess" }>
+  | Exclude<PlateletTransfusionResult, { __typename: "PlateletTransfusionSuccess" }>;
 
 // ---- Transport ------------------------------------------------------------------------------
 
@@ -161,7 +60,7 @@ export class PtrClient {
     this.token = token;
   }
 
-  async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+  async request<TData, TVariables extends Record<string, unknown>>(query: string, variables: TVariables): Promise<TData> {
     const response = await fetch(this.url, {
       method: "POST",
       headers: {
@@ -173,7 +72,7 @@ export class PtrClient {
     if (response.status === 401) {
       throw new GraphQLRequestError("401 Unauthorized: the token is missing, invalid or expired");
     }
-    const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
+    const body = (await response.json()) as { data?: TData; errors?: { message: string }[] };
     if (body.errors?.length || body.data === undefined) {
       // Unexpected errors are masked by the server; quote the X-Request-ID when reporting one.
       const requestId = response.headers.get("x-request-id");
@@ -184,12 +83,12 @@ export class PtrClient {
   }
 
   async enrollSubject(input: EnrollSubjectInput): Promise<EnrollSubjectResult> {
-    const data = await this.request<{ enrollSubject: EnrollSubjectResult }>(ENROLL_SUBJECT, { input });
+    const data = await this.request<EnrollSubjectMutation, EnrollSubjectMutationVariables>(ENROLL_SUBJECT, { input });
     return data.enrollSubject;
   }
 
   async recordPlateletTransfusion(input: RecordPlateletTransfusionInput): Promise<PlateletTransfusionResult> {
-    const data = await this.request<{ recordPlateletTransfusion: PlateletTransfusionResult }>(
+    const data = await this.request<RecordPlateletTransfusionMutation, RecordPlateletTransfusionMutationVariables>(
       RECORD_PLATELET_TRANSFUSION,
       { input },
     );

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
@@ -16,7 +17,7 @@ from .context import Info
 from .enums import CarTProduct, EndpointPopulation, KineticsMeasure, SubjectStatus
 from .ids import decode_id, encode_cursor
 from .outcome_types import CohortCount, MedianValue
-from .paging import cursor_position, page_size_of
+from .paging import Counter, counted, cursor_position, page_size_of
 from .response_types import PrimaryEndpoint, SiteEndpoint
 from .safety import SafetyQuery
 from .therapies import TherapiesQuery
@@ -91,16 +92,18 @@ class Query(SafetyQuery, TherapiesQuery):
     ) -> t.SubjectConnection:
         where = q.SubjectFilter(site_codes=site_codes, statuses=statuses)
         after_id, limit = cursor_position(after), page_size_of(info, first)
+        count: Counter
         if sustained_response is not None:
             rows, has_next, total = await _subjects_by_response(info, where, sustained_response, after_id, limit)
+            count = counted(total)
         else:
             rows, has_next = await info.context.read(q.page_of_subjects, where, after_id=after_id, limit=limit)
-            total = await info.context.read(q.count_subjects, where)
+            count = partial(info.context.read, q.count_subjects, where)
         edges = [t.SubjectEdge(cursor=encode_cursor(r.id), node=t.Subject.of(r)) for r in rows]
         return t.SubjectConnection(
             edges=edges,
             page_info=t.PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-            total_count=total,
+            count=count,
         )
 
     @strawberry.field(description="One subject by its pseudonymous code; null when unknown or not yours to see.")

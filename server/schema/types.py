@@ -19,6 +19,7 @@ from ..services.response import TRANSFUSION_RESPONSE_COLUMNS, ResponseReading
 from . import enums as e
 from .context import Info
 from .ids import encode_id
+from .paging import Counter
 
 MAX_DIARY_DAYS = 400  # one bleedingDays range: a baseline and a year of follow-up
 
@@ -701,7 +702,11 @@ class PageInfo:
 class SubjectConnection:
     edges: list[SubjectEdge]
     page_info: PageInfo
-    total_count: int = strawberry.field(description="Subjects matching the filters, over all pages.")
+    count: strawberry.Private[Counter]
+
+    @strawberry.field(description="Subjects matching the filters, over all pages.")
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 @strawberry.type(description="One append-only audit record: who changed what, when and why.")

@@ -14,6 +14,7 @@ from strawberry.types import Info as StrawberryInfo
 from ..db import devices as repo_devices
 from ..db.engine import is_disconnect, read_retrying
 from ..db.notify import AlertBus
+from ..db.protocol_cache import ProtocolCache
 from ..domain.auth import Actor
 from ..services.unit_of_work import UnitOfWork
 from ..settings import Settings
@@ -33,6 +34,7 @@ class Context:
         settings: Settings,
         request_id: str,
         native_datetimes: bool = False,
+        protocol_cache: ProtocolCache | None = None,
     ) -> None:
         from .loaders import Loaders  # loaders read through this context
 
@@ -43,6 +45,8 @@ class Context:
         # isoformat() would (server.app.TrialGraphQL); the executor then leaves them as they are.
         self.native_datetimes = native_datetimes
         self.alert_bus = alert_bus
+        # The application's (server.db.protocol_cache); without one, nothing is kept between requests.
+        self.protocol_cache = protocol_cache or ProtocolCache(sessionmaker, across_requests=False)
         self.connection_params: dict[str, Any] | None = None  # set by the WebSocket handler
         self._sessionmaker = sessionmaker
         self._write_sessionmaker = write_sessionmaker

@@ -66,8 +66,8 @@ class Query(SafetyQuery, TherapiesQuery):
 
     @strawberry.field(description="The trial, with its protocol parameters.")
     async def trial(self, info: Info) -> Trial:
-        row = await info.context.read(lambda session, _actor: q.the_trial(session))
-        return Trial(code=row.code, title=row.title, db_id=row.id)
+        trial = await info.context.loaders.trial_protocol()
+        return Trial(code=trial.code, title=trial.title)
 
     @strawberry.field(description="Sites you may see, by code.")
     async def sites(self, info: Info) -> list[t.Site]:
@@ -213,7 +213,6 @@ SENSITIVITY_ARGUMENT = Annotated[
 
 @strawberry.type(description="The trial this service holds.")
 class Trial:
-    db_id: strawberry.Private[int]
     code: str
     title: str
 
@@ -222,8 +221,7 @@ class Trial:
     )
     async def protocol_parameters(self, info: Info) -> t.ProtocolParameters:
         version, _ = await info.context.loaders.protocol()
-        versions = await info.context.read(lambda session, _a: q.parameter_versions(session, self.db_id))
-        row = next(v for v in versions if v.version == version)
+        row = (await info.context.loaders.trial_protocol()).version(version)
         return t.ProtocolParameters.of(row, info.context.actor.sees_free_text)
 
     @strawberry.field(
@@ -307,5 +305,5 @@ class Trial:
 
     @strawberry.field(description="Every version of the protocol parameters, oldest first.")
     async def protocol_parameter_history(self, info: Info) -> list[t.ProtocolParameters]:
-        versions = await info.context.read(lambda session, _a: q.parameter_versions(session, self.db_id))
+        versions = (await info.context.loaders.trial_protocol()).versions
         return [t.ProtocolParameters.of(v, info.context.actor.sees_free_text) for v in versions]

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from . import metrics
 from .auth import InvalidToken, device_access_token
 from .db import devices as repo_devices
+from .db.engine import read_retrying
 from .domain.devices import MAX_CODE_INPUT, check_device_label, normalize_code, secret_digest, secret_digest_key
 from .ratelimit import build_storage
 from .services.devices import PATIENT_APP, DeviceCredentials, DeviceRefusal, DeviceRefused, redeem_activation
@@ -204,6 +205,6 @@ async def refresh(request: Request) -> Response:
 
 
 async def device_is_active(sessionmaker: async_sessionmaker[AsyncSession], device_id: str) -> bool:
-    """For the GraphQL endpoint: one SELECT by the device's unique id per request."""
-    async with sessionmaker() as session:
-        return await repo_devices.device_is_active(session, device_id)
+    """For the GraphQL endpoint: one SELECT by the device's unique id per request (once more on a
+    new connection if the pooled one turns out dead: server.db.engine)."""
+    return await read_retrying(sessionmaker, lambda session: repo_devices.device_is_active(session, device_id))

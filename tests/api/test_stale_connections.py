@@ -69,3 +69,15 @@ async def test_a_read_on_a_dead_connection_not_caught_at_checkout_is_retried_onc
     for body in answers:
         assert "errors" not in body, body
         assert body["data"] == {"viewer": {"role": "ADMIN"}, "sites": [{"code": "S01"}]}
+
+
+async def test_a_read_in_a_short_session_of_its_own_is_retried_once_too(app, gql, token, postgres_only, monkeypatch):
+    # given: a warm pool, the check at checkout blind, and the protocol versions not read yet
+    admin = token("admin")
+    await _warm_pool(gql, admin)
+    monkeypatch.setattr(db_engine, "connection_closed_by_server", lambda _connection: False)
+    assert await _terminate_backends(app) >= 1
+    # when: the first request reads the trial (kept per process, read in a session of its own)
+    body = await gql(admin, "{ trial { code protocolParameters { version } } }")
+    # then
+    assert body == {"data": {"trial": {"code": "PTR-CART-01", "protocolParameters": {"version": 1}}}}

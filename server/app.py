@@ -41,6 +41,7 @@ from .db import devices as repo_devices
 from .db import migrate
 from .db.engine import build_engine, build_sessionmaker
 from .db.outage import DatabaseOutage
+from .db.protocol_cache import PROTOCOL_CHANNEL, ProtocolCache
 from .device_routes import DeviceRateLimits, activate, device_is_active, refresh
 from .exports_http import export_routes
 from .httplimits import BodyTimeoutMiddleware, HeaderLimitMiddleware
@@ -288,6 +289,7 @@ class TrialGraphQL(GraphQL[Context, None]):
             sessionmaker=state.sessionmaker,
             write_sessionmaker=state.write_sessionmaker,
             alert_bus=state.alert_bus,
+            protocol_cache=state.protocol_cache,
             settings=self.settings,
             request_id=request.state.request_id,
             native_datetimes=True,  # encode_json below writes them
@@ -450,6 +452,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # A single statement reads one snapshot: the device check and planned reads
         # (server.schema.planner) need no transaction, so no BEGIN/ROLLBACK round trips.
         app.state.autocommit_engine = None if settings.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        app.state.protocol_cache = ProtocolCache(
+            app.state.sessionmaker, across_requests=engine.dialect.name == "postgresql"
+        )
         app.state.settings = settings
         app.state.device_limits = DeviceRateLimits(settings)
         app.state.rate_limits = RequestRateLimits(settings, app.state.device_limits.storage)
@@ -457,6 +462,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.outage.watch(engine)
         instrument_pool(engine)
         app.state.alert_bus = MeteredAlertBus(settings.effective_database_url)
+        app.state.alert_bus.on_notice(PROTOCOL_CHANNEL, app.state.protocol_cache.drop)
         await app.state.alert_bus.start()
         _tune_garbage_collector()
         try:

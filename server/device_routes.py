@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from . import metrics
 from .auth import InvalidToken, device_access_token
 from .db import devices as repo_devices
+from .db.engine import read_retrying
 from .domain.devices import MAX_CODE_INPUT, check_device_label, normalize_code, secret_digest, secret_digest_key
 from .ratelimit import build_storage
 from .services.devices import PATIENT_APP, DeviceCredentials, DeviceRefusal, DeviceRefused, redeem_activation
@@ -203,10 +204,8 @@ async def refresh(request: Request) -> Response:
 
 
 async def device_is_active(state: Any, device_id: str) -> bool:
-    """For the GraphQL endpoint: one SELECT by the device's unique id per request; on PostgreSQL
-    outside a transaction (one round trip, no BEGIN/ROLLBACK around it)."""
-    if state.autocommit_engine is not None:
-        async with state.autocommit_engine.connect() as connection:
-            return await repo_devices.device_is_active(connection, device_id)
-    async with state.sessionmaker() as session:
-        return await repo_devices.device_is_active(session, device_id)
+    """For the GraphQL endpoint: one SELECT by the device's unique id per request, on PostgreSQL
+    outside a transaction (one round trip, no BEGIN/ROLLBACK), once more on a new connection if
+    the pooled one turns out dead (server.db.engine)."""
+    open_reader = state.autocommit_engine.connect if state.autocommit_engine is not None else state.sessionmaker
+    return await read_retrying(open_reader, lambda reader: repo_devices.device_is_active(reader, device_id))

@@ -27,6 +27,8 @@ from server.db.engine import build_engine
 from server.domain.enums import Role
 from server.settings import Settings
 
+from .statement_log import StatementLog
+
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ["sqlite", "postgres"]
@@ -214,3 +216,15 @@ def sql_statements(app: Any) -> Iterator[StatementCounter]:
 @pytest.fixture
 def write_statements(app: Any) -> Iterator[StatementCounter]:
     yield from _counting(app, StatementCounter(writes_only=True))
+
+
+@pytest.fixture
+async def pg_statement_log(app: Any, database_url: str) -> AsyncIterator[StatementLog]:
+    """Counts the round trips the app makes as PostgreSQL's log shows them (tests/statement_log.py
+    says how, and how to use it); skips the test on SQLite."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("round trips are counted from PostgreSQL's log")
+    log = StatementLog(app.state.engine)
+    await log.start()
+    yield log
+    log.stop()

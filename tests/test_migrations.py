@@ -5,10 +5,12 @@ here: the session fixtures own the main test database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from server.db import migrate
 from server.db.engine import build_engine
 from server.db.models import Base
+from server.db.protocol_cache import PROTOCOL_CHANNEL
 from server.domain.protocol import DEFAULT_PARAMETERS, ProtocolParameters
 from server.settings import Settings
 
@@ -78,7 +81,9 @@ async def audit_guards(engine: AsyncEngine) -> set[str]:
     """The append-only triggers (and, on PostgreSQL, their function) present in the database."""
     async with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            triggers = await conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+            triggers = await conn.execute(
+                text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'audit_event%'")
+            )
             functions = await conn.execute(
                 text("SELECT proname FROM pg_proc WHERE proname = 'audit_event_is_append_only'")
             )
@@ -158,3 +163,27 @@ async def test_upgrade_at_head_is_a_no_op(scratch_engine: AsyncEngine):
     await migrate.upgrade(scratch_engine)
     # then
     await assert_at_head(scratch_engine)
+
+
+async def test_a_write_to_the_protocol_versions_notifies_every_process(scratch_engine: AsyncEngine):
+    """0010: the per-process copies of the versions (server.db.protocol_cache) hear of any change."""
+    if scratch_engine.dialect.name != "postgresql":
+        pytest.skip("NOTIFY is PostgreSQL's")
+    # given: a migrated database and a connection listening on the channel
+    await migrate.upgrade(scratch_engine)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    async with scratch_engine.connect() as conn:
+        listener = (await conn.get_raw_connection()).driver_connection
+
+        def on_notice(*notice: Any) -> None:
+            heard.put_nowait(notice[2])  # (connection, pid, channel, payload)
+
+        await listener.add_listener(PROTOCOL_CHANNEL, on_notice)
+        try:
+            # when: a version is changed by hand
+            async with scratch_engine.begin() as writer:
+                await writer.execute(text("UPDATE protocol_parameter_set SET reason = reason WHERE version = 1"))
+            # then
+            assert await asyncio.wait_for(heard.get(), timeout=10) == PROTOCOL_CHANNEL
+        finally:
+            await listener.remove_listener(PROTOCOL_CHANNEL, on_notice)

@@ -9,7 +9,11 @@ has to be fast, not reliable.
 A NOTIFY sent while a process's LISTEN connection is down reaches nobody there. So each bus keeps
 a watermark (the newest alert it delivered, and the largest alert id when it started) and, once
 the listener is back, replays from the `alert` table the alerts stored after that watermark,
-oldest first; ids already delivered are remembered and skipped, so nothing arrives twice."""
+oldest first; ids already delivered are remembered and skipped, so nothing arrives twice.
+
+The same LISTEN connection carries other channels a process must hear (on_notice): the protocol
+parameter cache's (server.db.protocol_cache) is dropped on its NOTIFY and again after every
+reconnection."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -62,6 +67,12 @@ class AlertBus:
         self._last_at = datetime.now(timezone.utc)
         self._seen: OrderedDict[int, None] = OrderedDict()
         self.replayed = 0  # alerts delivered by replays so far (logged, and read by tests)
+        self._notices: dict[str, Callable[[], None]] = {}
+
+    def on_notice(self, channel: str, callback: Callable[[], None]) -> None:
+        """Also LISTEN on `channel` (PostgreSQL; before start()): `callback` runs for each NOTIFY on
+        it, and after each reconnection of the listener, which may have missed some."""
+        self._notices[channel] = callback
 
     async def start(self) -> None:
         if self.uses_postgres:
@@ -89,6 +100,8 @@ class AlertBus:
                 with contextlib.suppress(asyncpg.UndefinedTableError):  # not migrated yet: readyz says so
                     self._floor_id = self._last_id = await listener.fetchval("SELECT coalesce(max(id), 0) FROM alert")
             await listener.add_listener(CHANNEL, self._on_notification)
+            for channel, callback in self._notices.items():
+                await listener.add_listener(channel, _calling(callback))
         except BaseException:
             await listener.close()
             raise
@@ -104,6 +117,8 @@ class AlertBus:
                 except Exception:  # noqa: BLE001 - retried on the next tick
                     log.warning("alert listener cannot reconnect yet", exc_info=True)
                     continue
+                for callback in self._notices.values():
+                    callback()
                 try:
                     replayed = await self.replay_missed()
                     log.info("alert listener reconnected; %d missed alerts replayed", replayed)
@@ -174,6 +189,15 @@ class AlertBus:
         if not self.uses_postgres:
             for alert in alerts:
                 self._fan_out(alert)
+
+
+def _calling(callback: Callable[[], None]) -> Callable[..., None]:
+    """An asyncpg listener (connection, pid, channel, payload) that calls `callback`."""
+
+    def listener(*_notification: Any) -> None:
+        callback()
+
+    return listener
 
 
 def _payload_of_row(row: Any) -> dict[str, Any]:

@@ -5,8 +5,10 @@ may simply retry): a socket error while connecting (refused, reset, DNS, connect
 raises these unwrapped), the pool's timeout waiting for a connection, and a driver error raised
 while connecting (SQLAlchemy wraps those with no statement: too many clients, the server starting
 up or shutting down). A connection lost in the middle of a statement is not: a mutation's COMMIT
-may or may not have landed, so that stays an internal error (pool_pre_ping catches most dead
-connections at checkout, where they count as unreachable).
+may or may not have landed, so that stays an internal error. A pooled connection the server
+already closed is refused at checkout and a read whose connection dies at its first statement is
+retried once on a new one (server.db.engine); when the database is down, that new connection
+cannot be made, and so the read counts as unreachable.
 
 One warning when an outage starts, the failures during it counted silently, one line when a
 connection is checked out again ("database reachable again", with the count)."""

@@ -40,10 +40,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.util import find_tables
 
 from ..domain.auth import Actor
+from .engine import read_retrying
 from .models import PlateletTransfusion, StoredSubjectResponse, StoredTransfusionResponse, Subject
 from .queries import SubjectFilter, subject_visible_to, subjects_matching
 
@@ -381,8 +382,11 @@ async def fetch_planned(engine: AsyncEngine, data: ColumnElement[Any], stale: Co
     """Runs the one statement outside a transaction (a single statement reads one snapshot):
     one round trip, no BEGIN/COMMIT."""
     statement = select(cast(data, Text), cast(stale if stale is not None else false(), Boolean))
-    async with engine.connect() as connection:
-        row = (await connection.execute(statement)).one()
+
+    async def run(connection: AsyncConnection) -> Any:
+        return (await connection.execute(statement)).one()
+
+    row = await read_retrying(engine.connect, run)  # once more if the pooled connection was dead
     return PlannedAnswer(data=row[0], stale=bool(row[1]))
 
 

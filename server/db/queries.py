@@ -25,7 +25,6 @@ from .models import (
     BleedingReport,
     BleedingReportAnnotation,
     CarTInfusion,
-    ProtocolParameterSet,
     Site,
     StoredSubjectResponse,
     StoredTransfusionResponse,
@@ -101,15 +100,6 @@ def _redact_free_text(actor: Actor, session: AsyncSession, rows: Sequence[M]) ->
             for column in columns:
                 setattr(row, column, None)
     return rows
-
-
-async def parameter_versions(session: AsyncSession, trial_id: int) -> Sequence[ProtocolParameterSet]:
-    query = (
-        select(ProtocolParameterSet)
-        .where(ProtocolParameterSet.trial_id == trial_id)
-        .order_by(ProtocolParameterSet.version)
-    )
-    return (await session.execute(query)).scalars().all()
 
 
 async def visible_sites(session: AsyncSession, actor: Actor) -> Sequence[Site]:

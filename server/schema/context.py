@@ -7,11 +7,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from strawberry.types import Info as StrawberryInfo
 
 from ..db import devices as repo_devices
+from ..db.engine import is_disconnect, read_retrying
 from ..db.notify import AlertBus
+from ..db.protocol_cache import ProtocolCache
 from ..domain.auth import Actor
 from ..services.unit_of_work import UnitOfWork
 from ..settings import Settings
@@ -32,6 +35,7 @@ class Context:
         request_id: str,
         native_datetimes: bool = False,
         planned_reads_engine: AsyncEngine | None = None,
+        protocol_cache: ProtocolCache | None = None,
     ) -> None:
         from .loaders import Loaders  # loaders read through this context
 
@@ -45,6 +49,8 @@ class Context:
         # PostgreSQL in autocommit, for reads answered by one statement (server.schema.planner);
         # None: every query through the stock executor (SQLite, WebSockets, in-process callers).
         self.planned_reads_engine = planned_reads_engine
+        # The application's (server.db.protocol_cache); without one, nothing is kept between requests.
+        self.protocol_cache = protocol_cache or ProtocolCache(sessionmaker, across_requests=False)
         self.connection_params: dict[str, Any] | None = None  # set by the WebSocket handler
         self._sessionmaker = sessionmaker
         self._write_sessionmaker = write_sessionmaker
@@ -70,22 +76,38 @@ class Context:
     async def read(
         self, query: Callable[Concatenate[AsyncSession, Actor, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Runs a db read function with the request's session and the caller's scope."""
+        """Runs a db read function with the request's session and the caller's scope.
+
+        The session's first read runs once more on a new connection when its connection turns out
+        dead (server.db.engine): nothing has been read through that session, and reads are
+        idempotent, so starting over is safe."""
         async with self._lock:
             if self.ended:
                 raise RuntimeError("the request has ended")
-            if self._session is None:
-                self._session = self._sessionmaker()
-                # The read snapshot (one per session) starts after this moment.
-                self.read_started_at = datetime.now(timezone.utc)
-            return await query(self._session, self.actor, *args, **kwargs)
+            first = self._session is None
+            session = self._open_session() if self._session is None else self._session
+            try:
+                return await query(session, self.actor, *args, **kwargs)
+            except DBAPIError as error:
+                if not (first and is_disconnect(error)):
+                    raise
+            await self.close()
+            return await query(self._open_session(), self.actor, *args, **kwargs)
+
+    def _open_session(self) -> AsyncSession:
+        self._session = self._sessionmaker()
+        # The read snapshot (one per session) starts after this moment.
+        self.read_started_at = datetime.now(timezone.utc)
+        return self._session
 
     async def device_still_active(self) -> bool:
         """For a long-lived WebSocket: whether the caller's device (a device token) is still active,
         read in a short session of its own (not the connection's read session, which operations in
         flight may hold), so every check sees the latest revocation."""
-        async with self._sessionmaker() as session:
-            return await repo_devices.actor_device_is_active(session, self.actor)
+        actor = self.actor
+        return await read_retrying(
+            self._sessionmaker, lambda session: repo_devices.actor_device_is_active(session, actor)
+        )
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._write_sessionmaker, self.actor, request_id=self.request_id, alert_bus=self.alert_bus)

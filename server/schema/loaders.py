@@ -29,6 +29,7 @@ from ..db.models import (
     SubjectStatusChange,
     Therapy,
 )
+from ..db.protocol_cache import TrialProtocol, read_trial_protocol
 from ..domain.protocol import ProtocolParameters
 from ..services.response import ResponseReading, evaluate_subject, live_reading, stored_readings
 
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
 
 K = TypeVar("K")
 R = TypeVar("R")
+
+
+def today_utc() -> date:
+    """The day whose protocol parameters a request applies (tests move it to a future date)."""
+    return datetime.now(timezone.utc).date()
 
 
 def _group(rows: Sequence[R], keys: Sequence[K], key_of: Callable[[R], K]) -> list[list[R]]:
@@ -81,12 +87,24 @@ class Loaders:
         self.activations = DataLoader(self._activations)
         self.last_follow_up = DataLoader(self._last_follow_ups)
         self._by_id: dict[type[Any], DataLoader[int, Any]] = {}
+        self._trial_protocol: TrialProtocol | None = None
         self._protocol: tuple[int, ProtocolParameters] | None = None
 
+    async def trial_protocol(self) -> TrialProtocol:
+        """The trial and all its parameter versions: the process's copy (server.db.protocol_cache),
+        or, where none is kept between requests, read once in this request's snapshot."""
+        if self._trial_protocol is None:
+            cache = self._ctx.protocol_cache
+            if cache.across_requests:
+                self._trial_protocol = await cache.get()
+            else:
+                self._trial_protocol = await self._ctx.read(lambda session, _actor: read_trial_protocol(session))
+        return self._trial_protocol
+
     async def protocol(self) -> tuple[int, ProtocolParameters]:
-        """(version, parameters) in force today, read once per request."""
+        """(version, parameters) in force today: one date for the whole request."""
         if self._protocol is None:
-            self._protocol = await self._ctx.read(q.protocol_in_force, datetime.now(timezone.utc).date())
+            self._protocol = (await self.trial_protocol()).in_force(today_utc())
         return self._protocol
 
     async def _evaluations(self, subject_ids: list[int]) -> list[ResponseReading]:

@@ -215,11 +215,16 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
                 uow, changes=changes, effective_from=input.effective_from, reason=input.reason
             )
 
-        return await run_use_case(
+        result = await run_use_case(
             info,
             use_case,
             lambda row: ProtocolParametersSuccess(protocol_parameters=t.ProtocolParameters.of(row, True)),
         )
+        if isinstance(result, ProtocolParametersSuccess):
+            # Committed: this process's next read has the new version at once; the others drop
+            # their copy on the trigger's NOTIFY (server.db.protocol_cache).
+            info.context.protocol_cache.drop()
+        return result
 
     @strawberry.mutation(description="Record height and/or weight.")
     async def record_body_measurement(self, info: Info, input: i.RecordBodyMeasurementInput) -> BodyMeasurementResult:

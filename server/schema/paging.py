@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -13,6 +13,19 @@ from .context import Info
 from .ids import decode_cursor, decode_id, encode_id
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+Counter = Callable[[], Awaitable[int]]
+"""How a connection counts its rows over all pages. Its totalCount field awaits it, so the count
+(a statement of its own) runs only when a query selects totalCount."""
+
+
+def counted(total: int) -> Counter:
+    """A Counter for a total already known (the rows were all read to filter them)."""
+
+    async def count() -> int:
+        return total
+
+    return count
 
 
 def page_size_of(info: Info, first: int | None) -> int:

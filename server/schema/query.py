@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
@@ -16,7 +17,7 @@ from .context import Info
 from .enums import CarTProduct, EndpointPopulation, KineticsMeasure, SubjectStatus
 from .ids import decode_id, encode_cursor
 from .outcome_types import CohortCount, MedianValue
-from .paging import cursor_position, page_size_of
+from .paging import Counter, counted, cursor_position, page_size_of
 from .response_types import PrimaryEndpoint, SiteEndpoint
 from .safety import SafetyQuery
 from .therapies import TherapiesQuery
@@ -65,8 +66,8 @@ class Query(SafetyQuery, TherapiesQuery):
 
     @strawberry.field(description="The trial, with its protocol parameters.")
     async def trial(self, info: Info) -> Trial:
-        row = await info.context.read(lambda session, _actor: q.the_trial(session))
-        return Trial(code=row.code, title=row.title, db_id=row.id)
+        trial = await info.context.loaders.trial_protocol()
+        return Trial(code=trial.code, title=trial.title)
 
     @strawberry.field(description="Sites you may see, by code.")
     async def sites(self, info: Info) -> list[t.Site]:
@@ -91,16 +92,18 @@ class Query(SafetyQuery, TherapiesQuery):
     ) -> t.SubjectConnection:
         where = q.SubjectFilter(site_codes=site_codes, statuses=statuses)
         after_id, limit = cursor_position(after), page_size_of(info, first)
+        count: Counter
         if sustained_response is not None:
             rows, has_next, total = await _subjects_by_response(info, where, sustained_response, after_id, limit)
+            count = counted(total)
         else:
             rows, has_next = await info.context.read(q.page_of_subjects, where, after_id=after_id, limit=limit)
-            total = await info.context.read(q.count_subjects, where)
+            count = partial(info.context.read, q.count_subjects, where)
         edges = [t.SubjectEdge(cursor=encode_cursor(r.id), node=t.Subject.of(r)) for r in rows]
         return t.SubjectConnection(
             edges=edges,
             page_info=t.PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-            total_count=total,
+            count=count,
         )
 
     @strawberry.field(description="One subject by its pseudonymous code; null when unknown or not yours to see.")
@@ -210,7 +213,6 @@ SENSITIVITY_ARGUMENT = Annotated[
 
 @strawberry.type(description="The trial this service holds.")
 class Trial:
-    db_id: strawberry.Private[int]
     code: str
     title: str
 
@@ -219,8 +221,7 @@ class Trial:
     )
     async def protocol_parameters(self, info: Info) -> t.ProtocolParameters:
         version, _ = await info.context.loaders.protocol()
-        versions = await info.context.read(lambda session, _a: q.parameter_versions(session, self.db_id))
-        row = next(v for v in versions if v.version == version)
+        row = (await info.context.loaders.trial_protocol()).version(version)
         return t.ProtocolParameters.of(row, info.context.actor.sees_free_text)
 
     @strawberry.field(
@@ -304,5 +305,5 @@ class Trial:
 
     @strawberry.field(description="Every version of the protocol parameters, oldest first.")
     async def protocol_parameter_history(self, info: Info) -> list[t.ProtocolParameters]:
-        versions = await info.context.read(lambda session, _a: q.parameter_versions(session, self.db_id))
+        versions = (await info.context.loaders.trial_protocol()).versions
         return [t.ProtocolParameters.of(v, info.context.actor.sees_free_text) for v in versions]

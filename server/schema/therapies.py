@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import replace
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
@@ -194,12 +195,11 @@ class TherapiesQuery:
         )
         after_id, limit = cursor_position(after), page_size_of(info, first)
         rows, has_next = await info.context.read(qt.page_of_therapies, where, after_id=after_id, limit=limit)
-        total = await info.context.read(qt.count_therapies, where)
         edges = [TherapyEdge(cursor=encode_cursor(r.id), node=Therapy.of(r)) for r in rows]
         return TherapyConnection(
             edges=edges,
             page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-            total_count=total,
+            count=partial(info.context.read, qt.count_therapies, where),
         )
 
     @strawberry.field(

@@ -13,6 +13,7 @@ from ..domain.study_time import study_day
 from . import enums as e
 from .context import Info
 from .ids import encode_id
+from .paging import Counter
 from .types import STUDY_DAY, CarTInfusion, Node, PageInfo, Site, _study_day
 
 
@@ -222,7 +223,11 @@ class TherapyEdge:
 class TherapyConnection:
     edges: list[TherapyEdge]
     page_info: PageInfo
-    total_count: int = strawberry.field(description="Therapies matching the filters, over all pages.")
+    count: strawberry.Private[Counter]
+
+    @strawberry.field(description="Therapies matching the filters, over all pages.")
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 @strawberry.type(description="A protocol deviation for the monitor.")

@@ -20,7 +20,7 @@ from ..services.response import TRANSFUSION_RESPONSE_COLUMNS, ResponseReading
 from . import enums as e
 from .context import Info
 from .ids import encode_id
-from .paging import MAX_WINDOW, ListWindow
+from .paging import MAX_WINDOW, Counter, ListWindow
 from .sql_mapping import declare
 
 MAX_DIARY_DAYS = 400  # one bleedingDays range: a baseline and a year of follow-up
@@ -798,7 +798,11 @@ class PageInfo:
 class SubjectConnection:
     edges: list[SubjectEdge]
     page_info: PageInfo
-    total_count: int = strawberry.field(description="Subjects matching the filters, over all pages.")
+    count: strawberry.Private[Counter]
+
+    @strawberry.field(description="Subjects matching the filters, over all pages.")
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 # A connection's fields in SQL: the page is the root field's (server.db.planned_reads.Page).

@@ -215,7 +215,8 @@ async def test_statement_count_does_not_grow_with_rows(app, gql, token, sql_stat
     first_five = await seed_subjects(sessionmaker, site_id, 1, 5)
     await seed_transfusions(sessionmaker, first_five, 0, 2)
     for auth in tokens.values():
-        await gql.data(auth, "{ viewer { role } }")  # warm-up: connections and caches
+        # warm-up: connections and caches (the protocol versions the process keeps, on PostgreSQL)
+        await gql.data(auth, "{ trial { protocolParameters { version } } }")
     # when: evaluated live, then read from the stored responses
     small_live = {role: await statements_for(gql, sql_statements, auth) for role, auth in tokens.items()}
     await refresh_all(app)
@@ -334,8 +335,8 @@ async def test_before_after_statement_count_does_not_grow_with_subjects(app, gql
     await seed_transfusions(sessionmaker, first_five, 0, 2)
     await seed_baseline_and_diary(sessionmaker, first_five)
     await refresh_all(app)
-    for auth in tokens.values():
-        await gql.data(auth, "{ viewer { role } }")
+    for auth in tokens.values():  # warm-up, as above
+        await gql.data(auth, "{ trial { protocolParameters { version } } }")
     # when
     small = {role: await before_after_statements(gql, sql_statements, auth) for role, auth in tokens.items()}
     # given: 50 subjects

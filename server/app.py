@@ -228,11 +228,9 @@ class TrialGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> str:
         """orjson: a site view's answer is 1.5 MiB, which the standard library takes ~20 ms to
-        encode. orjson writes a UTC datetime exactly as datetime.isoformat() does, so the executor
-        leaves those to it (Context.native_datetimes). The rare value orjson refuses (an integer
-        beyond 64 bits in a JSON scalar) falls back to the standard encoder. Returns text, not
-        bytes: strawberry sends WebSocket messages as binary frames when given bytes, and browser
-        graphql-ws clients only parse text frames."""
+        encode. The rare value orjson refuses (an integer beyond 64 bits in a JSON scalar) falls
+        back to the standard encoder. Returns text, not bytes: strawberry sends WebSocket messages
+        as binary frames when given bytes, and browser graphql-ws clients only parse text frames."""
         try:
             encoded = orjson.dumps(data)
         except TypeError:
@@ -290,7 +288,6 @@ class TrialGraphQL(GraphQL[Context, None]):
             alert_bus=state.alert_bus,
             settings=self.settings,
             request_id=request.state.request_id,
-            native_datetimes=True,  # encode_json below writes them
             # HTTP only: a WebSocket's operations keep the stock path (and its read session).
             planned_reads_engine=state.autocommit_engine if request.scope["type"] == "http" else None,
         )

@@ -30,7 +30,6 @@ class Context:
         alert_bus: AlertBus,
         settings: Settings,
         request_id: str,
-        native_datetimes: bool = False,
         planned_reads_engine: AsyncEngine | None = None,
     ) -> None:
         from .loaders import Loaders  # loaders read through this context
@@ -38,9 +37,6 @@ class Context:
         self._actor = actor  # None only on a WebSocket before its connection_init is accepted
         self.settings = settings
         self.request_id = request_id
-        # True when the result goes to an encoder that writes UTC datetimes itself, exactly as
-        # isoformat() would (server.app.TrialGraphQL); the executor then leaves them as they are.
-        self.native_datetimes = native_datetimes
         self.alert_bus = alert_bus
         # PostgreSQL in autocommit, for reads answered by one statement (server.schema.planner);
         # None: every query through the stock executor (SQLite, WebSockets, in-process callers).

@@ -508,8 +508,7 @@ async def breakdown_site_view(
     (2) the app's read functions (server.db.queries, as the dataloaders call them): SQL +
         SQLAlchemy compile + row processing;
     the rest of the GraphQL p50 is the GraphQL layer: building the view objects from the rows,
-    the compiled selection functions and graphql-core for the rest, dataloader and asyncio
-    scheduling, JSON encoding, auth and in-process HTTP. The response engine does not run: its
+    strawberry's and graphql-core's execution, dataloader and asyncio scheduling, JSON encoding, auth and in-process HTTP. The response engine does not run: its
     results are stored with their inputs (services.response). Also the garbage collector's pause
     time during one request."""
     from server.db import queries as q
@@ -647,8 +646,6 @@ async def main(args: argparse.Namespace) -> None:
     per_site = math.ceil(args.subjects / SITES)
 
     await build_cohort(url, args.subjects, args.transfusions)
-    if args.gc_threshold:
-        gc.set_threshold(args.gc_threshold, 50, 100)
 
     app = create_app(settings)
     pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=2)
@@ -705,9 +702,6 @@ async def main(args: argparse.Namespace) -> None:
         ]
         if args.skip_endpoint:
             operations = operations[:4]
-        if args.gc_threshold:
-            gc.collect()
-            gc.freeze()
         load_before = os.getloadavg()[0]
         results = await timed_rounds(operations, args.repeat, args.warmup)
         load_after = os.getloadavg()[0]
@@ -753,12 +747,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="profile the GraphQL site view with cProfile")
     parser.add_argument("--profile-runs", type=int, default=5)
     parser.add_argument("--skip-endpoint", action="store_true", help="time the site view only")
-    parser.add_argument(
-        "--gc-threshold",
-        type=int,
-        default=None,
-        help="experiment: gc.set_threshold(N, 50, 100) and gc.freeze() after start-up (a deployment knob)",
-    )
     return parser.parse_args()
 
 

@@ -33,7 +33,6 @@ class Context:
         alert_bus: AlertBus,
         settings: Settings,
         request_id: str,
-        native_datetimes: bool = False,
         planned_reads_engine: AsyncEngine | None = None,
         protocol_cache: ProtocolCache | None = None,
     ) -> None:
@@ -42,9 +41,6 @@ class Context:
         self._actor = actor  # None only on a WebSocket before its connection_init is accepted
         self.settings = settings
         self.request_id = request_id
-        # True when the result goes to an encoder that writes UTC datetimes itself, exactly as
-        # isoformat() would (server.app.TrialGraphQL); the executor then leaves them as they are.
-        self.native_datetimes = native_datetimes
         self.alert_bus = alert_bus
         # PostgreSQL in autocommit, for reads answered by one statement (server.schema.planner);
         # None: every query through the stock executor (SQLite, WebSockets, in-process callers).
@@ -115,14 +111,19 @@ class Context:
     async def forget_reads(self) -> None:
         """After a write, later reads in the same request must see it: drop the cached rows and
         end the read transaction (a SQLite reader keeps the snapshot of its first statement)."""
-        self.loaders = type(self.loaders)(self)
+        self.loaders.clear()
         async with self._lock:
             await self.close()
 
     async def end(self) -> None:
-        """The operation is over: wait for a read in flight, then close the session."""
+        """The operation is over: wait for a read in flight, then close the session and drop the
+        rows the loaders cached. Dropping them here frees them at once: this context lives until
+        the cyclic garbage collector finds it (graphql-core's executor, which holds it, is a
+        reference cycle), and a site view's rows are some 12,000 objects. A WebSocket's next
+        operation reads afresh."""
         async with self._lock:
             self.ended = True
+            self.loaders.clear()
             await self.close()
 
     async def close(self) -> None:

@@ -6,9 +6,14 @@ PostgreSQL's 32,767 bind parameters, a datetime whose offset pushes it outside t
 once converted to UTC, a number outside what its argument means (month 100000). One walk over the
 coerced arguments, guided by the schema's own types, finds them all wherever they are (literal or
 variable, top-level argument, nested input field, list item), so no field can forget the check.
-It runs in two places only: server.schema.execution.TrialExecutionContext for query and
-subscription fields (a GraphQL error with code BAD_USER_INPUT and the argument path, as for the
-other bad arguments) and server.schema.errors.run_use_case for mutations (the usual InputError).
+It runs in two places only:
+- EdgeChecks, a schema extension, walks the whole operation once before it executes and refuses
+  it with one GraphQL error (code BAD_USER_INPUT, the argument path in `extensions.field`), as for
+  the other bad arguments. Every field of the document is checked, including one a parent's null
+  or an @skip would never have reached: a value that cannot be stored is refused wherever it is.
+- server.schema.errors.run_use_case checks a mutation's own arguments, to answer with the usual
+  typed InputError (the fields of its payload are checked by EdgeChecks, before anything is
+  written).
 A custom scalar would also see every string, but a scalar can only fail the whole request, never
 answer a mutation with its typed InputError.
 """
@@ -16,20 +21,31 @@ answer a mutation with its typed InputError.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLList,
+    GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_named_type,
+    get_operation_ast,
 )
-from graphql.execution.values import VariableValues, get_argument_values
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from strawberry.extensions import SchemaExtension
 
 from ..domain.validation import Problem, ProblemCode
 from ..services.labs import MAX_BATCH
@@ -112,14 +128,86 @@ def _scalar_problems(value: Any, path: tuple[str, ...], bounds: tuple[int, int] 
         yield Problem(path, ProblemCode.OUT_OF_RANGE, f"must be between {bounds[0]} and {bounds[1]}")
 
 
-def as_graphql_error(problems: list[Problem]) -> GraphQLError:
+def as_graphql_error(problems: list[Problem], node: FieldNode | None = None) -> GraphQLError:
     """A query argument's problem, reported like the other bad arguments (see schema.paging)."""
     first = problems[0]
     return GraphQLError(
         f"{'.'.join(first.field)}: {first.message}",
+        nodes=node,
         extensions={"code": "BAD_USER_INPUT", "field": list(first.field)},
     )
 
 
-def is_mutation_type(parent_type: GraphQLObjectType) -> bool:
-    return parent_type.name == "Mutation"
+def operation_problem(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, inputs: Mapping[str, Any] | None
+) -> GraphQLError | None:
+    """The first field of the operation, in document order, whose arguments have a problem, as a
+    GraphQL error; None when there is none, or when the operation or its variables are invalid
+    (graphql-core's execution reports those). A mutation's own fields are left to run_use_case."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
+    variables = get_variable_values(schema, operation.variable_definitions or (), dict(inputs or {}))
+    if not isinstance(variables, VariableValues):
+        return None
+    walk = _OperationWalk(schema, document, variables)
+    return walk.selection_set(schema.get_root_type(operation.operation), operation.selection_set)
+
+
+class _OperationWalk:
+    """Every field of a selection set, through its fragments (each fragment once: its arguments
+    are the same wherever it is spread), with its definition from the schema."""
+
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: VariableValues) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.seen: set[str] = set()
+
+    def selection_set(self, parent: GraphQLNamedType | None, selection_set: SelectionSetNode) -> GraphQLError | None:
+        for selection in selection_set.selections:
+            error = None
+            if isinstance(selection, FieldNode):
+                error = self.field(parent, selection)
+            elif isinstance(selection, InlineFragmentNode):
+                named = selection.type_condition
+                narrowed = self.schema.get_type(named.name.value) if named else parent
+                error = self.selection_set(narrowed, selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is not None and fragment.name.value not in self.seen:
+                    self.seen.add(fragment.name.value)
+                    condition = self.schema.get_type(fragment.type_condition.name.value)
+                    error = self.selection_set(condition, fragment.selection_set)
+            if error is not None:
+                return error
+        return None
+
+    def field(self, parent: GraphQLNamedType | None, node: FieldNode) -> GraphQLError | None:
+        if not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
+            return None  # a union's __typename, or a type validation already refused
+        definition = parent.fields.get(node.name.value)
+        if definition is None:
+            return None  # introspection's __type(name:) and the like
+        if parent is not self.schema.mutation_type and (problems := argument_problems(definition, node, self.variables)):
+            return as_graphql_error(problems, node)
+        if node.selection_set is None:
+            return None
+        return self.selection_set(get_named_type(definition.type), node.selection_set)
+
+
+class EdgeChecks(SchemaExtension):
+    """Runs the edge checks once per operation, before it executes (queries, mutations'
+    payloads and subscriptions alike): a problem refuses the whole operation, data null."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None:
+            schema = context.schema._schema
+            error = operation_problem(schema, context.graphql_document, context.operation_name, context.variables)
+            if error is not None:
+                # Raised before the yield, so strawberry answers it as an error of the whole
+                # operation and runs no resolver (subscriptions too, which never look at a
+                # result an extension sets). Extensions listed after this one have not started.
+                raise error
+        yield

@@ -60,6 +60,12 @@ def _index(rows: Sequence[R], keys: Sequence[K], key_of: Callable[[R], K]) -> li
 class Loaders:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
+        self.clear()
+
+    def clear(self) -> None:
+        """Starts every loader afresh, forgetting the rows read so far (after a write, and when the
+        operation ends: see Context.end). New DataLoaders rather than their clear_all(), which
+        keeps each loader's last batch and with it that batch's rows."""
         self.subject = DataLoader(self._subjects)
         self.subject_by_code = DataLoader(self._subjects_by_code)
         self.site = DataLoader(self._sites)

@@ -20,7 +20,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from ..db.outage import database_unavailable
 from ..settings import Settings
-from .execution import TrialExecutionContext
+from .edge import EdgeChecks
 from .limits import QueryLimits, QueryLimitsExtension
 from .mutation import Mutation
 from .observe import ObservedMaskErrors
@@ -117,6 +117,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ObservedMaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
         # Client apps send the same few documents over and over: parse and validate each once.
         lambda: ParserCache(maxsize=512),
+        # Refuses arguments the database cannot take (NUL, huge lists...) once per operation, before
+        # any resolver. Listed before the extensions whose on_execute holds something (the time
+        # budget below): strawberry does not unwind the ones already entered when one raises.
+        EdgeChecks,
         # Refuses repeated fields and costly documents, then validates through its cache; bounds
         # a query's time (server/schema/limits.py).
         lambda: QueryLimitsExtension(limits),
@@ -130,7 +134,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        execution_context_class=TrialExecutionContext,
         types=[Subject, Site, BodyMeasurement, LymphodepletionCourse, CarTInfusion, PlateletTransfusion, PlateletCount],
         extensions=extensions,
     )

@@ -255,6 +255,63 @@ async def test_month_arguments_within_range_still_answer(gql: Any, world: dict[s
     assert set(data["trial"]) == {"a", "b"}
 
 
+# 5b. Checked once per operation, before any resolver ----------------------------------------
+
+
+async def test_a_bad_argument_in_a_fragment_refuses_the_whole_query(gql: Any, world: dict[str, str]) -> None:
+    # given a NUL in an argument inside a fragment, beside a field that would answer
+    query = r"""{ trial { a: bCellAplasiaAt(month: 3) { subjectsAssessed } ...Aplasia } }
+      fragment Aplasia on Trial { b: bCellAplasiaAt(month: 3, siteCodes: ["S01", "S\u0000"]) { subjectsAssessed } }"""
+    # when an analyst sends it
+    body = await gql(world["analyst"], query)
+    # then the operation is refused as a whole: no data, one error naming the argument, located
+    assert body["data"] is None, body
+    assert [e["extensions"] for e in body["errors"]] == [{"code": "BAD_USER_INPUT", "field": ["siteCodes", "1"]}]
+    assert body["errors"][0]["locations"] == [{"line": 2, "column": 35}]
+
+
+async def test_a_bad_argument_in_a_mutation_payload_refuses_it_before_anything_is_written(
+    gql: Any, world: dict[str, str], app: Any
+) -> None:
+    # given an enrolment whose payload asks for the new subject's lab results of 1,001 analytes
+    before = await fx.table_row_counts(app)
+    query = """mutation($i: EnrollSubjectInput!, $a: [Analyte!]) { enrollSubject(input: $i) {
+      __typename ... on SubjectSuccess { subject { labResults(analytes: $a) { id } } } } }"""
+    variables = {"i": fx.subject_input("S01-003", "S01"), "a": ["PLATELETS"] * 1_001}
+    # when the admin sends it
+    body = await gql(world["admin"], query, variables)
+    # then it is refused before the mutation runs: nothing is written
+    assert body["data"] is None, body
+    assert [e["extensions"] for e in body["errors"]] == [{"code": "BAD_USER_INPUT", "field": ["analytes"]}]
+    assert await fx.table_row_counts(app) == before
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_subscription_with_a_bad_argument_never_starts(settings: Any) -> None:
+    # given an investigator's open WebSocket (a synchronous client: WebSockets need one)
+    from starlette.testclient import TestClient
+
+    from server.app import create_app
+    from server.auth import development_token
+    from server.domain.enums import Role
+
+    investigator = development_token(settings, role=Role.INVESTIGATOR, sites=["S01"], subject=None)
+    subscription = 'subscription { siteAlerts(siteCodes: ["S\\u0000"]) { siteCode } }'
+    with (
+        TestClient(create_app(settings)) as tc,
+        tc.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {investigator}"}})
+        assert ws.receive_json()["type"] == "connection_ack"
+        # when it subscribes to its site's alerts with a NUL in a site code
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": subscription}})
+        message, end = ws.receive_json(), ws.receive_json()
+    # then the operation ends at once with the argument's error
+    assert (message["type"], message["payload"]["data"], end["type"]) == ("next", None, "complete"), message
+    errors = message["payload"]["errors"]
+    assert [e["extensions"] for e in errors] == [{"code": "BAD_USER_INPUT", "field": ["siteCodes", "0"]}], message
+
+
 # 6. clientReportId --------------------------------------------------------------------------
 
 SUBMIT = """mutation($input: SubmitBleedingReportInput!) { submitBleedingReport(input: $input) {

@@ -450,10 +450,14 @@ class QueryLimitsExtension(SchemaExtension):
         except TimeoutError:
             if not deadline.expired():
                 raise  # some other timeout, not the budget's
-            raise GraphQLError(
-                f"the query took longer than {budget:g} s and was stopped; ask for less",
-                extensions={"code": TIMEOUT, "limit": budget},
-            ) from None
+            raise timeout_error(budget) from None
+
+
+def timeout_error(budget: float) -> GraphQLError:
+    return GraphQLError(
+        f"the query took longer than {budget:g} s and was stopped; ask for less",
+        extensions={"code": TIMEOUT, "limit": budget},
+    )
 
 
 # ---- response size ------------------------------------------------------------------------------

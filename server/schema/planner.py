@@ -13,6 +13,7 @@ costed through the caches, and after the edge checks of the arguments."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from ..db import planned_reads as sql
 from ..db import queries as q
 from ..domain.auth import Actor
 from .ids import decode_cursor
+from .limits import timeout_error
 from .paging import ListWindow
 from .sql_mapping import SQL_MAPPINGS
 
@@ -235,33 +237,42 @@ class PlannedReads(SchemaExtension):
             and execution_context.operation_type is StrawberryOperationType.QUERY
             and not execution_context.pre_execution_errors
         ):
-            answer = await self._answer(execution_context, context, engine)
-            if answer is not None:
-                execution_context.result = ExecutionResult(data=answer, errors=None)  # type: ignore[arg-type]
+            result = await self._answer(execution_context, context, engine)
+            if result is not None:
+                execution_context.result = result
                 self.planner.answered += 1
             else:
                 self.planner.declined += 1
         yield
 
-    async def _answer(self, execution_context: Any, context: Any, engine: Any) -> orjson.Fragment | None:
+    async def _answer(self, execution_context: Any, context: Any, engine: Any) -> ExecutionResult | None:
+        """The planned answer; None to leave the query to the stock executor."""
         settings = context.settings
+        budget = settings.request_timeout_seconds
         try:
-            version, _ = await context.loaders.protocol()
-            plan = plan_query(
-                execution_context.schema._schema,
-                execution_context.graphql_document,
-                execution_context.operation_name,
-                execution_context.variables,
-                context.actor,
-                version,
-                (settings.default_page_size, settings.max_page_size),
-            )
+            # The same budget as the stock path's (server.schema.limits), and the same answer.
+            async with asyncio.timeout(budget):
+                version, _ = await context.loaders.protocol()
+                plan = plan_query(
+                    execution_context.schema._schema,
+                    execution_context.graphql_document,
+                    execution_context.operation_name,
+                    execution_context.variables,
+                    context.actor,
+                    version,
+                    (settings.default_page_size, settings.max_page_size),
+                )
+                answer = await sql.fetch_planned(engine, plan.data, plan.stale)
         except Unplannable:
             return None
-        answer = await sql.fetch_planned(engine, plan.data, plan.stale)
+        except TimeoutError:
+            return ExecutionResult(data=None, errors=[timeout_error(budget)])
+        except Exception:  # noqa: BLE001 - e.g. the database went away: the stock path reports it
+            log.warning("a planned read failed; the stock executor answers (request %s)", context.request_id, exc_info=True)
+            return None
         if answer.stale or len(answer.data) > settings.max_response_bytes:
             return None  # the stock path evaluates live / reports the size refusal
-        return orjson.Fragment(answer.data)
+        return ExecutionResult(data=orjson.Fragment(answer.data), errors=None)  # type: ignore[arg-type]
 
 
 __all__: Sequence[str] = ["PlannedReads", "ReadPlanner", "Unplannable", "plan_query"]

@@ -111,6 +111,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         *MaxAliasesLimiter(max_alias_count=30).validation_rules,
     ]
     limits = QueryLimits.from_settings(settings, rules)
+    planner = ReadPlanner(enabled=settings.planned_reads)
     extensions: list[Any] = [
         CloseReadSession,
         lambda: MaxTokensLimiter(max_token_count=4000),
@@ -121,15 +122,15 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # any resolver. Listed before the extensions whose on_execute holds something (the time
         # budget below): strawberry does not unwind the ones already entered when one raises.
         EdgeChecks,
+        # Answers plain reads with one SQL statement (server/schema/planner.py), within its own time
+        # budget; listed before the time budget below for the same reason as EdgeChecks.
+        lambda: PlannedReads(planner=planner),
         # Refuses repeated fields and costly documents, then validates through its cache; bounds
         # a query's time (server/schema/limits.py).
         lambda: QueryLimitsExtension(limits),
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
-    # Last: runs once the document has passed every check above.
-    planner = ReadPlanner(enabled=settings.planned_reads)
-    extensions.append(lambda: PlannedReads(planner=planner))
     schema = TrialSchema(
         query=Query,
         mutation=Mutation,

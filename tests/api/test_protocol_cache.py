@@ -62,7 +62,7 @@ async def second_app(settings: Settings) -> AsyncIterator[GraphQLClient]:
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield GraphQLClient(client)
+            yield GraphQLClient(client, application)
 
 
 async def test_an_amendment_in_one_worker_is_read_by_another(gql, token, settings):

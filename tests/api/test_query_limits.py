@@ -32,6 +32,7 @@ from graphql import (
 from sqlalchemy import text
 
 from server.app import create_app
+from server.db import planned_reads
 from server.schema.context import Context
 from server.schema.limits import (
     LIST_SIZES,
@@ -350,7 +351,8 @@ async def test_a_query_over_the_time_budget_is_stopped(
 
         return await original(self, slowly, *args, **kwargs)
 
-    async with app_with(settings, request_timeout_seconds=0.3) as (app, client):
+    # (the stock executor's budget: the read planner, tested below, is off here)
+    async with app_with(settings, request_timeout_seconds=0.3, planned_reads=False) as (app, client):
         monkeypatch.setattr(Context, "read", slow_read)
         # when a query reads
         started = time.perf_counter()
@@ -368,6 +370,44 @@ async def test_a_query_over_the_time_budget_is_stopped(
         assert (await client.data(world["analyst"], "{ subjects(first: 2) { totalCount } }"))["subjects"][
             "totalCount"
         ] == 3
+
+
+async def test_a_planned_read_over_the_time_budget_is_stopped_alike(
+    settings: Settings, world: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not settings.effective_database_url.startswith("postgresql"):
+        pytest.skip("reads are planned on PostgreSQL only")
+    # given an app with a 0.3 s budget, and a planned statement that holds its connection for 5 s
+    original = planned_reads.fetch_planned
+
+    async def slow_fetch(engine: Any, data: Any, stale: Any) -> Any:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_sleep(5)"))
+        return await original(engine, data, stale)
+
+    async with app_with(settings, request_timeout_seconds=0.3) as (app, client):
+        monkeypatch.setattr(planned_reads, "fetch_planned", slow_fetch)
+        answered = app.state.read_planner.answered
+        # when a plain read is sent
+        started = time.perf_counter()
+        response = await client.client.post(
+            "/graphql", json={"query": "{ subjects(first: 2) { edges { node { code } } } }"},
+            headers={"Authorization": f"Bearer {world['analyst']}"},
+        )
+        seconds = time.perf_counter() - started
+        # then it is stopped at the budget with the stock path's TIMEOUT answer, its connection back
+        body = response.json()
+        assert body == {
+            "data": None,
+            "errors": [{"message": "the query took longer than 0.3 s and was stopped; ask for less", "extensions": {"code": "TIMEOUT", "limit": 0.3}}],
+        }
+        assert app.state.read_planner.answered == answered + 1
+        assert seconds < 3
+        assert app.state.engine.sync_engine.pool.checkedout() == 0
+        # and the next read is answered
+        monkeypatch.setattr(planned_reads, "fetch_planned", original)
+        data = await client.data(world["analyst"], "{ subjects(first: 2) { edges { node { code } } } }")
+        assert len(data["subjects"]["edges"]) == 2
 
 
 # 5. The cost model ---------------------------------------------------------------------------------

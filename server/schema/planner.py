@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,13 +56,47 @@ class Unplannable(Exception):
 
 
 class ReadPlanner:
-    """One per schema: whether planned reads are on, and how many queries each path answered
-    (tests compare both paths on every query the planner answered)."""
+    """One per schema: whether planned reads are on, how many queries each path answered (tests
+    compare both paths on every query the planner answered), and the statements already built."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, cached_plans: int = 512) -> None:
         self.enabled = enabled
         self.answered = 0
         self.declined = 0
+        self.plans = PlanCache(cached_plans)
+
+
+class PlanCache:
+    """Statements built for recent requests, by everything they depend on. A phone polls with the
+    same document, variables and token, and an analyst re-runs a query: building the statement
+    (some 200 SQLAlchemy constructs for a phone's read) cost more than running it. Unplannable
+    requests are not cached (the walk that finds out is cheap). Bounded: least recently used out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._plans: OrderedDict[Hashable, Plan] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def get(self, key: Hashable) -> Plan | None:
+        plan = self._plans.get(key)
+        if plan is not None:
+            self._plans.move_to_end(key)
+        return plan
+
+    def put(self, key: Hashable, plan: Plan) -> None:
+        self._plans[key] = plan
+        if len(self._plans) > self.size:
+            self._plans.popitem(last=False)
+
+
+def _plan_key(execution_context: Any, actor: Actor, version: int) -> Hashable:
+    """Everything a plan depends on: the document and operation, the variables' values, what the
+    caller may see (role, sites, own subject) and the protocol version in force."""
+    variables = orjson.dumps(execution_context.variables or {}, option=orjson.OPT_SORT_KEYS, default=str)
+    scope = (actor.role, actor.site_codes, actor.subject_code)
+    return (execution_context.query, execution_context.operation_name, variables, scope, version)
 
 
 @dataclass(frozen=True)
@@ -253,15 +288,19 @@ class PlannedReads(SchemaExtension):
             # The same budget as the stock path's (server.schema.limits), and the same answer.
             async with asyncio.timeout(budget):
                 version, _ = await context.loaders.protocol()
-                plan = plan_query(
-                    execution_context.schema._schema,
-                    execution_context.graphql_document,
-                    execution_context.operation_name,
-                    execution_context.variables,
-                    context.actor,
-                    version,
-                    (settings.default_page_size, settings.max_page_size),
-                )
+                key = _plan_key(execution_context, context.actor, version)
+                plan = self.planner.plans.get(key)
+                if plan is None:
+                    plan = plan_query(
+                        execution_context.schema._schema,
+                        execution_context.graphql_document,
+                        execution_context.operation_name,
+                        execution_context.variables,
+                        context.actor,
+                        version,
+                        (settings.default_page_size, settings.max_page_size),
+                    )
+                    self.planner.plans.put(key, plan)
                 answer = await sql.fetch_planned(engine, plan.data, plan.stale)
         except Unplannable:
             return None

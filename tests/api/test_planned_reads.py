@@ -223,3 +223,24 @@ async def test_an_anchor_from_another_subject_is_refused(gql: Any, token: Any) -
     body = await gql(coordinator, WINDOW, {"after": foreign})
     # then it is refused rather than silently ignored
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": ["after"]}
+
+
+async def test_a_repeated_read_reuses_its_statement_and_another_caller_gets_their_own(
+    gql: Any, token: Any, app: Any, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("reads are planned on PostgreSQL only")
+    # given two subjects, each with their patient
+    await _subject_with_transfusions(gql, token)
+    await fx.enroll_subject(gql, token("admin"), "S01-002", "S01")
+    plans = app.state.read_planner.plans
+    # when the first patient's phone polls twice, then the second patient's with the same document
+    first = await gql.data(token("patient", subject="S01-001"), PHONE_QUERY, {"code": "S01-001"})
+    after_first = len(plans)
+    again = await gql.data(token("patient", subject="S01-001"), PHONE_QUERY, {"code": "S01-001"})
+    other = await gql.data(token("patient", subject="S01-002"), PHONE_QUERY, {"code": "S01-001"})
+    # then the repeated poll reuses the statement and gets the same answer; the other patient's
+    # request, with the same variables, gets a statement of its own and sees nothing of S01-001
+    assert again == first and len(first["subject"]["transfusions"]) == 2
+    assert len(plans) == after_first + 1
+    assert other == {"subject": None}

@@ -25,9 +25,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
@@ -35,6 +37,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ErrorMessage,
     SubscribeMessage,
 )
+from strawberry.types import ExecutionResult
 
 from .auth import InvalidToken, actor_from_token
 from .db import devices as repo_devices
@@ -44,6 +47,13 @@ from .db.outage import DatabaseOutage
 from .db.protocol_cache import PROTOCOL_CHANNEL, ProtocolCache
 from .device_routes import DeviceRateLimits, activate, device_is_active, refresh
 from .exports_http import export_routes
+from .graphql_http import (
+    GRAPHQL_RESPONSE_JSON,
+    HTTP_OPERATIONS,
+    failed_before_execution,
+    operation_refusal,
+    response_media_type,
+)
 from .httplimits import BodyTimeoutMiddleware, HeaderLimitMiddleware
 from .metrics import MeteredAlertBus, instrument_pool, metrics_endpoint, process_stopped
 from .observability import ObservabilityMiddleware
@@ -162,6 +172,24 @@ def _isoformat(value: object) -> str:
 HTTP_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
+def _refusal(error: HTTPException, media_type: str) -> Response:
+    """A request refused before execution, as a GraphQL error body without `data`. For
+    application/graphql-response+json a body without `data` must come with a 4xx or 5xx status:
+    an unknown persisted query (200 for application/json, as Apollo clients expect) is then 404,
+    as Apollo's router answers it."""
+    code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
+    status = error.status_code
+    if media_type == GRAPHQL_RESPONSE_JSON:
+        media_type = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+        status = 404 if status < 400 else status
+    return JSONResponse(
+        {"errors": [{"message": error.reason, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=getattr(error, "headers", None),
+        media_type=media_type,
+    )
+
+
 TOKEN_EXPIRED = 4401
 DEVICE_REVOKED = 4403
 
@@ -260,6 +288,62 @@ class TrialGraphQL(GraphQL[Context, None]):
             data.query = self.documents.resolve(data.query, data.extensions)
         return data
 
+    async def execute_single(  # noqa: PLR0917 - strawberry's signature
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """strawberry's, with the operations HTTP runs (server/graphql_http.py): it would also run
+        a subscription sent by POST, which then fails as a masked internal error; and its refusals
+        get their proper status (405 for a mutation by GET) and a code."""
+        method = request_adapter.method
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=HTTP_OPERATIONS.get(method, frozenset()),
+                operation_extensions=request_data.extensions,
+            )
+        except (CannotGetOperationTypeError, InvalidOperationTypeError) as error:
+            raise operation_refusal(error, method) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        """The answer's media type, from the request's Accept (GraphQL over HTTP), travels to
+        create_response on the sub-response, the one object strawberry hands it."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        return sub_response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """A request that failed before execution has no `data` for a client that accepts
+        application/graphql-response+json: the spec's sign that nothing ran (answered 400)."""
+        response = await super().process_result(request, result)
+        if (
+            failed_before_execution(result)
+            and response_media_type(request.headers.get("accept")) == GRAPHQL_RESPONSE_JSON
+        ):
+            response.pop("data", None)
+        return response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+            if isinstance(response_data, dict) and "data" not in response_data and not sub_response.status_code:
+                response.status_code = 400
+        return response
+
     def should_render_graphql_ide(self, request: Any) -> bool:
         """A GET naming a persisted query has no `query` either: it is an operation, not the IDE."""
         return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
@@ -270,13 +354,11 @@ class TrialGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response: Response = await self.run(Request(scope=scope, receive=receive))
+            response: Response = await self.run(request)
         except HTTPException as error:
-            code = getattr(error, "code", None) or HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
-            response = JSONResponse(
-                {"errors": [{"message": error.reason, "extensions": {"code": code}}]}, status_code=error.status_code
-            )
+            response = _refusal(error, response_media_type(request.headers.get("accept")))
         await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from ..db.outage import database_unavailable
 from ..settings import Settings
 from .edge import EdgeChecks
+from .error_codes import ErrorCodes, tag_parse_and_internal
 from .limits import QueryLimits, QueryLimitsExtension
 from .mutation import Mutation
 from .observe import ObservedMaskErrors
@@ -78,13 +79,16 @@ class TrialSchema(strawberry.Schema):
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
         """Masks what escaped MaskErrors: strawberry turns an exception raised by an extension's
         own hooks (after MaskErrors has run) into a result error carrying the exception's text.
-        strawberry has already logged it through process_errors, with the request id."""
+        strawberry has already logged it through process_errors, with the request id. Then gives
+        parse errors and masked ones their extensions.code (server/schema/error_codes.py)."""
         result = await super().execute(*args, **kwargs)
         if result.errors and any(is_unexpected(error) for error in result.errors):
             result.errors = [
                 GraphQLError(MASKED_MESSAGE, path=error.path) if is_unexpected(error) else error
                 for error in result.errors
             ]
+        if result.errors:
+            tag_parse_and_internal(result.errors, MASKED_MESSAGE)
         return result
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
@@ -116,6 +120,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         CloseReadSession,
         lambda: MaxTokensLimiter(max_token_count=4000),
         lambda: ObservedMaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
+        # extensions.code on graphql-core's validation and variable errors (server/schema/error_codes.py)
+        ErrorCodes,
         # Client apps send the same few documents over and over: parse and validate each once.
         lambda: ParserCache(maxsize=512),
         # Refuses arguments the database cannot take (NUL, huge lists...) once per operation, before

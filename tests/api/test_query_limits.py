@@ -431,7 +431,8 @@ def test_each_field_costs_one_and_lists_multiply_their_selection() -> None:
 def test_a_connections_nodes_and_backward_pages_cost_as_its_edges() -> None:
     assert cost("{ subjects(last: 10) { nodes { code } } }") == 1 + 1 + 10 * 1
     assert cost("{ auditEvents(last: 7) { edges { node { id } } nodes { id } } }") == 1 + (1 + 7 * 2) + (1 + 7)
-    assert cost("{ therapies(first: 3, last: 2) { nodes { id } } }") == 1 + 1 + 3  # either bounds the page (it holds the smaller)
+    # first and last together: either bounds the page (it holds the smaller)
+    assert cost("{ therapies(first: 3, last: 2) { nodes { id } } }") == 1 + 1 + 3
 
 
 def test_variables_aliases_and_fragments_count() -> None:

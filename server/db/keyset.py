@@ -39,13 +39,6 @@ class Keyset:
         """Read from the end (`before`, or the list's end) towards the start: only `last` given."""
         return self.first is None
 
-    @property
-    def size(self) -> int:
-        """Rows the page holds at most."""
-        size = self.last if self.backward else self.first
-        assert size is not None, "a page without first or last"
-        return size if self.last is None else min(size, self.last)
-
     def between(self, key: Any) -> list[Any]:
         """SQL conditions: strictly between the cursors."""
         conditions = []

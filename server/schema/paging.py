@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-import strawberry
 from graphql import GraphQLError
+
+# strawberry's PageInfo is Relay's, field for field. Its ids and connections are not used: its
+# global ids (padded standard base64) and offset cursors would change every id and cursor clients
+# hold, so ids.py and server.db.keyset keep ours, to the same contract.
+from strawberry.relay import PageInfo
 
 from ..db.keyset import Keyset, Page
 from .context import Info
@@ -72,24 +76,6 @@ def page_info(cursors: Sequence[str], page: Page[Any]) -> PageInfo:
         has_previous_page=page.has_previous,
         start_cursor=cursors[0] if cursors else None,
         end_cursor=cursors[-1] if cursors else None,
-    )
-
-
-@strawberry.type(
-    description="Where a connection's page lies (Relay). hasNextPage is computed when paging forward "
-    "(first), hasPreviousPage when paging backward (last); the other is false."
-)
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="More rows follow the page (paging forward with first).")
-    end_cursor: str | None = strawberry.field(
-        description="The last edge's cursor: pass it as after for the next page; null on an empty page."
-    )
-    has_previous_page: bool = strawberry.field(
-        default=False, description="More rows precede the page (paging backward with last)."
-    )
-    start_cursor: str | None = strawberry.field(
-        default=None,
-        description="The first edge's cursor: pass it as before for the previous page; null on an empty page.",
     )
 
 

@@ -64,7 +64,7 @@ class Keyset:
         has_previous = False
         if self.last is not None:  # first and last together: Relay applies last to the first n
             has_previous = len(window) > self.last
-            window = window[len(window) - self.last :]
+            window = window[max(0, len(window) - self.last) :]
         return Page(window, has_previous=has_previous, has_next=len(rows) > self.first)
 
     def of_list(self, rows: Sequence[Row], key: Callable[[Row], int]) -> Page[Row]:

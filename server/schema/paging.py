@@ -170,5 +170,5 @@ class ListWindow:
         if self.first is not None:
             window = window[: self.first]
         if self.last is not None:
-            window = window[len(window) - self.last :] if self.last else []
+            window = window[max(0, len(window) - self.last) :] if self.last else []
         return window

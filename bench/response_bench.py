@@ -512,6 +512,7 @@ async def breakdown_site_view(
     results are stored with their inputs (services.response). Also the garbage collector's pause
     time during one request."""
     from server.db import queries as q
+    from server.db.keyset import Keyset
     from server.db.models import CarTInfusion, PlateletTransfusion
     from server.domain.auth import Actor
 
@@ -536,7 +537,7 @@ async def breakdown_site_view(
         async with app.state.sessionmaker() as session:
             await q.protocol_in_force(session, actor, datetime.now(timezone.utc).date())
             where = q.SubjectFilter(site_codes=[BENCH_SITE])
-            subjects, _ = await q.page_of_subjects(session, actor, where, after_id=None, limit=per_site)
+            subjects = (await q.page_of_subjects(session, actor, where, page=Keyset(first=per_site))).rows
             await q.count_subjects(session, actor, where)
             ids = [s.id for s in subjects]
             await q.records_of_subjects(session, actor, PlateletTransfusion, ids, PlateletTransfusion.started_at)

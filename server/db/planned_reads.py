@@ -286,6 +286,11 @@ class Node(Value):
         return json_object(selected.children, scope)
 
 
+class Nodes(Edges):
+    """A connection's nodes: the edges' nodes without the edge, so the same rows in the same
+    order (the children are the node type's fields)."""
+
+
 class PageInfo(Value):
     def sql(self, selected: Selected, scope: Scope) -> ColumnElement[Any]:
         return json_object(selected.children, scope)
@@ -305,6 +310,20 @@ class EndCursor(Value):
         return global_id("cursor", select(func.max(in_page.c[0])).scalar_subquery())
 
 
+class StartCursor(Value):
+    def sql(self, selected: Selected, scope: Scope) -> ColumnElement[Any]:
+        page = scope.the_page()
+        in_page = page.keys(page.size).subquery()
+        return global_id("cursor", select(func.min(in_page.c[0])).scalar_subquery())
+
+
+class NoPreviousPage(Value):
+    """A page read forward (first/after) says false, as the stock path (server.db.keyset)."""
+
+    def sql(self, selected: Selected, scope: Scope) -> ColumnElement[Any]:
+        return false()
+
+
 class TotalCount(Value):
     """Rows matching the filters over all pages: counted only when the query asks for it."""
 
@@ -313,7 +332,9 @@ class TotalCount(Value):
         return select(func.count()).select_from(page.table).where(page.condition).correlate(None).scalar_subquery()
 
 
-def one_row(table: Any, condition: ColumnElement[bool], children: Sequence[Selected], scope: Scope) -> ColumnElement[Any]:
+def one_row(
+    table: Any, condition: ColumnElement[bool], children: Sequence[Selected], scope: Scope
+) -> ColumnElement[Any]:
     """A root field answering one object or null: the row matching `condition` (at most one)."""
     return select(json_object(children, scope)).select_from(table).where(condition).correlate(None).scalar_subquery()
 
@@ -378,7 +399,9 @@ class PlannedAnswer:
     stale: bool
 
 
-async def fetch_planned(engine: AsyncEngine, data: ColumnElement[Any], stale: ColumnElement[bool] | None) -> PlannedAnswer:
+async def fetch_planned(
+    engine: AsyncEngine, data: ColumnElement[Any], stale: ColumnElement[bool] | None
+) -> PlannedAnswer:
     """Runs the one statement outside a transaction (a single statement reads one snapshot):
     one round trip, no BEGIN/COMMIT."""
     statement = select(cast(data, Text), cast(stale if stale is not None else false(), Boolean))
@@ -401,7 +424,13 @@ def subject_by_code(
 
 
 def subject_page(
-    actor: Actor, where: SubjectFilter, after: int | None, size: int, children: Sequence[Selected], scope: Scope, version: int
+    actor: Actor,
+    where: SubjectFilter,
+    after: int | None,
+    size: int,
+    children: Sequence[Selected],
+    scope: Scope,
+    version: int,
 ) -> tuple[ColumnElement[Any], ColumnElement[bool] | None]:
     """Query.subjects(...): the connection over a keyset page in enrolment order."""
     page = Page(Subject, Subject.id, subjects_matching(actor, where), after, size)

@@ -16,6 +16,7 @@ from ..domain.adverse_events import AdverseEventSource, AdverseEventStatus, Attr
 from ..domain.auth import SITE_BOUND, Actor
 from ..domain.enums import Role, SubjectStatus
 from ..domain.protocol import ProtocolParameters
+from .keyset import Keyset, Page
 from .models import (
     AdverseEvent,
     AdverseEventReport,
@@ -132,15 +133,10 @@ def _subjects(actor: Actor, where: SubjectFilter) -> Select[Any]:
     return select(Subject).where(subjects_matching(actor, where))
 
 
-async def page_of_subjects(
-    session: AsyncSession, actor: Actor, where: SubjectFilter, *, after_id: int | None, limit: int
-) -> tuple[Sequence[Subject], bool]:
+async def page_of_subjects(session: AsyncSession, actor: Actor, where: SubjectFilter, *, page: Keyset) -> Page[Subject]:
     """Keyset page in enrolment order; the extra row tells whether another page follows."""
-    query = _subjects(actor, where)
-    if after_id is not None:
-        query = query.where(Subject.id > after_id)
-    rows: Sequence[Subject] = (await session.execute(query.order_by(Subject.id).limit(limit + 1))).scalars().all()
-    return rows[:limit], len(rows) > limit
+    query = page.select(_subjects(actor, where), Subject.id)
+    return page.cut((await session.execute(query)).scalars().all())
 
 
 async def count_subjects(session: AsyncSession, actor: Actor, where: SubjectFilter) -> int:
@@ -219,8 +215,8 @@ def audit_visible_to(actor: Actor) -> ColumnElement[bool]:
 
 
 async def page_of_audit_events(
-    session: AsyncSession, actor: Actor, where: AuditFilter, *, after_id: int | None, limit: int
-) -> tuple[Sequence[AuditEvent], bool]:
+    session: AsyncSession, actor: Actor, where: AuditFilter, *, page: Keyset
+) -> Page[AuditEvent]:
     query = select(AuditEvent).where(audit_visible_to(actor))
     if where.subject_code is not None:
         query = query.where(AuditEvent.subject_id.in_(select(Subject.id).where(Subject.code == where.subject_code)))
@@ -234,10 +230,7 @@ async def page_of_audit_events(
         query = query.where(AuditEvent.occurred_at >= where.since)
     if where.until is not None:
         query = query.where(AuditEvent.occurred_at <= where.until)
-    if after_id is not None:
-        query = query.where(AuditEvent.id > after_id)
-    rows = (await session.execute(query.order_by(AuditEvent.id).limit(limit + 1))).scalars().all()
-    return rows[:limit], len(rows) > limit
+    return page.cut((await session.execute(page.select(query, AuditEvent.id))).scalars().all())
 
 
 async def subject_codes_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
@@ -292,16 +285,11 @@ async def all_subject_ids(session: AsyncSession, actor: Actor, where: SubjectFil
 # --- safety: diary reports, adverse events, alerts -----------------------------------------------
 
 
-async def page_of_my_bleeding_reports(
-    session: AsyncSession, actor: Actor, *, after_id: int | None, limit: int
-) -> tuple[Sequence[BleedingReport], bool]:
+async def page_of_my_bleeding_reports(session: AsyncSession, actor: Actor, *, page: Keyset) -> Page[BleedingReport]:
     """A patient's own reports in receipt order, for syncing a phone."""
     query = select(BleedingReport).join(Subject, Subject.id == BleedingReport.subject_id)
     query = query.where(subject_visible_to(actor), Subject.code == (actor.subject_code or ""))
-    if after_id is not None:
-        query = query.where(BleedingReport.id > after_id)
-    rows = (await session.execute(query.order_by(BleedingReport.id).limit(limit + 1))).scalars().all()
-    return rows[:limit], len(rows) > limit
+    return page.cut((await session.execute(page.select(query, BleedingReport.id))).scalars().all())
 
 
 async def page_of_my_changed_bleeding_reports(
@@ -469,9 +457,7 @@ def alerts_visible_to(actor: Actor) -> ColumnElement[bool]:
     return false()
 
 
-async def page_of_alerts(
-    session: AsyncSession, actor: Actor, *, unacknowledged_only: bool, after_id: int | None, limit: int
-) -> tuple[Sequence[Any], bool]:
+async def page_of_alerts(session: AsyncSession, actor: Actor, *, unacknowledged_only: bool, page: Keyset) -> Page[Any]:
     query = (
         select(Alert, Site.code, Subject.code)
         .join(Site, Site.id == Alert.site_id)
@@ -480,7 +466,4 @@ async def page_of_alerts(
     )
     if unacknowledged_only:
         query = query.where(Alert.acknowledged_at.is_(None))
-    if after_id is not None:
-        query = query.where(Alert.id > after_id)
-    rows = (await session.execute(query.order_by(Alert.id).limit(limit + 1))).all()
-    return rows[:limit], len(rows) > limit
+    return page.cut((await session.execute(page.select(query, Alert.id))).all())

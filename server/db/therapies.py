@@ -16,6 +16,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from ..domain.auth import Actor
 from ..domain.enums import Role
 from ..domain.therapies import DEVIATION_CLASSES, TherapyClass
+from .keyset import Keyset, Page
 from .models import CarTInfusion, Site, Subject, Therapy
 from .queries import readable_columns, subject_visible_to
 
@@ -89,15 +90,9 @@ def _therapies(actor: Actor, where: TherapyFilter) -> Select[Any]:
     return query
 
 
-async def page_of_therapies(
-    session: AsyncSession, actor: Actor, where: TherapyFilter, *, after_id: int | None, limit: int
-) -> tuple[Sequence[Any], bool]:
+async def page_of_therapies(session: AsyncSession, actor: Actor, where: TherapyFilter, *, page: Keyset) -> Page[Any]:
     """Keyset page in record order (plain rows with the model's attribute names)."""
-    query = _therapies(actor, where)
-    if after_id is not None:
-        query = query.where(Therapy.id > after_id)
-    rows = (await session.execute(query.order_by(Therapy.id).limit(limit + 1))).all()
-    return rows[:limit], len(rows) > limit
+    return page.cut((await session.execute(page.select(_therapies(actor, where), Therapy.id))).all())
 
 
 async def count_therapies(session: AsyncSession, actor: Actor, where: TherapyFilter) -> int:

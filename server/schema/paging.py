@@ -9,6 +9,12 @@ from typing import Any, TypeVar
 
 from graphql import GraphQLError
 
+# strawberry's PageInfo is Relay's, field for field. Its ids and connections are not used: its
+# global ids (padded standard base64) and offset cursors would change every id and cursor clients
+# hold, so ids.py and server.db.keyset keep ours, to the same contract.
+from strawberry.relay import PageInfo
+
+from ..db.keyset import Keyset, Page
 from .context import Info
 from .ids import decode_cursor, decode_id, encode_id
 
@@ -28,22 +34,49 @@ def counted(total: int) -> Counter:
     return count
 
 
-def page_size_of(info: Info, first: int | None) -> int:
+def page_size_of(info: Info, first: int | None, argument: str = "first") -> int:
     settings = info.context.settings
     size = settings.default_page_size if first is None else first
     if not 1 <= size <= settings.max_page_size:
         raise GraphQLError(
-            f"first must be between 1 and {settings.max_page_size}",
-            extensions={"code": "BAD_USER_INPUT", "field": ["first"]},
+            f"{argument} must be between 1 and {settings.max_page_size}",
+            extensions={"code": "BAD_USER_INPUT", "field": [argument]},
         )
     return size
 
 
-def cursor_position(after: str | None) -> int | None:
+def cursor_position(after: str | None, argument: str = "after") -> int | None:
     try:
         return decode_cursor(after)
     except ValueError as error:
-        raise GraphQLError(str(error), extensions={"code": "BAD_USER_INPUT", "field": ["after"]}) from error
+        raise GraphQLError(str(error), extensions={"code": "BAD_USER_INPUT", "field": [argument]}) from error
+
+
+def keyset_of(
+    info: Info, *, first: int | None, after: str | None, last: int | None = None, before: str | None = None
+) -> Keyset:
+    """A connection's page arguments, validated (server.db.keyset has Relay's algorithm). Neither
+    first nor last: the first page of the default size; `last` alone: the last n (before
+    `before`, or of the whole list)."""
+    return Keyset(
+        first=page_size_of(info, first) if first is not None or last is None else None,
+        last=page_size_of(info, last, "last") if last is not None else None,
+        after=cursor_position(after),
+        before=cursor_position(before, "before"),
+    )
+
+
+NODES = "The edges' nodes, in the same order, for a client that needs no cursor per row."
+
+
+def page_info(cursors: Sequence[str], page: Page[Any]) -> PageInfo:
+    """A connection's PageInfo from its edges' cursors."""
+    return PageInfo(
+        has_next_page=page.has_next,
+        has_previous_page=page.has_previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
 
 
 SYNC_CURSOR = "sync."
@@ -137,5 +170,5 @@ class ListWindow:
         if self.first is not None:
             window = window[: self.first]
         if self.last is not None:
-            window = window[len(window) - self.last :] if self.last else []
+            window = window[max(0, len(window) - self.last) :] if self.last else []
         return window

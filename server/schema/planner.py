@@ -244,6 +244,9 @@ def _subject_page(arguments: dict[str, Any], page_sizes: tuple[int, int]) -> tup
     """Query.subjects' page, with the same rules as the resolver (server.schema.query)."""
     if arguments.get("sustainedResponse") is not None:
         raise Unplannable("filter on a derived value")
+    if arguments.get("last") is not None or arguments.get("before") is not None:
+        # Paging backward is rarer (a list's end, Relay's "load previous"): the stock path reads it.
+        raise Unplannable("backward page")
     default_size, max_size = page_sizes
     size = arguments.get("first")
     size = default_size if size is None else size
@@ -307,7 +310,9 @@ class PlannedReads(SchemaExtension):
         except TimeoutError:
             return ExecutionResult(data=None, errors=[timeout_error(budget)])
         except Exception:  # noqa: BLE001 - e.g. the database went away: the stock path reports it
-            log.warning("a planned read failed; the stock executor answers (request %s)", context.request_id, exc_info=True)
+            log.warning(
+                "a planned read failed; the stock executor answers (request %s)", context.request_id, exc_info=True
+            )
             return None
         if answer.stale or len(answer.data) > settings.max_response_bytes:
             return None  # the stock path evaluates live / reports the size refusal

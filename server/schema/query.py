@@ -10,6 +10,7 @@ import strawberry
 from graphql import GraphQLError
 
 from ..db import queries as q
+from ..db.keyset import Keyset, Page
 from ..services.response import EndpointSubject, endpoint_sustained, primary_endpoint
 from . import before_after, outcomes
 from . import types as t
@@ -17,7 +18,7 @@ from .context import Info
 from .enums import CarTProduct, EndpointPopulation, KineticsMeasure, SubjectStatus
 from .ids import decode_id, encode_cursor
 from .outcome_types import CohortCount, MedianValue
-from .paging import Counter, counted, cursor_position, page_size_of
+from .paging import Counter, counted, keyset_of, page_info
 from .response_types import PrimaryEndpoint, SiteEndpoint
 from .safety import SafetyQuery
 from .therapies import TherapiesQuery
@@ -28,16 +29,17 @@ Month = Annotated[int, strawberry.argument(description="Months after the first C
 
 
 async def _subjects_by_response(
-    info: Info, where: q.SubjectFilter, sustained: bool, after_id: int | None, limit: int
-) -> tuple[list[Any], bool, int]:
+    info: Info, where: q.SubjectFilter, sustained: bool, keyset: Keyset
+) -> tuple[Page[Any], int]:
     """Read every matching subject's response (in a constant number of statements), keep those
     that match, then page."""
     ids = list(await info.context.read(q.all_subject_ids, where))
     responses = await info.context.loaders.subject_response.load_many(ids)
     matching = [sid for sid, r in zip(ids, responses, strict=True) if r.sustained is sustained]
-    page = [sid for sid in matching if after_id is None or sid > after_id]
-    subjects = await info.context.loaders.subject.load_many(page[:limit])
-    return [s for s in subjects if s is not None], len(page) > limit, len(matching)
+    page = keyset.of_list(matching, key=lambda sid: sid)
+    subjects = await info.context.loaders.subject.load_many(page.rows)
+    rows = [s for s in subjects if s is not None]
+    return Page(rows, has_previous=page.has_previous, has_next=page.has_next), len(matching)
 
 
 def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
@@ -89,22 +91,25 @@ class Query(SafetyQuery, TherapiesQuery):
                 description="Only subjects whose plateletResponse.sustained is this (derived at read time)."
             ),
         ] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description="The last n subjects (before `before`, else of the list).")
+        ] = None,
+        before: Annotated[
+            str | None,
+            strawberry.argument(description="Rows before this cursor: a page's startCursor gives the page before it."),
+        ] = None,
     ) -> t.SubjectConnection:
         where = q.SubjectFilter(site_codes=site_codes, statuses=statuses)
-        after_id, limit = cursor_position(after), page_size_of(info, first)
+        keyset = keyset_of(info, first=first, after=after, last=last, before=before)
         count: Counter
         if sustained_response is not None:
-            rows, has_next, total = await _subjects_by_response(info, where, sustained_response, after_id, limit)
+            page, total = await _subjects_by_response(info, where, sustained_response, keyset)
             count = counted(total)
         else:
-            rows, has_next = await info.context.read(q.page_of_subjects, where, after_id=after_id, limit=limit)
+            page = await info.context.read(q.page_of_subjects, where, page=keyset)
             count = partial(info.context.read, q.count_subjects, where)
-        edges = [t.SubjectEdge(cursor=encode_cursor(r.id), node=t.Subject.of(r)) for r in rows]
-        return t.SubjectConnection(
-            edges=edges,
-            page_info=t.PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-            count=count,
-        )
+        edges = [t.SubjectEdge(cursor=encode_cursor(r.id), node=t.Subject.of(r)) for r in page.rows]
+        return t.SubjectConnection(edges=edges, page_info=page_info([edge.cursor for edge in edges], page), count=count)
 
     @strawberry.field(description="One subject by its pseudonymous code; null when unknown or not yours to see.")
     async def subject(self, info: Info, code: str) -> t.Subject | None:
@@ -149,6 +154,8 @@ class Query(SafetyQuery, TherapiesQuery):
         until: Annotated[
             dt.datetime | None, strawberry.argument(description="Up to this UTC time (inclusive).")
         ] = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> t.AuditEventConnection:
         _require_audit_reader(info)
         entity_id = None
@@ -167,9 +174,10 @@ class Query(SafetyQuery, TherapiesQuery):
             since=_aware(since, "since"),
             until=_aware(until, "until"),
         )
-        rows, has_next = await info.context.read(
-            q.page_of_audit_events, where, after_id=cursor_position(after), limit=page_size_of(info, first)
+        page = await info.context.read(
+            q.page_of_audit_events, where, page=keyset_of(info, first=first, after=after, last=last, before=before)
         )
+        rows = page.rows
         subject_ids = sorted({r.subject_id for r in rows if r.subject_id is not None})
         codes = await info.context.read(lambda session, _actor: q.subject_codes_by_ids(session, subject_ids))
         edges = [
@@ -178,9 +186,7 @@ class Query(SafetyQuery, TherapiesQuery):
             )
             for r in rows
         ]
-        return t.AuditEventConnection(
-            edges=edges, page_info=t.PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
-        )
+        return t.AuditEventConnection(edges=edges, page_info=page_info([edge.cursor for edge in edges], page))
 
 
 async def _endpoint_subjects(info: Info, with_sites: bool = False, sensitivity: bool = False) -> Any:

@@ -28,7 +28,7 @@ from .context import Info
 from .errors import result_union, run_use_case
 from .ids import decode_id, encode_cursor
 from .inputs import aware, patch_of
-from .paging import cursor_position, page_size_of, sync_cursor, sync_position
+from .paging import PageInfo, keyset_of, page_info, page_size_of, sync_cursor, sync_position
 from .safety_types import (
     AdverseEvent,
     AdverseEventConnection,
@@ -41,7 +41,6 @@ from .safety_types import (
     BleedingReportEdge,
     SafetyTableRow,
 )
-from .types import PageInfo
 
 # --- inputs ---------------------------------------------------------------------------------------
 
@@ -451,15 +450,29 @@ class SafetyQuery:
             dt.datetime | None,
             strawberry.argument(description="The syncedAt of the previous sync (with its UTC offset)."),
         ] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description="The last n reports (not with changedSince).")
+        ] = None,
+        before: Annotated[
+            str | None,
+            strawberry.argument(description="Rows before this cursor (a page's startCursor; not with changedSince)."),
+        ] = None,
     ) -> BleedingReportConnection:
         _require_patient(info)
-        limit = page_size_of(info, first)
         if changed_since is None:
-            rows, has_next = await info.context.read(
-                q.page_of_my_bleeding_reports, after_id=cursor_position(after), limit=limit
-            )
-            edges = [BleedingReportEdge(cursor=encode_cursor(r.id), node=BleedingReport.of(r)) for r in rows]
+            keyset = keyset_of(info, first=first, after=after, last=last, before=before)
+            page = await info.context.read(q.page_of_my_bleeding_reports, page=keyset)
+            edges = [BleedingReportEdge(cursor=encode_cursor(r.id), node=BleedingReport.of(r)) for r in page.rows]
+            has_previous, has_next = page.has_previous, page.has_next
         else:
+            for name, value in (("last", last), ("before", before)):
+                if value is not None:
+                    # A sync reads forward from the previous sync's position; there is no end to read back from.
+                    raise GraphQLError(
+                        f"{name} cannot be combined with changedSince",
+                        extensions={"code": "BAD_USER_INPUT", "field": [name]},
+                    )
+            limit = page_size_of(info, first)
             if changed_since.utcoffset() is None:
                 raise GraphQLError(
                     "changedSince needs its UTC offset (pass syncedAt as received)",
@@ -469,10 +482,19 @@ class SafetyQuery:
             rows, has_next = await info.context.read(
                 q.page_of_my_changed_bleeding_reports, changed_since=since, after=sync_position(after), limit=limit
             )
-            edges = [BleedingReportEdge(cursor=sync_cursor(r.changed_at, r.id), node=BleedingReport.of(r)) for r in rows]
+            edges = [
+                BleedingReportEdge(cursor=sync_cursor(r.changed_at, r.id), node=BleedingReport.of(r)) for r in rows
+            ]
+            has_previous = False
         return BleedingReportConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else after),
+            # An empty page keeps the position it was asked from, so the phone's next sync starts there.
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=has_previous,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else after,
+            ),
             synced_at=info.context.read_started_at - SYNC_OVERLAP,
         )
 
@@ -504,6 +526,8 @@ class SafetyQuery:
             strawberry.argument(description="Onset at or after this study day (days from the first CAR-T infusion)."),
         ] = None,
         onset_study_day_to: int | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> AdverseEventConnection:
         levels = None
         if attribution_at_least is not None:
@@ -533,13 +557,11 @@ class SafetyQuery:
                 and (onset_study_day_from is None or day >= onset_study_day_from)
                 and (onset_study_day_to is None or day <= onset_study_day_to)
             ]
-        after_id, limit = cursor_position(after), page_size_of(info, first)
-        page = [r for r in rows if after_id is None or r.id > after_id]
-        edges = [AdverseEventEdge(cursor=encode_cursor(r.id), node=AdverseEvent.of(r)) for r in page[:limit]]
+        keyset = keyset_of(info, first=first, after=after, last=last, before=before)
+        page = keyset.of_list(rows, key=lambda row: row.id)
+        edges = [AdverseEventEdge(cursor=encode_cursor(r.id), node=AdverseEvent.of(r)) for r in page.rows]
         return AdverseEventConnection(
-            edges=edges,
-            total_count=len(rows),
-            page_info=PageInfo(has_next_page=len(page) > limit, end_cursor=edges[-1].cursor if edges else None),
+            edges=edges, total_count=len(rows), page_info=page_info([edge.cursor for edge in edges], page)
         )
 
     @strawberry.field(
@@ -578,18 +600,21 @@ class SafetyQuery:
 
     @strawberry.field(description="The site alert inbox (coordinators and investigators of the site, admins).")
     async def alerts(
-        self, info: Info, unacknowledged_only: bool = False, after: str | None = None, first: int | None = None
+        self,
+        info: Info,
+        unacknowledged_only: bool = False,
+        after: str | None = None,
+        first: int | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> AlertConnection:
-        rows, has_next = await info.context.read(
+        page = await info.context.read(
             q.page_of_alerts,
             unacknowledged_only=unacknowledged_only,
-            after_id=cursor_position(after),
-            limit=page_size_of(info, first),
+            page=keyset_of(info, first=first, after=after, last=last, before=before),
         )
-        edges = [AlertEdge(cursor=encode_cursor(r[0].id), node=Alert.of(r[0], r[1], r[2])) for r in rows]
-        return AlertConnection(
-            edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
-        )
+        edges = [AlertEdge(cursor=encode_cursor(r[0].id), node=Alert.of(r[0], r[1], r[2])) for r in page.rows]
+        return AlertConnection(edges=edges, page_info=page_info([edge.cursor for edge in edges], page))
 
 
 ALERT_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.ADMIN})

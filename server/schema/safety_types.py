@@ -16,7 +16,8 @@ from ..services.diary import symptoms_of
 from . import enums as e
 from .context import Info
 from .ids import encode_id
-from .types import STUDY_DAY, PageInfo, _study_day
+from .paging import NODES, PageInfo
+from .types import STUDY_DAY, _study_day
 
 
 @strawberry.type(description="One symptom as the patient reported it.")
@@ -91,14 +92,18 @@ class BleedingReport:
             else e.AdverseEventStatus.REJECTED
         )
 
-    @strawberry.field(description="The review status the patient sees (the adverse events themselves are the investigators').")
+    @strawberry.field(
+        description="The review status the patient sees (the adverse events themselves are the investigators')."
+    )
     async def status(self, info: Info) -> e.DiaryReportStatus:
         events = await info.context.loaders.review_states.load(self.db_id)
         if not events or any(event.status is e.AdverseEventStatus.PENDING_REVIEW for event in events):
             return e.DiaryReportStatus.RECEIVED
         return e.DiaryReportStatus.REVIEWED
 
-    @strawberry.field(description="When the status became REVIEWED: the latest review of its adverse events (UTC); null while RECEIVED.")
+    @strawberry.field(
+        description="When the status became REVIEWED: the latest review of its adverse events (UTC); null while RECEIVED."
+    )
     async def status_changed_at(self, info: Info) -> dt.datetime | None:
         if await self.status(info) is not e.DiaryReportStatus.REVIEWED:
             return None
@@ -258,6 +263,10 @@ class AdverseEventConnection:
     page_info: PageInfo
     total_count: int
 
+    @strawberry.field(description=NODES)
+    def nodes(self) -> list[AdverseEvent]:
+        return [edge.node for edge in self.edges]
+
 
 @strawberry.type
 class BleedingReportEdge:
@@ -274,6 +283,10 @@ class BleedingReportConnection:
         "the read's start time minus a 60 s overlap, so a change committed just after this read is not missed; "
         "reports may therefore come again: de-duplicate by id, keeping the newest."
     )
+
+    @strawberry.field(description=NODES)
+    def nodes(self) -> list[BleedingReport]:
+        return [edge.node for edge in self.edges]
 
 
 @strawberry.type(
@@ -346,6 +359,10 @@ class AlertEdge:
 class AlertConnection:
     edges: list[AlertEdge]
     page_info: PageInfo
+
+    @strawberry.field(description=NODES)
+    def nodes(self) -> list[Alert]:
+        return [edge.node for edge in self.edges]
 
 
 @strawberry.type(description="Adverse events of one term: the usual safety table row.")

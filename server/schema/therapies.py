@@ -22,7 +22,7 @@ from . import inputs as i
 from .context import Info
 from .errors import result_union, run_use_case
 from .ids import decode_id, encode_cursor
-from .paging import cursor_position, page_size_of
+from .paging import keyset_of, page_info
 from .therapy_types import (
     Procedure,
     ProtocolDeviation,
@@ -31,7 +31,7 @@ from .therapy_types import (
     TherapyConnection,
     TherapyEdge,
 )
-from .types import PageInfo, Site
+from .types import Site
 
 
 @strawberry.input(description="A therapy. A dose needs its unit; give the end date or mark it ongoing.")
@@ -186,6 +186,8 @@ class TherapiesQuery:
         site_codes: Annotated[list[str] | None, strawberry.argument(description="Only these sites.")] = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> TherapyConnection:
         where = qt.TherapyFilter(
             classes=classes,
@@ -193,12 +195,12 @@ class TherapiesQuery:
             started_after_first_infusion=started_after_first_infusion,
             site_codes=site_codes,
         )
-        after_id, limit = cursor_position(after), page_size_of(info, first)
-        rows, has_next = await info.context.read(qt.page_of_therapies, where, after_id=after_id, limit=limit)
-        edges = [TherapyEdge(cursor=encode_cursor(r.id), node=Therapy.of(r)) for r in rows]
+        keyset = keyset_of(info, first=first, after=after, last=last, before=before)
+        page = await info.context.read(qt.page_of_therapies, where, page=keyset)
+        edges = [TherapyEdge(cursor=encode_cursor(r.id), node=Therapy.of(r)) for r in page.rows]
         return TherapyConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+            page_info=page_info([edge.cursor for edge in edges], page),
             count=partial(info.context.read, qt.count_therapies, where),
         )
 

@@ -13,8 +13,8 @@ from ..domain.study_time import study_day
 from . import enums as e
 from .context import Info
 from .ids import encode_id
-from .paging import Counter
-from .types import STUDY_DAY, CarTInfusion, Node, PageInfo, Site, _study_day
+from .paging import NODES, Counter, PageInfo
+from .types import STUDY_DAY, CarTInfusion, Node, Site, _study_day
 
 
 @strawberry.type(
@@ -224,6 +224,10 @@ class TherapyConnection:
     edges: list[TherapyEdge]
     page_info: PageInfo
     count: strawberry.Private[Counter]
+
+    @strawberry.field(description=NODES)
+    def nodes(self) -> list[Therapy]:
+        return [edge.node for edge in self.edges]
 
     @strawberry.field(description="Therapies matching the filters, over all pages.")
     async def total_count(self) -> int:

@@ -20,7 +20,7 @@ from ..services.response import TRANSFUSION_RESPONSE_COLUMNS, ResponseReading
 from . import enums as e
 from .context import Info
 from .ids import encode_id
-from .paging import MAX_WINDOW, Counter, ListWindow
+from .paging import MAX_WINDOW, NODES, Counter, ListWindow, PageInfo
 from .sql_mapping import declare
 
 MAX_DIARY_DAYS = 400  # one bleedingDays range: a baseline and a year of follow-up
@@ -595,7 +595,9 @@ class Subject(Node):
             strawberry.argument(description="Only transfusions started at or after this UTC time (with its offset)."),
         ] = None,
     ) -> list[PlateletTransfusion]:
-        window = ListWindow.of(first=first, last=last, after=after, before=before, since=since, type_name="PlateletTransfusion")
+        window = ListWindow.of(
+            first=first, last=last, after=after, before=before, since=since, type_name="PlateletTransfusion"
+        )
         rows = window.apply(await info.context.loaders.transfusions.load(self.db_id), moment=lambda r: r.started_at)
         evaluation = await info.context.loaders.evaluation.load(self.db_id)
         return [PlateletTransfusion.of(r, evaluation) for r in rows]
@@ -773,7 +775,10 @@ declare(
                 source=lambda: m.PlateletTransfusion.__table__.outerjoin(
                     _stored, _stored.transfusion_id == m.PlateletTransfusion.id
                 ),
-                where=lambda: (m.PlateletTransfusion.subject_id == m.Subject.id, m.PlateletTransfusion.voided_at.is_(None)),
+                where=lambda: (
+                    m.PlateletTransfusion.subject_id == m.Subject.id,
+                    m.PlateletTransfusion.voided_at.is_(None),
+                ),
                 order=lambda: (m.PlateletTransfusion.started_at, m.PlateletTransfusion.id),
                 moment=lambda: m.PlateletTransfusion.started_at,
             ),
@@ -788,17 +793,15 @@ class SubjectEdge:
     node: Subject
 
 
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
 @strawberry.type(description="A page of subjects in enrolment order (Relay cursor connection).")
 class SubjectConnection:
     edges: list[SubjectEdge]
     page_info: PageInfo
     count: strawberry.Private[Counter]
+
+    @strawberry.field(description=NODES)
+    def nodes(self) -> list[Subject]:
+        return [edge.node for edge in self.edges]
 
     @strawberry.field(description="Subjects matching the filters, over all pages.")
     async def total_count(self) -> int:
@@ -808,11 +811,23 @@ class SubjectConnection:
 # A connection's fields in SQL: the page is the root field's (server.db.planned_reads.Page).
 declare(
     sql.ObjectSql(
-        "SubjectConnection", {"edges": sql.Edges(), "pageInfo": sql.PageInfo(), "totalCount": sql.TotalCount()}
+        "SubjectConnection",
+        {"edges": sql.Edges(), "nodes": sql.Nodes(), "pageInfo": sql.PageInfo(), "totalCount": sql.TotalCount()},
     )
 )
 declare(sql.ObjectSql("SubjectEdge", {"cursor": sql.Cursor(), "node": sql.Node()}))
-declare(sql.ObjectSql("PageInfo", {"hasNextPage": sql.HasNextPage(), "endCursor": sql.EndCursor()}))
+# The planner reads forward pages only (server.schema.planner._subject_page): no previous page.
+declare(
+    sql.ObjectSql(
+        "PageInfo",
+        {
+            "hasNextPage": sql.HasNextPage(),
+            "endCursor": sql.EndCursor(),
+            "hasPreviousPage": sql.NoPreviousPage(),
+            "startCursor": sql.StartCursor(),
+        },
+    )
+)
 
 
 @strawberry.type(description="One append-only audit record: who changed what, when and why.")
@@ -856,6 +871,10 @@ class AuditEventEdge:
 class AuditEventConnection:
     edges: list[AuditEventEdge]
     page_info: PageInfo
+
+    @strawberry.field(description=NODES)
+    def nodes(self) -> list[AuditEvent]:
+        return [edge.node for edge in self.edges]
 
 
 @strawberry.type(description="Who is calling, as the token says.")

@@ -753,6 +753,10 @@ async def test_enum_literal_in_the_query_is_a_validation_error(gql, token, app, 
         ('after: "garbage"', "after"),
         (f'after: "{encode_id("Subject", 1)}"', "after"),
         (f'after: "{encode_id("cursor", 10**22)}"', "after"),
+        ("last: 0", "last"),
+        ("last: 1000", "last"),
+        ('before: "garbage"', "before"),
+        (f'before: "{encode_id("Subject", 1)}"', "before"),
     ],
 )
 async def test_bad_page_arguments_are_clear_errors(gql, token, world, arguments, field):
@@ -765,7 +769,7 @@ async def test_bad_page_arguments_are_clear_errors(gql, token, world, arguments,
         assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in body["errors"]] == [
             ("BAD_USER_INPUT", [field])
         ]
-    assert "100" in subjects["errors"][0]["message"] or field == "after"
+    assert "100" in subjects["errors"][0]["message"] or field in ("after", "before")
 
 
 @pytest.mark.parametrize(

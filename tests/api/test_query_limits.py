@@ -35,6 +35,7 @@ from server.app import create_app
 from server.db import planned_reads
 from server.schema.context import Context
 from server.schema.limits import (
+    CONNECTION_LISTS,
     LIST_SIZES,
     PageSizes,
     Repeats,
@@ -427,6 +428,13 @@ def test_each_field_costs_one_and_lists_multiply_their_selection() -> None:
     assert cost('{ subject(code: "x") { transfusions { id } labResults { id } } }') == 1 + (1 + 50) + (1 + 200)
 
 
+def test_a_connections_nodes_and_backward_pages_cost_as_its_edges() -> None:
+    assert cost("{ subjects(last: 10) { nodes { code } } }") == 1 + 1 + 10 * 1
+    assert cost("{ auditEvents(last: 7) { edges { node { id } } nodes { id } } }") == 1 + (1 + 7 * 2) + (1 + 7)
+    # first and last together: either bounds the page (it holds the smaller)
+    assert cost("{ therapies(first: 3, last: 2) { nodes { id } } }") == 1 + 1 + 3
+
+
 def test_variables_aliases_and_fragments_count() -> None:
     query = "query Q($n: Int = 5) { subjects(first: $n) { edges { node { ...S } } } } fragment S on Subject { code }"
     assert cost(query) == 1 + 1 + 5 * (1 + 1)
@@ -443,7 +451,7 @@ def test_field_repeats() -> None:
 
 
 def test_every_list_of_objects_has_a_declared_size() -> None:
-    # given the schema's lists of objects (a connection's edges take `first` instead)
+    # given the schema's lists of objects (a connection's edges and nodes take `first`/`last` instead)
     schema = build_schema(Settings())._schema
     lists = set()
     for name, type_ in schema.type_map.items():
@@ -451,8 +459,8 @@ def test_every_list_of_objects_has_a_declared_size() -> None:
             continue
         for field_name, field in type_.fields.items():
             inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-            is_edges = field_name == "edges" and name.endswith("Connection")
-            if isinstance(inner, GraphQLList) and not is_leaf_type(get_named_type(inner)) and not is_edges:
+            is_page = field_name in CONNECTION_LISTS and name.endswith("Connection")
+            if isinstance(inner, GraphQLList) and not is_leaf_type(get_named_type(inner)) and not is_page:
                 lists.add((name, field_name))
     # then each has its typical size declared, and nothing else is declared
     assert lists == set(LIST_SIZES)

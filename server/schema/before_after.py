@@ -24,7 +24,7 @@ from ..domain.enums import CarTProduct
 from ..domain.survival import KAPLAN_MEIER_RULE, TIME_TO_EVENT_RULE
 from ..services import before_after as ba
 from .context import Info
-from .enums import EndpointPopulation
+from .enums import EndpointPopulation, describe_values
 
 BeforeAfterMeasure = strawberry.enum(
     ba.Measure,
@@ -37,6 +37,26 @@ TimeToEventKind = strawberry.enum(
     description="FIRST_RESPONSE: first infusion to first responsive transfusion. LOSS_OF_RESPONSE: first response to "
     "loss of response, among sustained responders. B_CELL_APLASIA: CD19 infusion to aplasia (configured rule). "
     "HLA_CLEARANCE: first infusion to clearance of every baseline-positive HLA specificity.",
+)
+describe_values(
+    BeforeAfterMeasure,
+    {
+        "MEDIAN_CCI_EARLY": "Median early (10-60 min) CCI of the period's evaluable transfusions (per uL).",
+        "MEDIAN_CCI_LATE": "Median late (18-24 h) CCI of the period's evaluable transfusions (per uL).",
+        "SHARE_RESPONSIVE": "Share (0-1) of the period's evaluable transfusions that were responsive (R).",
+        "TRANSFUSIONS_PER_30_DAYS": "Platelet transfusions per 30 days under follow-up in the period.",
+        "UNITS_PER_30_DAYS": "Platelet units per 30 days under follow-up in the period.",
+        "BLEEDING_GRADE2_PROPORTION": "Proportion (0-1) of observed days with WHO bleeding grade >= 2.",
+    },
+)
+describe_values(
+    TimeToEventKind,
+    {
+        "FIRST_RESPONSE": "First CAR-T infusion to the first responsive transfusion.",
+        "LOSS_OF_RESPONSE": "First response to loss of response (a later run of >= 2 N), among sustained responders.",
+        "B_CELL_APLASIA": "CD19 CAR-T infusion to B-cell aplasia (configured rule).",
+        "HLA_CLEARANCE": "First CAR-T infusion to clearance of every baseline-positive HLA specificity.",
+    },
 )
 MONTHS = "months (days / 30.4375)"
 

@@ -445,8 +445,13 @@ class SafetyQuery:
     async def my_bleeding_reports(
         self,
         info: Info,
-        after: str | None = None,
-        first: int | None = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="endCursor of the previous page. Omitted: from the first report."),
+        ] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default and maximum are settings).")
+        ] = None,
         changed_since: Annotated[
             dt.datetime | None,
             strawberry.argument(description="The syncedAt of the previous sync (with its UTC offset)."),
@@ -480,19 +485,32 @@ class SafetyQuery:
     async def adverse_events(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        subject_code: str | None = None,
-        site_codes: list[str] | None = None,
-        meddra_codes: list[int] | None = None,
-        min_grade: int | None = None,
-        max_grade: int | None = None,
-        serious: bool | None = None,
-        sources: list[e.AdverseEventSource] | None = None,
-        statuses: list[e.AdverseEventStatus] | None = None,
-        onset_from: dt.date | None = None,
-        onset_to: dt.date | None = None,
-        attribution_to: e.AttributionTarget | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default and maximum are settings).")
+        ] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+        subject_code: Annotated[str | None, strawberry.argument(description="Only this subject's events.")] = None,
+        site_codes: Annotated[list[str] | None, strawberry.argument(description="Only these sites' subjects.")] = None,
+        meddra_codes: Annotated[
+            list[int] | None, strawberry.argument(description="Only these MedDRA codes (CTCAE terms).")
+        ] = None,
+        min_grade: Annotated[int | None, strawberry.argument(description="Only grade >= this (1-5).")] = None,
+        max_grade: Annotated[int | None, strawberry.argument(description="Only grade <= this (1-5).")] = None,
+        serious: Annotated[
+            bool | None, strawberry.argument(description="Only serious (true) or non-serious (false) events.")
+        ] = None,
+        sources: Annotated[
+            list[e.AdverseEventSource] | None, strawberry.argument(description="Only these sources.")
+        ] = None,
+        statuses: Annotated[
+            list[e.AdverseEventStatus] | None, strawberry.argument(description="Only these review statuses.")
+        ] = None,
+        onset_from: Annotated[dt.date | None, strawberry.argument(description="Onset on or after this date.")] = None,
+        onset_to: Annotated[dt.date | None, strawberry.argument(description="Onset on or before this date.")] = None,
+        attribution_to: Annotated[
+            e.AttributionTarget | None,
+            strawberry.argument(description="The product or procedure attributionAtLeast applies to."),
+        ] = None,
         attribution_at_least: Annotated[
             e.Attribution | None,
             strawberry.argument(
@@ -503,7 +521,10 @@ class SafetyQuery:
             int | None,
             strawberry.argument(description="Onset at or after this study day (days from the first CAR-T infusion)."),
         ] = None,
-        onset_study_day_to: int | None = None,
+        onset_study_day_to: Annotated[
+            int | None,
+            strawberry.argument(description="Onset at or before this study day (days from the first CAR-T infusion)."),
+        ] = None,
     ) -> AdverseEventConnection:
         levels = None
         if attribution_at_least is not None:
@@ -546,7 +567,13 @@ class SafetyQuery:
         description="The usual safety table: per CTCAE term, events, subjects and subjects by worst grade (rejected and voided events excluded)."
     )
     async def adverse_event_summary(
-        self, info: Info, site_codes: list[str] | None = None, min_grade: int | None = None, serious: bool | None = None
+        self,
+        info: Info,
+        site_codes: Annotated[list[str] | None, strawberry.argument(description="Only these sites' subjects.")] = None,
+        min_grade: Annotated[int | None, strawberry.argument(description="Only events of grade >= this (1-5).")] = None,
+        serious: Annotated[
+            bool | None, strawberry.argument(description="Only serious (true) or non-serious (false) events.")
+        ] = None,
     ) -> list[SafetyTableRow]:
         statuses = [e.AdverseEventStatus.CONFIRMED, e.AdverseEventStatus.PENDING_REVIEW]
         where = q.AdverseEventFilter(site_codes=site_codes, min_grade=min_grade, serious=serious, statuses=statuses)
@@ -578,7 +605,15 @@ class SafetyQuery:
 
     @strawberry.field(description="The site alert inbox (coordinators and investigators of the site, admins).")
     async def alerts(
-        self, info: Info, unacknowledged_only: bool = False, after: str | None = None, first: int | None = None
+        self,
+        info: Info,
+        unacknowledged_only: Annotated[
+            bool, strawberry.argument(description="Only alerts nobody has acknowledged yet (default false).")
+        ] = False,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default and maximum are settings).")
+        ] = None,
     ) -> AlertConnection:
         rows, has_next = await info.context.read(
             q.page_of_alerts,

@@ -403,7 +403,13 @@ class SafetyMutation:
     @strawberry.mutation(
         description="A patient's bleeding diary report (patients only, for themselves). Exactly once per clientReportId."
     )
-    async def submit_bleeding_report(self, info: Info, input: SubmitBleedingReportInput) -> SubmitBleedingReportResult:
+    async def submit_bleeding_report(
+        self,
+        info: Info,
+        input: Annotated[
+            SubmitBleedingReportInput, strawberry.argument(description="The diary report, as entered on the phone.")
+        ],
+    ) -> SubmitBleedingReportResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await diary.submit_bleeding_report(uow, _submission(input), input.subject_code)
 
@@ -413,7 +419,9 @@ class SafetyMutation:
         description="Site staff's note or correction on a diary report, with a reason (the report itself is never edited)."
     )
     async def annotate_bleeding_report(
-        self, info: Info, input: AnnotateBleedingReportInput
+        self,
+        info: Info,
+        input: Annotated[AnnotateBleedingReportInput, strawberry.argument(description="The report and the note.")],
     ) -> AnnotateBleedingReportResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await diary.annotate_bleeding_report(
@@ -425,14 +433,22 @@ class SafetyMutation:
     @strawberry.mutation(
         description="Report an adverse event (site staff). Entered by an investigator it is confirmed; by a coordinator it awaits review."
     )
-    async def report_adverse_event(self, info: Info, input: ReportAdverseEventInput) -> AdverseEventResult:
+    async def report_adverse_event(
+        self,
+        info: Info,
+        input: Annotated[ReportAdverseEventInput, strawberry.argument(description="The adverse event.")],
+    ) -> AdverseEventResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await ae.report_adverse_event(uow, subject_code=input.subject_code, details=_details(input))
 
         return await run_use_case(info, use_case, _event)
 
     @strawberry.mutation(description="An investigator confirms, regrades or rejects a pending event, with a reason.")
-    async def review_adverse_event(self, info: Info, input: ReviewAdverseEventInput) -> AdverseEventResult:
+    async def review_adverse_event(
+        self,
+        info: Info,
+        input: Annotated[ReviewAdverseEventInput, strawberry.argument(description="The event and the decision.")],
+    ) -> AdverseEventResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await ae.review_adverse_event(
                 uow,
@@ -445,7 +461,11 @@ class SafetyMutation:
         return await run_use_case(info, use_case, _event)
 
     @strawberry.mutation(description="Change an adverse event, with a reason (audited).")
-    async def update_adverse_event(self, info: Info, input: UpdateAdverseEventInput) -> AdverseEventResult:
+    async def update_adverse_event(
+        self,
+        info: Info,
+        input: Annotated[UpdateAdverseEventInput, strawberry.argument(description="The event's changes.")],
+    ) -> AdverseEventResult:
         async def use_case(uow: UnitOfWork) -> Any:
             patch = patch_of(input, UPDATE_FIELDS, REQUIRED_AE)
             return await ae.update_adverse_event(
@@ -455,7 +475,11 @@ class SafetyMutation:
         return await run_use_case(info, use_case, _event)
 
     @strawberry.mutation(description="Record an adverse event's resolution date and outcome.")
-    async def resolve_adverse_event(self, info: Info, input: ResolveAdverseEventInput) -> AdverseEventResult:
+    async def resolve_adverse_event(
+        self,
+        info: Info,
+        input: Annotated[ResolveAdverseEventInput, strawberry.argument(description="The event's resolution.")],
+    ) -> AdverseEventResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await ae.resolve_adverse_event(
                 uow,
@@ -468,7 +492,11 @@ class SafetyMutation:
         return await run_use_case(info, use_case, _event)
 
     @strawberry.mutation(description="Mark an alert as seen by the site (its staff).")
-    async def acknowledge_alert(self, info: Info, input: AcknowledgeAlertInput) -> AcknowledgeAlertResult:
+    async def acknowledge_alert(
+        self,
+        info: Info,
+        input: Annotated[AcknowledgeAlertInput, strawberry.argument(description="The alert.")],
+    ) -> AcknowledgeAlertResult:
         async def use_case(uow: UnitOfWork) -> Any:
             alert, site_code, subject_code = await diary.acknowledge_alert(uow, alert_id=_pk(input.id, "Alert"))
             return Alert.of(alert, site_code, subject_code)

@@ -4,8 +4,10 @@ without a description is a question they must ask us. Descriptions state units w
 
 from __future__ import annotations
 
-from pathlib import Path
+from enum import Enum
 
+import pytest
+import strawberry
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -14,20 +16,11 @@ from graphql import (
     GraphQLSchema,
     specified_scalar_types,
 )
+from graphql import build_schema as build_sdl
 
+from server.schema.enums import describe_values
 from server.schema.schema import build_schema
 from server.settings import Settings
-
-# Elements still waiting for their description, one path a line. The list only shrinks: a new element
-# without a description fails, and so does a listed element that got one (remove its line).
-NOT_YET_DESCRIBED_FILE = Path(__file__).parent / "data" / "schema-elements-not-yet-described.txt"
-
-
-def not_yet_described() -> set[str]:
-    if not NOT_YET_DESCRIBED_FILE.exists():
-        return set()
-    lines = NOT_YET_DESCRIBED_FILE.read_text().splitlines()
-    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 
 
 def undescribed(schema: GraphQLSchema) -> list[str]:
@@ -63,19 +56,26 @@ def test_every_schema_element_has_a_description():
     # when
     missing = undescribed(schema)
     # then
-    pending = not_yet_described()
-    new = [path for path in missing if path not in pending]
-    assert not new, f"{len(new)} schema elements have no description:\n" + "\n".join(new)
-    done = sorted(pending - set(missing))
-    assert not done, f"described now, remove from {NOT_YET_DESCRIBED_FILE.name}:\n" + "\n".join(done)
+    assert not missing, f"{len(missing)} schema elements have no description:\n" + "\n".join(missing)
 
 
 def test_the_check_finds_an_undescribed_element():
     # given: a schema with one described and one undescribed field
-    from graphql import build_schema as build_sdl
-
     schema = build_sdl('"A query." type Query { "Described." a: Int  b(x: Int): Int }')
     # when
     missing = undescribed(schema)
     # then
     assert missing == ["Query.b", "Query.b(x)"]
+
+
+def test_an_enum_value_description_for_no_value_is_refused():
+    # given: a strawberry enum wrapping a plain Python enum
+    class Colour(Enum):
+        RED = "red"
+
+    graphql_colour = strawberry.enum(Colour)
+    # when / then: a stale name (or a missing one) fails at import, not silently
+    with pytest.raises(ValueError, match="descriptions of no value \\['BLUE'\\]"):
+        describe_values(graphql_colour, {"RED": "Red.", "BLUE": "Blue."})
+    with pytest.raises(ValueError, match="values without a description \\['RED'\\]"):
+        describe_values(graphql_colour, {})

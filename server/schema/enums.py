@@ -323,10 +323,10 @@ describe_values(
 describe_values(
     NotEvaluableReason,
     {
-        "NO_PRE_COUNT": "No platelet count at or before the start, within 24 h.",
+        "NO_PRE_COUNT": "No platelet count at or before the start, within the lookback (24 h by default).",
         "PRE_COUNT_CONFOUNDED": "The only pre-count was drawn before the previous transfusion ended.",
-        "NO_EARLY_COUNT": "No count in the early window (10-60 min after the end).",
-        "NO_LATE_COUNT": "No count in the late window (18-24 h after the end).",
+        "NO_EARLY_COUNT": "No count in the early window (by default 10-60 min after the end).",
+        "NO_LATE_COUNT": "No count in the late window (by default 18-24 h after the end).",
         "EARLY_COUNT_CONFOUNDED": "The early count was drawn at or after the start of the next transfusion.",
         "LATE_COUNT_CONFOUNDED": "The late count was drawn at or after the start of the next transfusion.",
         "NO_BSA": "No height or weight measured on or before the transfusion: no body surface area.",

@@ -280,7 +280,7 @@ class RecordAntibodyTestInput:
     collected_at: dt.datetime = strawberry.field(description="When the sample was collected, with UTC offset.")
     antibody_class: e.AntibodyClass = strawberry.field(description="Which antibodies the test looks for.")
     method: e.AntibodyMethod = strawberry.field(description="Assay method.")
-    results: list[AntibodyResultInput] = strawberry.field(description="One result per specificity.")
+    results: list[AntibodyResultInput] = strawberry.field(description="One result per specificity, at least one.")
     kit: str | None = strawberry.field(
         default=None, description="Kit name, optional (MFI is not comparable across kits)."
     )

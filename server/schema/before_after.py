@@ -24,7 +24,7 @@ from ..domain.enums import CarTProduct
 from ..domain.survival import KAPLAN_MEIER_RULE, TIME_TO_EVENT_RULE
 from ..services import before_after as ba
 from .context import Info
-from .enums import EndpointPopulation
+from .enums import EndpointPopulation, describe_values
 
 BeforeAfterMeasure = strawberry.enum(
     ba.Measure,
@@ -37,6 +37,26 @@ TimeToEventKind = strawberry.enum(
     description="FIRST_RESPONSE: first infusion to first responsive transfusion. LOSS_OF_RESPONSE: first response to "
     "loss of response, among sustained responders. B_CELL_APLASIA: CD19 infusion to aplasia (configured rule). "
     "HLA_CLEARANCE: first infusion to clearance of every baseline-positive HLA specificity.",
+)
+describe_values(
+    BeforeAfterMeasure,
+    {
+        "MEDIAN_CCI_EARLY": "Median early (10-60 min) CCI of the period's evaluable transfusions (per uL).",
+        "MEDIAN_CCI_LATE": "Median late (18-24 h) CCI of the period's evaluable transfusions (per uL).",
+        "SHARE_RESPONSIVE": "Share (0-1) of the period's evaluable transfusions that were responsive (R).",
+        "TRANSFUSIONS_PER_30_DAYS": "Platelet transfusions per 30 days under follow-up in the period.",
+        "UNITS_PER_30_DAYS": "Platelet units per 30 days under follow-up in the period.",
+        "BLEEDING_GRADE2_PROPORTION": "Proportion (0-1) of observed days with WHO bleeding grade >= 2.",
+    },
+)
+describe_values(
+    TimeToEventKind,
+    {
+        "FIRST_RESPONSE": "First CAR-T infusion to the first responsive transfusion.",
+        "LOSS_OF_RESPONSE": "First response to loss of response (a later run of >= 2 N), among sustained responders.",
+        "B_CELL_APLASIA": "CD19 CAR-T infusion to B-cell aplasia (configured rule).",
+        "HLA_CLEARANCE": "First CAR-T infusion to clearance of every baseline-positive HLA specificity.",
+    },
 )
 MONTHS = "months (days / 30.4375)"
 
@@ -63,8 +83,8 @@ class StudyPeriod:
     last_study_day_under_follow_up: int = strawberry.field(
         description="Last study day of the period under follow-up (firstStudyDay - 1 when none)."
     )
-    rule: str
-    parameter_version: int
+    rule: str = strawberry.field(description="How the period is set, with its version.")
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
 
     @classmethod
     def of(cls, nominal: Period, observed: Period, version: int) -> StudyPeriod:
@@ -88,7 +108,7 @@ class StudyPeriod:
 class PeriodPlateletIncrement:
     transfusions: int = strawberry.field(description="Platelet transfusions started in the period, any category.")
     evaluable_transfusions: int = strawberry.field(description="Responsive (R) or non-responsive (N) ones.")
-    responsive_transfusions: int
+    responsive_transfusions: int = strawberry.field(description="Responsive (R) transfusions in the period.")
     median_cci_early_per_ul: float | None = strawberry.field(
         description="Median early CCI (per uL) of evaluable transfusions with one; null when none."
     )
@@ -100,8 +120,8 @@ class PeriodPlateletIncrement:
     share_responsive: float | None = strawberry.field(
         description="R / (R + N) as a proportion (0-1), over evaluableTransfusions; null when none is evaluable."
     )
-    rule: str
-    parameter_version: int
+    rule: str = strawberry.field(description="The rule that produced the figures, with its version.")
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
 
 
 @strawberry.type(description="Transfusion burden in one period.")
@@ -115,8 +135,8 @@ class PeriodTransfusionBurden:
     units_per_30_days: float | None = strawberry.field(
         description="Units x 30 / days under follow-up (per 30 days); null when no day is under follow-up."
     )
-    rule: str
-    parameter_version: int
+    rule: str = strawberry.field(description="The rule that produced the figures, with its version.")
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
 
 
 @strawberry.type(description="Bleeding in one period, from the patient's diary (local calendar days).")
@@ -137,16 +157,20 @@ class PeriodBleeding:
         description="daysObserved / daysUnderFollowUp (0-1); null when no day is under follow-up."
     )
     grade_source: str = strawberry.field(description="Which grade a day counts with, and why.")
-    rule: str
-    parameter_version: int
+    rule: str = strawberry.field(description="The rule that produced the figures, with its version.")
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
 
 
 @strawberry.type(description="One period's platelet increment, transfusion burden and bleeding.")
 class BeforeAfterPeriod:
-    period: StudyPeriod
-    platelet_increment: PeriodPlateletIncrement
-    transfusion_burden: PeriodTransfusionBurden
-    bleeding: PeriodBleeding
+    period: StudyPeriod = strawberry.field(description="The period's days.")
+    platelet_increment: PeriodPlateletIncrement = strawberry.field(
+        description="Platelet increments (CCI) in the period."
+    )
+    transfusion_burden: PeriodTransfusionBurden = strawberry.field(
+        description="Platelet transfusions and units per 30 days in the period."
+    )
+    bleeding: PeriodBleeding = strawberry.field(description="Bleeding from the diary in the period.")
 
     @classmethod
     def of(cls, p: ba.PeriodResult, version: int) -> BeforeAfterPeriod:
@@ -198,15 +222,21 @@ class BeforeAfter:
     last_follow_up_at: dt.datetime = strawberry.field(
         description="The subject's latest dated record (UTC); the periods are clipped there."
     )
-    last_follow_up_rule: str
-    baseline: BeforeAfterPeriod
-    follow_up: BeforeAfterPeriod
+    last_follow_up_rule: str = strawberry.field(description="How the last follow-up is found, with its version.")
+    baseline: BeforeAfterPeriod = strawberry.field(
+        description="The baseline period (by default the 30 days before the first CAR-T infusion)."
+    )
+    follow_up: BeforeAfterPeriod = strawberry.field(
+        description="The follow-up period (by default study days 29 to 365)."
+    )
     days_to_first_grade2_bleed: int | None = strawberry.field(
         description="Calendar days from the infusion date to the first diary day with WHO grade >= 2 after it; null when none."
     )
-    days_to_first_grade2_bleed_rule: str
-    rule: str
-    parameter_version: int
+    days_to_first_grade2_bleed_rule: str = strawberry.field(
+        description="How daysToFirstGrade2Bleed is counted, with its version."
+    )
+    rule: str = strawberry.field(description="How the baseline and follow-up periods are set, with its version.")
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
 
     @classmethod
     def of(cls, s: ba.SubjectBeforeAfter, version: int) -> BeforeAfter:
@@ -274,7 +304,7 @@ async def _codes(info: Info, ids: Sequence[int]) -> list[str]:
 
 @strawberry.type(description="One subject's values in a before/after comparison.")
 class BeforeAfterSubjectValue:
-    subject_code: str
+    subject_code: str = strawberry.field(description="Code of the subject.")
     baseline: float | None = strawberry.field(description="In the comparison's `unit`; null when not available.")
     follow_up: float | None = strawberry.field(description="In the comparison's `unit`; null when not available.")
     difference: float | None = strawberry.field(description="followUp - baseline; null unless both are given.")
@@ -285,8 +315,10 @@ class BeforeAfterSubjectValue:
     "subject with a value in both periods."
 )
 class BeforeAfterComparison:
-    measure: BeforeAfterMeasure  # type: ignore[valid-type]
-    population: EndpointPopulation
+    measure: BeforeAfterMeasure = strawberry.field(  # type: ignore[valid-type]
+        description="The per-subject value compared."
+    )
+    population: EndpointPopulation = strawberry.field(description="The subjects compared.")
     unit: str = strawberry.field(description="Unit of the values, medians, differences and estimates.")
     measure_rule: str = strawberry.field(description="What a subject's value is.")
     subjects: int = strawberry.field(description="Subjects of the population you may see (n).")
@@ -308,12 +340,18 @@ class BeforeAfterComparison:
     differences_ranked: int = strawberry.field(description="Non-zero differences in the test (n).")
     zero_differences_dropped: int = strawberry.field(description="Zero differences left out of the test (n).")
     has_ties: bool = strawberry.field(description="Tied |differences| (average ranks; the p-value stays exact).")
-    zero_handling: str
+    zero_handling: str = strawberry.field(
+        description="How zero differences are handled (dropped, as in Wilcoxon's original), in words."
+    )
     periods: str = strawberry.field(description="The periods compared, as the protocol parameters set them.")
-    rule: str
-    wilcoxon_rule: str
-    hodges_lehmann_rule: str
-    parameter_version: int
+    rule: str = strawberry.field(description="How the paired differences are formed, with its version.")
+    wilcoxon_rule: str = strawberry.field(
+        description="The Wilcoxon signed-rank test used (exact, two-sided), with its version."
+    )
+    hodges_lehmann_rule: str = strawberry.field(
+        description="How the Hodges-Lehmann estimate is computed, with its version."
+    )
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
     values: list[BeforeAfterSubjectValue] = strawberry.field(description="Per subject, in enrolment order.")
 
 
@@ -375,13 +413,13 @@ class SurvivalStep:
     ci_lower: float = strawberry.field(description="Pointwise 95% log-log lower bound of S(t).")
     ci_upper: float = strawberry.field(description="Pointwise 95% log-log upper bound of S(t).")
     at_risk: int = strawberry.field(description="Subjects at risk just before this time (n).")
-    events: int
-    censored: int
+    events: int = strawberry.field(description="Events at this time (n).")
+    censored: int = strawberry.field(description="Subjects censored at this time (n).")
 
 
 @strawberry.type(description="One subject's time in the analysis.")
 class SubjectEventTime:
-    subject_code: str
+    subject_code: str = strawberry.field(description="Code of the subject.")
     months: float = strawberry.field(description=f"Time to the event or censoring, in {MONTHS}.")
     event: bool = strawberry.field(description="False: censored.")
 
@@ -390,13 +428,15 @@ class SubjectEventTime:
     description="Kaplan-Meier estimate of the time to an event after CAR-T, censored at the last follow-up or month 12."
 )
 class TimeToEventEstimate:
-    event: TimeToEventKind  # type: ignore[valid-type]
-    population: EndpointPopulation
+    event: TimeToEventKind = strawberry.field(  # type: ignore[valid-type]
+        description="The event whose time is estimated."
+    )
+    population: EndpointPopulation = strawberry.field(description="The subjects analysed.")
     analysed: str = strawberry.field(description="Who is in the analysis and where their clock starts.")
-    event_definition: str
+    event_definition: str = strawberry.field(description="What counts as the event, in words.")
     subjects: int = strawberry.field(description="Subjects in the analysis (n).")
-    events: int
-    censored: int
+    events: int = strawberry.field(description="Subjects with the event (n).")
+    censored: int = strawberry.field(description="Subjects censored (n).")
     median_months: float | None = strawberry.field(
         description=f"Median time ({MONTHS}): the smallest time with S(t) <= 0.5; null when not reached."
     )
@@ -406,17 +446,17 @@ class TimeToEventEstimate:
     median_ci_upper_months: float | None = strawberry.field(
         description="95% CI of the median, upper bound; null when not reached (infinite)."
     )
-    confidence_level: float
+    confidence_level: float = strawberry.field(description="Confidence level of the intervals (0-1, e.g. 0.95).")
     at_risk: list[AtRiskCount] = strawberry.field(description="Numbers at risk at months 1, 3, 6 and 12.")
     curve: list[SurvivalStep] = strawberry.field(
         description="The step curve; S = 1 (CI 1-1) from time 0 to the first step."
     )
     subject_times: list[SubjectEventTime] = strawberry.field(description="Per subject, in enrolment order.")
-    censoring: str
-    last_follow_up_rule: str
-    rule: str
-    time_rule: str
-    parameter_version: int
+    censoring: str = strawberry.field(description="When a subject is censored, in words.")
+    last_follow_up_rule: str = strawberry.field(description="How the last follow-up is found, with its version.")
+    rule: str = strawberry.field(description="The Kaplan-Meier and median CI method, with its version.")
+    time_rule: str = strawberry.field(description="How times are measured (months = days / 30.4375), with its version.")
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
 
 
 async def time_to_event(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import Any
+from typing import Annotated, Any
 
 import segno
 import strawberry
@@ -18,21 +18,21 @@ from .device_types import DeviceActivation, PatientDevice
 from .errors import result_union, run_use_case
 
 
-@strawberry.input
+@strawberry.input(description="The subject whose phone is to be activated.")
 class IssueDeviceActivationInput:
-    subject_code: str
+    subject_code: str = strawberry.field(description="Code of the subject.")
 
 
-@strawberry.input
+@strawberry.input(description="Cancel a subject's unused activation codes.")
 class RevokeDeviceActivationsInput:
-    subject_code: str
-    reason: str
+    subject_code: str = strawberry.field(description="Code of the subject.")
+    reason: str = strawberry.field(description="Why they are cancelled (required, audited).")
 
 
-@strawberry.input
+@strawberry.input(description="Revoke an activated phone: its token stops working.")
 class RevokeDeviceInput:
     id: strawberry.ID = strawberry.field(description="PatientDevice.id")
-    reason: str
+    reason: str = strawberry.field(description="Why it is revoked (required, audited), e.g. a lost phone.")
 
 
 @strawberry.type(
@@ -43,17 +43,17 @@ class DeviceActivationIssued:
     expires_at: dt.datetime = strawberry.field(description="When it stops working if unused (UTC).")
     activation_url: str = strawberry.field(description="The diary app's address with the code, for the phone.")
     qr_svg: str = strawberry.field(description="An SVG QR code of activationUrl.")
-    subject_code: str
+    subject_code: str = strawberry.field(description="Code of the subject.")
 
 
-@strawberry.type
+@strawberry.type(description="The phone was revoked.")
 class DeviceRevoked:
-    device: PatientDevice
+    device: PatientDevice = strawberry.field(description="The device as stored, now revoked.")
 
 
 @strawberry.type(description="The subject's unused activation codes, now cancelled.")
 class DeviceActivationsRevoked:
-    subject_code: str
+    subject_code: str = strawberry.field(description="Code of the subject.")
     activations: list[DeviceActivation] = strawberry.field(description="The codes cancelled, oldest first.")
 
 
@@ -78,7 +78,9 @@ class DevicesMutation:
         description="Issue a one-time activation code for a subject's phone (coordinators and investigators of the site, admins). Earlier unused codes stay valid until they expire."
     )
     async def issue_device_activation(
-        self, info: Info, input: IssueDeviceActivationInput
+        self,
+        info: Info,
+        input: Annotated[IssueDeviceActivationInput, strawberry.argument(description="The subject.")],
     ) -> IssueDeviceActivationResult:
         async def use_case(uow: UnitOfWork) -> Any:
             digest_key = secret_digest_key(info.context.settings.jwt_secret)
@@ -100,7 +102,9 @@ class DevicesMutation:
         description="Cancel a subject's unused activation codes, with a reason (coordinators and investigators of the site, admins): a phone that tries one is told it has expired. NO_CHANGE when there is none."
     )
     async def revoke_device_activations(
-        self, info: Info, input: RevokeDeviceActivationsInput
+        self,
+        info: Info,
+        input: Annotated[RevokeDeviceActivationsInput, strawberry.argument(description="The subject, and why.")],
     ) -> RevokeDeviceActivationsResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await devices.revoke_activations(uow, subject_code=input.subject_code, reason=input.reason)
@@ -115,7 +119,11 @@ class DevicesMutation:
     @strawberry.mutation(
         description="Revoke a patient's phone, with a reason (coordinators and investigators of the site, admins): its tokens stop working at once."
     )
-    async def revoke_device(self, info: Info, input: RevokeDeviceInput) -> RevokeDeviceResult:
+    async def revoke_device(
+        self,
+        info: Info,
+        input: Annotated[RevokeDeviceInput, strawberry.argument(description="The device, and why.")],
+    ) -> RevokeDeviceResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await devices.revoke_device(uow, device_id=str(input.id), reason=input.reason)
 

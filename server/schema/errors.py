@@ -18,8 +18,8 @@ from .enums import ErrorCode
 
 @strawberry.interface(description="An expected error: show `message`; map `field` to a form input.")
 class UserError:
-    code: ErrorCode
-    message: str
+    code: ErrorCode = strawberry.field(description="Stable machine-readable code: branch on it, not on the message.")
+    message: str = strawberry.field(description="What went wrong, in English, for people.")
     field: list[str] = strawberry.field(
         description='Path of the offending input field, e.g. ["postCounts", "0", "valueE9PerL"]; empty when the error concerns the whole request.'
     )
@@ -27,14 +27,18 @@ class UserError:
 
 @strawberry.type(description="One problem with one input field.")
 class FieldProblem:
-    code: ErrorCode
-    message: str
-    field: list[str]
+    code: ErrorCode = strawberry.field(description="Stable machine-readable code of the problem.")
+    message: str = strawberry.field(description="What is wrong with the field, in English.")
+    field: list[str] = strawberry.field(
+        description="Path of the input field, e.g. [\"postCounts\", \"0\", \"valueE9PerL\"]."
+    )
 
 
 @strawberry.type(description="The input failed validation; nothing was written. `problems` lists every field at fault.")
 class InputError(UserError):
-    problems: list[FieldProblem]
+    problems: list[FieldProblem] = strawberry.field(
+        description="Every problem found, one per field at fault; the first is the headline (code, message, field)."
+    )
 
 
 @strawberry.type(description="The record does not exist or is outside what you may see.")

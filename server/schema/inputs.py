@@ -59,137 +59,186 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-@strawberry.input
+@strawberry.input(description="A new subject at a site, in SCREENING (default) or ENROLLED.")
 class EnrollSubjectInput:
     code: str = strawberry.field(description="Pseudonymous code: 3-20 capital letters, digits or '-'.")
-    site_code: str
-    sex: e.Sex
-    year_of_birth: int
+    site_code: str = strawberry.field(description="Code of the site enrolling the subject (one of the caller's sites).")
+    sex: e.Sex = strawberry.field(description="Sex.")
+    year_of_birth: int = strawberry.field(
+        description="Year of birth (four digits); must fit ageAtConsent and consentDate."
+    )
     age_at_consent: int = strawberry.field(description="Age in whole years at consent (16-65).")
-    diagnosis: e.Diagnosis
-    remission_status: e.RemissionStatus
-    consent_date: dt.date
-    remission_date: dt.date | None = None
-    abo_group: e.AboGroup | None = None
-    rhd: e.RhD | None = None
+    diagnosis: e.Diagnosis = strawberry.field(description="Acute leukemia diagnosis.")
+    remission_status: e.RemissionStatus = strawberry.field(description="Remission status at enrolment.")
+    consent_date: dt.date = strawberry.field(description="Date informed consent was signed (not in the future).")
+    remission_date: dt.date | None = strawberry.field(
+        default=None, description="Date the current remission was reached, if known (not before the year of birth)."
+    )
+    abo_group: e.AboGroup | None = strawberry.field(default=None, description="ABO blood group, if known.")
+    rhd: e.RhD | None = strawberry.field(default=None, description="Rh(D) group, if known.")
     status: e.SubjectStatus = strawberry.field(default=e.SubjectStatus.SCREENING, description="SCREENING or ENROLLED.")
 
 
-@strawberry.input
+@strawberry.input(
+    description="Correct a subject's baseline data, with a reason (audited). Omitted fields stay; null clears an optional one.",
+)
 class AmendSubjectInput:
     code: str = strawberry.field(description="The subject to correct (the code itself cannot change).")
     reason: str = strawberry.field(description="Why the record is corrected (required).")
-    sex: e.Sex | None = strawberry.UNSET
-    year_of_birth: int | None = strawberry.UNSET
-    age_at_consent: int | None = strawberry.UNSET
-    diagnosis: e.Diagnosis | None = strawberry.UNSET
-    remission_status: e.RemissionStatus | None = strawberry.UNSET
-    remission_date: dt.date | None = strawberry.UNSET
-    abo_group: e.AboGroup | None = strawberry.UNSET
-    rhd: e.RhD | None = strawberry.UNSET
-    consent_date: dt.date | None = strawberry.UNSET
+    sex: e.Sex | None = strawberry.field(default=strawberry.UNSET, description="Sex. Omitted: unchanged.")
+    year_of_birth: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Year of birth. Omitted: unchanged."
+    )
+    age_at_consent: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Age in whole years at consent (16-65). Omitted: unchanged."
+    )
+    diagnosis: e.Diagnosis | None = strawberry.field(
+        default=strawberry.UNSET, description="Diagnosis. Omitted: unchanged."
+    )
+    remission_status: e.RemissionStatus | None = strawberry.field(
+        default=strawberry.UNSET, description="Remission status. Omitted: unchanged."
+    )
+    remission_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET, description="Date of the current remission; null clears it. Omitted: unchanged."
+    )
+    abo_group: e.AboGroup | None = strawberry.field(
+        default=strawberry.UNSET, description="ABO group; null clears it. Omitted: unchanged."
+    )
+    rhd: e.RhD | None = strawberry.field(
+        default=strawberry.UNSET, description="Rh(D) group; null clears it. Omitted: unchanged."
+    )
+    consent_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET, description="Consent date. Omitted: unchanged."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Move a subject along the trial's path (allowed transitions only), with a reason.")
 class ChangeSubjectStatusInput:
-    code: str
-    status: e.SubjectStatus
-    effective_date: dt.date
-    reason: str
+    code: str = strawberry.field(description="Code of the subject.")
+    status: e.SubjectStatus = strawberry.field(description="The new status.")
+    effective_date: dt.date = strawberry.field(
+        description="Date the change took effect (not before consent, not in the future)."
+    )
+    reason: str = strawberry.field(description="Why the status changes (audited).")
 
 
-@strawberry.input
+@strawberry.input(description="A height and/or weight measurement (used for body surface area and weight-based doses).")
 class RecordBodyMeasurementInput:
-    subject_code: str
+    subject_code: str = strawberry.field(description="Code of the subject (e.g. from Subject.code).")
     measured_at: dt.datetime = strawberry.field(description="When measured, with UTC offset.")
     height_cm: float | None = strawberry.field(default=None, description="Height in cm (100-250).")
     weight_kg: float | None = strawberry.field(default=None, description="Weight in kg (25-300).")
 
 
-@strawberry.input
+@strawberry.input(description="Correct a body measurement, with a reason (audited). Omitted fields stay.")
 class AmendBodyMeasurementInput:
-    id: strawberry.ID
-    reason: str
-    measured_at: dt.datetime | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="Global id of the record to correct.")
+    reason: str = strawberry.field(description="Why the record is corrected (required, audited).")
+    measured_at: dt.datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="When measured, with UTC offset. Omitted: unchanged."
+    )
     height_cm: float | None = strawberry.field(default=strawberry.UNSET, description="Height in cm.")
     weight_kg: float | None = strawberry.field(default=strawberry.UNSET, description="Weight in kg.")
 
 
-@strawberry.input
+@strawberry.input(description="One agent of a lymphodepletion course.")
 class LymphodepletionDoseInput:
-    agent: e.LymphodepletionAgent
+    agent: e.LymphodepletionAgent = strawberry.field(description="The agent; OTHER needs otherName.")
     dose_per_day: float = strawberry.field(description="Dose per day, in doseUnit.")
-    dose_unit: e.DoseUnit
+    dose_unit: e.DoseUnit = strawberry.field(description="Unit of dosePerDay.")
     days: int = strawberry.field(description="Number of days given (1-14).")
     other_name: str | None = strawberry.field(default=None, description="Required when agent is OTHER.")
 
 
-@strawberry.input
+@strawberry.input(description="A lymphodepletion course given before CAR-T.")
 class RecordLymphodepletionInput:
-    subject_code: str
-    start_date: dt.date
-    end_date: dt.date
-    agents: list[LymphodepletionDoseInput]
+    subject_code: str = strawberry.field(description="Code of the subject (e.g. from Subject.code).")
+    start_date: dt.date = strawberry.field(description="First day of the course.")
+    end_date: dt.date = strawberry.field(description="Last day of the course (not before startDate).")
+    agents: list[LymphodepletionDoseInput] = strawberry.field(description="The agents given, at least one.")
 
 
-@strawberry.input
+@strawberry.input(description="Correct a lymphodepletion course, with a reason (audited). Omitted fields stay.")
 class AmendLymphodepletionInput:
-    id: strawberry.ID
-    reason: str
-    start_date: dt.date | None = strawberry.UNSET
-    end_date: dt.date | None = strawberry.UNSET
-    agents: list[LymphodepletionDoseInput] | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="Global id of the record to correct.")
+    reason: str = strawberry.field(description="Why the record is corrected (required, audited).")
+    start_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET, description="First day of the course. Omitted: unchanged."
+    )
+    end_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET, description="Last day of the course. Omitted: unchanged."
+    )
+    agents: list[LymphodepletionDoseInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="The agents given; replaces the whole list. Omitted: unchanged."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A CAR-T infusion. BCMA follows CD19 unless the protocol allows otherwise.")
 class RecordCarTInfusionInput:
-    subject_code: str
-    product: e.CarTProduct
+    subject_code: str = strawberry.field(description="Code of the subject (e.g. from Subject.code).")
+    product: e.CarTProduct = strawberry.field(description="The CAR-T product infused.")
     infused_at: dt.datetime = strawberry.field(description="When infused, with UTC offset.")
-    lot_number: str
+    lot_number: str = strawberry.field(description="Lot number of the product.")
     car_positive_cells_per_kg: float | None = strawberry.field(default=None, description="CAR+ cells per kg.")
     total_car_positive_cells: float | None = strawberry.field(default=None, description="Total CAR+ cells.")
 
 
-@strawberry.input
+@strawberry.input(description="Correct a CAR-T infusion, with a reason (audited). Omitted fields stay.")
 class AmendCarTInfusionInput:
-    id: strawberry.ID
-    reason: str
-    product: e.CarTProduct | None = strawberry.UNSET
-    infused_at: dt.datetime | None = strawberry.UNSET
-    lot_number: str | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="Global id of the record to correct.")
+    reason: str = strawberry.field(description="Why the record is corrected (required, audited).")
+    product: e.CarTProduct | None = strawberry.field(
+        default=strawberry.UNSET, description="The CAR-T product. Omitted: unchanged."
+    )
+    infused_at: dt.datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="When infused, with UTC offset. Omitted: unchanged."
+    )
+    lot_number: str | None = strawberry.field(default=strawberry.UNSET, description="Lot number. Omitted: unchanged.")
     car_positive_cells_per_kg: float | None = strawberry.field(
         default=strawberry.UNSET, description="CAR+ cells per kg."
     )
     total_car_positive_cells: float | None = strawberry.field(default=strawberry.UNSET, description="Total CAR+ cells.")
 
 
-@strawberry.input
+@strawberry.input(description="One platelet unit of a transfusion.")
 class PlateletUnitInput:
-    kind: e.PlateletUnitKind = e.PlateletUnitKind.APHERESIS
+    kind: e.PlateletUnitKind = strawberry.field(
+        default=e.PlateletUnitKind.APHERESIS, description="How the unit was collected (default APHERESIS)."
+    )
     content_e11: float | None = strawberry.field(
         default=None, description="Platelet content in x10^11 (an apheresis unit: about 3-4.4)."
     )
-    content_basis: e.DoseBasis = e.DoseBasis.MEASURED
+    content_basis: e.DoseBasis = strawberry.field(
+        default=e.DoseBasis.MEASURED, description="Whether contentE11 was measured (default) or is the nominal figure."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A platelet count drawn around a transfusion.")
 class PlateletCountValueInput:
     value_e9_per_l: float = strawberry.field(description="Platelet count in x10^9/L (not per uL).")
     drawn_at: dt.datetime = strawberry.field(description="When drawn, with UTC offset.")
 
 
-@strawberry.input
+@strawberry.input(description="A platelet transfusion with its units and, optionally, the counts drawn around it.")
 class RecordPlateletTransfusionInput:
-    subject_code: str
+    subject_code: str = strawberry.field(description="Code of the subject (e.g. from Subject.code).")
     started_at: dt.datetime = strawberry.field(description="Start, with UTC offset.")
     ended_at: dt.datetime = strawberry.field(description="End, with UTC offset.")
-    units: list[PlateletUnitInput]
-    abo_compatibility: e.AboCompatibility = e.AboCompatibility.UNKNOWN
-    hla_selected: bool = False
-    crossmatched: bool = False
+    units: list[PlateletUnitInput] = strawberry.field(
+        description="The units given, at least one; their contents add up to the dose (x10^11)."
+    )
+    abo_compatibility: e.AboCompatibility = strawberry.field(
+        default=e.AboCompatibility.UNKNOWN,
+        description="ABO match to the recipient (default UNKNOWN: not counted for baseline refractoriness).",
+    )
+    hla_selected: bool = strawberry.field(
+        default=False, description="Whether the platelets were HLA-selected (default false)."
+    )
+    crossmatched: bool = strawberry.field(
+        default=False, description="Whether the platelets were crossmatched (default false)."
+    )
     storage_age_days: int | None = strawberry.field(default=None, description="Age of the platelets in days.")
-    note: str | None = None
+    note: str | None = strawberry.field(default=None, description="Free-text note (hidden from analysts).")
     pre_count: PlateletCountValueInput | None = strawberry.field(
         default=None, description="The count drawn before the transfusion, if the form carries it."
     )
@@ -198,47 +247,65 @@ class RecordPlateletTransfusionInput:
     )
 
 
-@strawberry.input
+@strawberry.input(description="Correct a platelet transfusion, with a reason (audited). Omitted fields stay.")
 class AmendPlateletTransfusionInput:
-    id: strawberry.ID
-    reason: str
-    started_at: dt.datetime | None = strawberry.UNSET
-    ended_at: dt.datetime | None = strawberry.UNSET
-    units: list[PlateletUnitInput] | None = strawberry.UNSET
-    abo_compatibility: e.AboCompatibility | None = strawberry.UNSET
-    hla_selected: bool | None = strawberry.UNSET
-    crossmatched: bool | None = strawberry.UNSET
-    storage_age_days: int | None = strawberry.UNSET
-    note: str | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="Global id of the record to correct.")
+    reason: str = strawberry.field(description="Why the record is corrected (required, audited).")
+    started_at: dt.datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Start, with UTC offset. Omitted: unchanged."
+    )
+    ended_at: dt.datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="End, with UTC offset. Omitted: unchanged."
+    )
+    units: list[PlateletUnitInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="The units given; replaces the whole list. Omitted: unchanged."
+    )
+    abo_compatibility: e.AboCompatibility | None = strawberry.field(
+        default=strawberry.UNSET, description="ABO match to the recipient. Omitted: unchanged."
+    )
+    hla_selected: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Whether HLA-selected. Omitted: unchanged."
+    )
+    crossmatched: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Whether crossmatched. Omitted: unchanged."
+    )
+    storage_age_days: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Age of the platelets in days; null clears it. Omitted: unchanged."
+    )
+    note: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Free-text note; null clears it. Omitted: unchanged."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A platelet count not tied to a transfusion form (e.g. from the lab).")
 class RecordPlateletCountInput:
-    subject_code: str
+    subject_code: str = strawberry.field(description="Code of the subject (e.g. from Subject.code).")
     value_e9_per_l: float = strawberry.field(description="Platelet count in x10^9/L (not per uL).")
     drawn_at: dt.datetime = strawberry.field(description="When drawn, with UTC offset.")
 
 
-@strawberry.input
+@strawberry.input(description="Correct a platelet count, with a reason (audited). Omitted fields stay.")
 class AmendPlateletCountInput:
-    id: strawberry.ID
-    reason: str
+    id: strawberry.ID = strawberry.field(description="Global id of the record to correct.")
+    reason: str = strawberry.field(description="Why the record is corrected (required, audited).")
     value_e9_per_l: float | None = strawberry.field(default=strawberry.UNSET, description="Platelet count in x10^9/L.")
-    drawn_at: dt.datetime | None = strawberry.UNSET
+    drawn_at: dt.datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="When drawn, with UTC offset. Omitted: unchanged."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Void a record entered in error: it is kept for the audit trail but no longer counted.")
 class VoidRecordInput:
     id: strawberry.ID = strawberry.field(
         description="Global id of a measurement, lymphodepletion course, infusion, transfusion, count, therapy or procedure."
     )
-    reason: str
+    reason: str = strawberry.field(description="Why the record is voided (required, audited).")
 
 
-@strawberry.input
+@strawberry.input(description="A new trial site.")
 class CreateSiteInput:
-    code: str
-    name: str
+    code: str = strawberry.field(description="Unique site code.")
+    name: str = strawberry.field(description="Site name.")
     phone: str | None = strawberry.field(
         default=None,
         description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters.",
@@ -247,13 +314,13 @@ class CreateSiteInput:
 
 @strawberry.input(description="Change a site's name or phone number, with a reason (audited). Omitted fields stay.")
 class UpdateSiteInput:
-    code: str
-    name: str | None = None
+    code: str = strawberry.field(description="Code of the site to change.")
+    name: str | None = strawberry.field(default=None, description="New name. Omitted: unchanged.")
     phone: str | None = strawberry.field(
         default=None,
         description="Telephone for patients: optional '+', digits, spaces, '-', '(' or ')'; 6-20 characters.",
     )
-    reason: str
+    reason: str = strawberry.field(description="Why the site is changed (audited).")
 
 
 def agents_value(agents: list[LymphodepletionDoseInput], _path: Path = ()) -> list[dict[str, Any]]:
@@ -325,8 +392,8 @@ AMEND_COUNT = {"value_e9_per_l": ("value_e9_per_l", as_is), "drawn_at": ("drawn_
     description="A protocol amendment: the parameters given change, the others carry over from the latest version."
 )
 class AmendProtocolParametersInput:
-    effective_from: dt.date
-    reason: str
+    effective_from: dt.date = strawberry.field(description="Date the new version takes effect.")
+    reason: str = strawberry.field(description="Why the protocol changes (audited).")
     cci_early_threshold_per_ul: float | None = strawberry.field(default=strawberry.UNSET, description="per uL")
     cci_late_threshold_per_ul: float | None = strawberry.field(default=strawberry.UNSET, description="per uL")
     early_window_min_minutes: int | None = strawberry.field(
@@ -340,18 +407,37 @@ class AmendProtocolParametersInput:
     pre_count_lookback_hours: int | None = strawberry.field(
         default=strawberry.UNSET, description="hours before the start"
     )
-    refractory_consecutive_transfusions: int | None = strawberry.UNSET
+    refractory_consecutive_transfusions: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Baseline refractoriness: consecutive ABO-compatible transfusions with a low early CCI needed (count).",
+    )
     refractory_cci_threshold_per_ul: float | None = strawberry.field(default=strawberry.UNSET, description="per uL")
-    sustained_consecutive_responses: int | None = strawberry.UNSET
+    sustained_consecutive_responses: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Sustained responsiveness: consecutive responsive transfusions needed, NE skipped (count).",
+    )
     assessment_window_months: int | None = strawberry.field(default=strawberry.UNSET, description="months")
-    loss_of_response_consecutive_failures: int | None = strawberry.UNSET
-    bsa_formula: e.BsaFormula | None = strawberry.UNSET
+    loss_of_response_consecutive_failures: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Loss of response: consecutive non-responsive transfusions after a response (count).",
+    )
+    bsa_formula: e.BsaFormula | None = strawberry.field(
+        default=strawberry.UNSET, description="Body surface area formula."
+    )
     blood_volume_ml_per_kg: float | None = strawberry.field(default=strawberry.UNSET, description="mL/kg")
-    allow_bcma_before_cd19: bool | None = strawberry.UNSET
+    allow_bcma_before_cd19: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Whether a BCMA infusion may be recorded before the CD19 one."
+    )
     diary_entry_window_days: int | None = strawberry.field(default=strawberry.UNSET, description="days")
     bleeding_episode_gap_hours: int | None = strawberry.field(default=strawberry.UNSET, description="hours")
-    lab_event_min_grade: int | None = strawberry.UNSET
-    lab_event_worsening_grades: int | None = strawberry.UNSET
+    lab_event_min_grade: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A lab value reaching this CTCAE grade proposes an adverse event (grade 1-4).",
+    )
+    lab_event_worsening_grades: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A lab grade worsening by this many grades proposes an adverse event (grades).",
+    )
     b_cell_aplasia_percent: float | None = strawberry.field(default=strawberry.UNSET, description="% of lymphocytes")
     b_cell_aplasia_per_ul: float | None = strawberry.field(default=strawberry.UNSET, description="cells/uL")
     b_cell_aplasia_rule: str | None = strawberry.field(
@@ -367,8 +453,14 @@ class AmendProtocolParametersInput:
         default=strawberry.UNSET, description="study day (>= followUpFromDay)"
     )
     ivig_confounding_days: int | None = strawberry.field(default=strawberry.UNSET, description="days (0-365)")
-    tpo_ra_confounds: bool | None = strawberry.UNSET
-    hsct_ends_follow_up: bool | None = strawberry.UNSET
+    tpo_ra_confounds: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Whether a transfusion while a TPO-RA is ongoing is flagged confounded by therapy.",
+    )
+    hsct_ends_follow_up: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Whether an allogeneic HSCT ends the evaluable follow-up for the primary endpoint.",
+    )
 
 
 PROTOCOL_PARAMETER_FIELDS = {

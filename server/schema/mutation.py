@@ -4,7 +4,7 @@ its success type or a typed error (never a partial write)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -23,37 +23,37 @@ from .safety import SafetyMutation
 from .therapies import TherapiesMutation
 
 
-@strawberry.type
+@strawberry.type(description="The subject was written.")
 class SubjectSuccess:
-    subject: t.Subject
+    subject: t.Subject = strawberry.field(description="The subject as stored.")
 
 
-@strawberry.type
+@strawberry.type(description="The site was written.")
 class SiteSuccess:
-    site: t.Site
+    site: t.Site = strawberry.field(description="The site as stored.")
 
 
-@strawberry.type
+@strawberry.type(description="The body measurement was written.")
 class BodyMeasurementSuccess:
-    body_measurement: t.BodyMeasurement
+    body_measurement: t.BodyMeasurement = strawberry.field(description="The measurement as stored.")
 
 
-@strawberry.type
+@strawberry.type(description="The lymphodepletion course was written.")
 class LymphodepletionSuccess:
-    lymphodepletion_course: t.LymphodepletionCourse
+    lymphodepletion_course: t.LymphodepletionCourse = strawberry.field(description="The course as stored.")
 
 
-@strawberry.type
+@strawberry.type(description="The CAR-T infusion was written.")
 class CarTInfusionSuccess:
-    infusion: t.CarTInfusion
+    infusion: t.CarTInfusion = strawberry.field(description="The infusion as stored.")
 
 
-@strawberry.type
+@strawberry.type(description="The platelet transfusion (and any counts given with it) was written.")
 class PlateletTransfusionSuccess:
     row: strawberry.Private[Any]
     count_rows: strawberry.Private[list[Any]]
 
-    @strawberry.field
+    @strawberry.field(description="The transfusion as stored, with its response.")
     async def transfusion(self, info: Info) -> t.PlateletTransfusion:
         return (await t.PlateletTransfusion.load(info, [self.row]))[0]
 
@@ -62,20 +62,20 @@ class PlateletTransfusionSuccess:
         return [t.PlateletCount.of(c) for c in self.count_rows]
 
 
-@strawberry.type
+@strawberry.type(description="The platelet count was written.")
 class PlateletCountSuccess:
-    platelet_count: t.PlateletCount
+    platelet_count: t.PlateletCount = strawberry.field(description="The count as stored.")
 
 
-@strawberry.type
+@strawberry.type(description="The record was voided.")
 class VoidRecordSuccess:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id of the voided record.")
     voided_at: dt.datetime = strawberry.field(description="UTC time of the void.")
 
 
-@strawberry.type
+@strawberry.type(description="A new version of the protocol parameters was written.")
 class ProtocolParametersSuccess:
-    protocol_parameters: t.ProtocolParameters
+    protocol_parameters: t.ProtocolParameters = strawberry.field(description="The new version.")
 
 
 EnrollSubjectResult = result_union("EnrollSubjectResult", SubjectSuccess)
@@ -156,10 +156,16 @@ def _transfusion(saved: Any) -> PlateletTransfusionSuccess:
     return PlateletTransfusionSuccess(row=transfusion, count_rows=list(counts))
 
 
-@strawberry.type
+@strawberry.type(
+    description="Every write. Each is one transaction, audited; expected failures come back as a UserError member of the result union.",
+)
 class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutation):
     @strawberry.mutation(description="Register a subject at a site (coordinators, investigators, admins).")
-    async def enroll_subject(self, info: Info, input: i.EnrollSubjectInput) -> EnrollSubjectResult:
+    async def enroll_subject(
+        self,
+        info: Info,
+        input: Annotated[i.EnrollSubjectInput, strawberry.argument(description="The subject to enroll.")],
+    ) -> EnrollSubjectResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await subjects.enroll_subject(
                 uow, code=input.code, site_code=input.site_code, details=_subject_details(input), status=input.status
@@ -168,7 +174,11 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
         return await run_use_case(info, use_case, _subject)
 
     @strawberry.mutation(description="Correct a subject's details, with a reason (audited).")
-    async def amend_subject(self, info: Info, input: i.AmendSubjectInput) -> AmendSubjectResult:
+    async def amend_subject(
+        self,
+        info: Info,
+        input: Annotated[i.AmendSubjectInput, strawberry.argument(description="The subject's corrections.")],
+    ) -> AmendSubjectResult:
         async def use_case(uow: UnitOfWork) -> Any:
             patch = i.patch_of(input, i.AMEND_SUBJECT, REQUIRED_SUBJECT)
             return await subjects.amend_subject(uow, code=input.code, patch=patch, reason=input.reason)
@@ -176,7 +186,13 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
         return await run_use_case(info, use_case, _subject)
 
     @strawberry.mutation(description="Move a subject along the trial's path, with a reason.")
-    async def change_subject_status(self, info: Info, input: i.ChangeSubjectStatusInput) -> ChangeSubjectStatusResult:
+    async def change_subject_status(
+        self,
+        info: Info,
+        input: Annotated[
+            i.ChangeSubjectStatusInput, strawberry.argument(description="The subject and its new status.")
+        ],
+    ) -> ChangeSubjectStatusResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await subjects.change_subject_status(
                 uow, code=input.code, status=input.status, effective_date=input.effective_date, reason=input.reason
@@ -185,7 +201,11 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
         return await run_use_case(info, use_case, _subject)
 
     @strawberry.mutation(description="Open a site (admins).")
-    async def create_site(self, info: Info, input: i.CreateSiteInput) -> CreateSiteResult:
+    async def create_site(
+        self,
+        info: Info,
+        input: Annotated[i.CreateSiteInput, strawberry.argument(description="The new site.")],
+    ) -> CreateSiteResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await subjects.create_site(uow, code=input.code, name=input.name, phone=input.phone)
 
@@ -194,7 +214,11 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
     @strawberry.mutation(
         description="Change a site's name or phone number, with a reason (admins, and the site's coordinators and investigators)."
     )
-    async def update_site(self, info: Info, input: i.UpdateSiteInput) -> UpdateSiteResult:
+    async def update_site(
+        self,
+        info: Info,
+        input: Annotated[i.UpdateSiteInput, strawberry.argument(description="The site's changes.")],
+    ) -> UpdateSiteResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await subjects.update_site(
                 uow, code=input.code, name=input.name, phone=input.phone, reason=input.reason
@@ -206,7 +230,12 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
         description="Amend the protocol parameters (admins): makes a new version; derived values follow it from its effective date."
     )
     async def amend_protocol_parameters(
-        self, info: Info, input: i.AmendProtocolParametersInput
+        self,
+        info: Info,
+        input: Annotated[
+            i.AmendProtocolParametersInput,
+            strawberry.argument(description="The parameters that change, and from when."),
+        ],
     ) -> AmendProtocolParametersResult:
         async def use_case(uow: UnitOfWork) -> Any:
             required = frozenset(name for name, _ in i.PROTOCOL_PARAMETER_FIELDS.values())
@@ -227,7 +256,11 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
         return result
 
     @strawberry.mutation(description="Record height and/or weight.")
-    async def record_body_measurement(self, info: Info, input: i.RecordBodyMeasurementInput) -> BodyMeasurementResult:
+    async def record_body_measurement(
+        self,
+        info: Info,
+        input: Annotated[i.RecordBodyMeasurementInput, strawberry.argument(description="The measurement.")],
+    ) -> BodyMeasurementResult:
         async def use_case(uow: UnitOfWork) -> Any:
             values = {
                 "measured_at": i.aware(input.measured_at, ("measuredAt",)),
@@ -239,13 +272,23 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
         return await run_use_case(info, use_case, _measurement)
 
     @strawberry.mutation(description="Correct a body measurement, with a reason.")
-    async def amend_body_measurement(self, info: Info, input: i.AmendBodyMeasurementInput) -> BodyMeasurementResult:
+    async def amend_body_measurement(
+        self,
+        info: Info,
+        input: Annotated[
+            i.AmendBodyMeasurementInput, strawberry.argument(description="The measurement's corrections.")
+        ],
+    ) -> BodyMeasurementResult:
         return await _amend(
             info, records.BODY_MEASUREMENT, input, i.AMEND_MEASUREMENT, ("height_cm", "weight_kg"), _measurement
         )
 
     @strawberry.mutation(description="Record a lymphodepletion course.")
-    async def record_lymphodepletion(self, info: Info, input: i.RecordLymphodepletionInput) -> LymphodepletionResult:
+    async def record_lymphodepletion(
+        self,
+        info: Info,
+        input: Annotated[i.RecordLymphodepletionInput, strawberry.argument(description="The course.")],
+    ) -> LymphodepletionResult:
         async def use_case(uow: UnitOfWork) -> Any:
             values = {
                 "start_date": input.start_date,
@@ -257,13 +300,21 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
         return await run_use_case(info, use_case, _lymphodepletion)
 
     @strawberry.mutation(description="Correct a lymphodepletion course, with a reason.")
-    async def amend_lymphodepletion(self, info: Info, input: i.AmendLymphodepletionInput) -> LymphodepletionResult:
+    async def amend_lymphodepletion(
+        self,
+        info: Info,
+        input: Annotated[i.AmendLymphodepletionInput, strawberry.argument(description="The course's corrections.")],
+    ) -> LymphodepletionResult:
         return await _amend(info, records.LYMPHODEPLETION, input, i.AMEND_LYMPHODEPLETION, (), _lymphodepletion)
 
     @strawberry.mutation(
         description="Record a CAR-T infusion. BCMA before the subject's CD19 infusion is refused unless the protocol parameters allow it."
     )
-    async def record_car_t_infusion(self, info: Info, input: i.RecordCarTInfusionInput) -> CarTInfusionResult:
+    async def record_car_t_infusion(
+        self,
+        info: Info,
+        input: Annotated[i.RecordCarTInfusionInput, strawberry.argument(description="The infusion.")],
+    ) -> CarTInfusionResult:
         async def use_case(uow: UnitOfWork) -> Any:
             values = {
                 "product": input.product,
@@ -277,7 +328,11 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
         return await run_use_case(info, use_case, _infusion)
 
     @strawberry.mutation(description="Correct a CAR-T infusion, with a reason.")
-    async def amend_car_t_infusion(self, info: Info, input: i.AmendCarTInfusionInput) -> CarTInfusionResult:
+    async def amend_car_t_infusion(
+        self,
+        info: Info,
+        input: Annotated[i.AmendCarTInfusionInput, strawberry.argument(description="The infusion's corrections.")],
+    ) -> CarTInfusionResult:
         nullable = ("car_positive_cells_per_kg", "total_car_positive_cells")
         return await _amend(info, records.CAR_T_INFUSION, input, i.AMEND_INFUSION, nullable, _infusion)
 
@@ -285,7 +340,12 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
         description="Record a platelet transfusion, optionally with its pre- and post-transfusion counts (one transaction)."
     )
     async def record_platelet_transfusion(
-        self, info: Info, input: i.RecordPlateletTransfusionInput
+        self,
+        info: Info,
+        input: Annotated[
+            i.RecordPlateletTransfusionInput,
+            strawberry.argument(description="The transfusion, its units and any counts drawn around it."),
+        ],
     ) -> PlateletTransfusionResult:
         async def use_case(uow: UnitOfWork) -> Any:
             values = {
@@ -310,14 +370,22 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
 
     @strawberry.mutation(description="Correct a platelet transfusion, with a reason.")
     async def amend_platelet_transfusion(
-        self, info: Info, input: i.AmendPlateletTransfusionInput
+        self,
+        info: Info,
+        input: Annotated[
+            i.AmendPlateletTransfusionInput, strawberry.argument(description="The transfusion's corrections.")
+        ],
     ) -> PlateletTransfusionResult:
         return await _amend(
             info, records.PLATELET_TRANSFUSION, input, i.AMEND_TRANSFUSION, ("storage_age_days", "note"), _transfusion
         )
 
     @strawberry.mutation(description="Record a platelet count (x10^9/L).")
-    async def record_platelet_count(self, info: Info, input: i.RecordPlateletCountInput) -> PlateletCountResult:
+    async def record_platelet_count(
+        self,
+        info: Info,
+        input: Annotated[i.RecordPlateletCountInput, strawberry.argument(description="The count.")],
+    ) -> PlateletCountResult:
         async def use_case(uow: UnitOfWork) -> Any:
             values = {"value_e9_per_l": input.value_e9_per_l, "drawn_at": i.aware(input.drawn_at, ("drawnAt",))}
             return await records.create_record(uow, records.PLATELET_COUNT, input.subject_code, values)
@@ -325,13 +393,21 @@ class Mutation(SafetyMutation, OutcomesMutation, DevicesMutation, TherapiesMutat
         return await run_use_case(info, use_case, _count)
 
     @strawberry.mutation(description="Correct a platelet count, with a reason.")
-    async def amend_platelet_count(self, info: Info, input: i.AmendPlateletCountInput) -> PlateletCountResult:
+    async def amend_platelet_count(
+        self,
+        info: Info,
+        input: Annotated[i.AmendPlateletCountInput, strawberry.argument(description="The count's corrections.")],
+    ) -> PlateletCountResult:
         return await _amend(info, records.PLATELET_COUNT, input, i.AMEND_COUNT, (), _count)
 
     @strawberry.mutation(
         description="Void a measurement, lymphodepletion course, infusion, transfusion, count, therapy or procedure, with a reason. Voided records are kept and audited, never deleted."
     )
-    async def void_record(self, info: Info, input: i.VoidRecordInput) -> VoidRecordResult:
+    async def void_record(
+        self,
+        info: Info,
+        input: Annotated[i.VoidRecordInput, strawberry.argument(description="The record to void, and why.")],
+    ) -> VoidRecordResult:
         async def use_case(uow: UnitOfWork) -> Any:
             decoded = decode_id(input.id)
             kind = records.KINDS.get(decoded[0]) if decoded else None

@@ -18,31 +18,35 @@ from .types import STUDY_DAY, _study_day
 @strawberry.type(description="A CTCAE v5.0 grade of a low lab value.")
 class LabGrade:
     grade: int = strawberry.field(description="0 (at or above the lab's LLN) to 4.")
-    term: str
-    meddra_code: int
-    version: str
-    rule: str = CTCAE_LAB_RULE
+    term: str = strawberry.field(description="CTCAE v5.0 term (e.g. Platelet count decreased).")
+    meddra_code: int = strawberry.field(description="MedDRA code of the term.")
+    version: str = strawberry.field(description="CTCAE version that graded the value (v5.0).")
+    rule: str = strawberry.field(
+        default=CTCAE_LAB_RULE, description="The rule that produced the figures, with its version."
+    )
 
 
 @strawberry.type(
     description="A lab result. `value` is in the analyte's canonical unit (see `unit`); what the lab sent is kept in valueReported/unitReported."
 )
 class LabResult:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id of the lab result.")
     subject_id: strawberry.Private[int]
-    analyte: e.Analyte
-    specimen: e.Specimen
-    collected_at: dt.datetime
+    analyte: e.Analyte = strawberry.field(description="What was measured.")
+    specimen: e.Specimen = strawberry.field(description="What the sample was taken from.")
+    collected_at: dt.datetime = strawberry.field(description="When the sample was collected (UTC).")
     value: float | None = strawberry.field(description="In `unit`; null when below the limit of quantification.")
     unit: e.LabUnit = strawberry.field(description="The canonical unit of this analyte.")
-    value_reported: float | None
-    unit_reported: e.LabUnit
+    value_reported: float | None = strawberry.field(
+        description="The value as the lab reported it, in unitReported; null when below the limit."
+    )
+    unit_reported: e.LabUnit = strawberry.field(description="The unit the lab reported in.")
     lln: float | None = strawberry.field(description="Lower limit of normal, in `unit` (the lab's own).")
     uln: float | None = strawberry.field(description="Upper limit of normal, in `unit`.")
     lloq: float | None = strawberry.field(description="Lower limit of quantification, in `unit`.")
-    below_limit: bool
-    lab_name: str | None
-    assay: str | None
+    below_limit: bool = strawberry.field(description="Whether the value was below the lower limit of quantification.")
+    lab_name: str | None = strawberry.field(description="Laboratory that reported it; null when not given.")
+    assay: str | None = strawberry.field(description="Assay used; null when not given.")
 
     @strawberry.field(
         description="CTCAE v5.0 grade for platelets, neutrophils, lymphocytes, white cells and hemoglobin; null otherwise."
@@ -107,23 +111,27 @@ class LabResult:
 
 @strawberry.type(description="B cells at one draw: absolute CD19+ and aplasia by both rules.")
 class BCellDraw:
-    collected_on: dt.date
+    collected_on: dt.date = strawberry.field(description="Date of the draw (UTC).")
     cd19_percent_of_lymphocytes: float | None = strawberry.field(description="% of lymphocytes.")
     lymphocytes_per_ul: float | None = strawberry.field(description="cells/uL.")
     cd19_per_ul: float | None = strawberry.field(
         description="Absolute CD19+ cells/uL (%CD19+ x lymphocytes/uL unless measured)."
     )
-    aplasia_by_percent: bool | None
-    aplasia_by_absolute: bool | None
-    rules_disagree: bool
+    aplasia_by_percent: bool | None = strawberry.field(
+        description="Aplastic by the % rule (CD19+ below the % of lymphocytes threshold); null without the %."
+    )
+    aplasia_by_absolute: bool | None = strawberry.field(
+        description="Aplastic by the absolute rule (CD19+ below the cells/uL threshold); null without a count."
+    )
+    rules_disagree: bool = strawberry.field(description="Whether the two rules disagree at this draw.")
     aplastic: bool | None = strawberry.field(description="By the rule the protocol parameters choose.")
 
 
 @strawberry.type(description=f"B-cell aplasia over time. Rule: {o.B_CELL_RULE}")
 class BCells:
-    draws: list[BCellDraw]
-    rule: str
-    parameter_version: int
+    draws: list[BCellDraw] = strawberry.field(description="Draws with B-cell values, oldest first.")
+    rule: str = strawberry.field(description="The rule that produced the figures, with its version.")
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
     aplasia_on: dt.date | None = strawberry.field(description="First aplastic draw after the CD19 infusion.")
     days_to_aplasia: int | None = strawberry.field(description="Days from the CD19 infusion to aplasia.")
     recovery_on: dt.date | None = strawberry.field(description="First non-aplastic draw after aplasia.")
@@ -132,55 +140,61 @@ class BCells:
 
 @strawberry.type(description=f"IgG with its status. Rule: {o.IGG_RULE} (thresholds are protocol parameters).")
 class IgGValue:
-    collected_at: dt.datetime
+    collected_at: dt.datetime = strawberry.field(description="When the sample was collected (UTC).")
     igg_mg_per_dl: float = strawberry.field(description="IgG in mg/dL (1 g/L = 100 mg/dL).")
-    status: e.IgGStatus
+    status: e.IgGStatus = strawberry.field(description="NORMAL, LOW or SEVERE by the protocol's thresholds.")
 
 
 @strawberry.type(description="A point of a CAR-T series, ready to plot.")
 class KineticPointType:
     day: float = strawberry.field(description="Days from this product's infusion (actual elapsed days).")
     value: float | None = strawberry.field(description="copies/ug DNA (QPCR) or CAR+ cells/uL (FLOW); null when BLQ.")
-    blq: bool
+    blq: bool = strawberry.field(description="Below the lower limit of quantification.")
 
 
 @strawberry.type(description=f"CAR-T expansion and persistence of one product. Rule: {o.KINETICS_RULE}")
 class CarTKinetics:
-    product: e.CarTProduct
-    measure: e.KineticsMeasure
-    unit: str
+    product: e.CarTProduct = strawberry.field(description="The CAR-T product measured (day 0 = its infusion).")
+    measure: e.KineticsMeasure = strawberry.field(description="QPCR or FLOW.")
+    unit: str = strawberry.field(
+        description="Unit of cmax and the series values: copies/ug genomic DNA or CAR+ cells/uL."
+    )
     cmax: float | None = strawberry.field(description="Peak value, in `unit`.")
     tmax: float | None = strawberry.field(description="Day of the peak.")
     auc_0_28: float | None = strawberry.field(
         name="auc0To28", description="Area under the curve from day 0 to 28, in `unit` x days."
     )
     tlast: float | None = strawberry.field(description="Last quantifiable day (persistence).")
-    series: list[KineticPointType]
-    rule: str = o.KINETICS_RULE
+    series: list[KineticPointType] = strawberry.field(description="The measurements, by day, ready to plot.")
+    rule: str = strawberry.field(
+        default=o.KINETICS_RULE, description="The rule that produced the figures, with its version."
+    )
 
 
 @strawberry.type(description="One specificity in an antibody test.")
 class AntibodySpecificity:
-    specificity: str
+    specificity: str = strawberry.field(description="The specificity (e.g. A*02:01, HPA-1a).")
     mfi: float | None = strawberry.field(
         description="Median fluorescence intensity (bead assays); not comparable across kits."
     )
-    positive: bool
+    positive: bool = strawberry.field(
+        description="Whether the specificity is positive by the test's cut-off (or as reported)."
+    )
 
 
 @strawberry.type(description="An HLA or HPA antibody test with its kit, lot and positivity rule.")
 class AntibodyTest:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id of the antibody test.")
     subject_id: strawberry.Private[int]
-    collected_at: dt.datetime
-    antibody_class: e.AntibodyClass
-    method: e.AntibodyMethod
-    kit: str | None
-    lot: str | None
+    collected_at: dt.datetime = strawberry.field(description="When the sample was collected (UTC).")
+    antibody_class: e.AntibodyClass = strawberry.field(description="Which antibodies the test looks for.")
+    method: e.AntibodyMethod = strawberry.field(description="Assay method.")
+    kit: str | None = strawberry.field(description="Kit name (MFI is not comparable across kits); null when not given.")
+    lot: str | None = strawberry.field(description="Kit lot; null when not given.")
     cutoff_mfi: float | None = strawberry.field(description="Positive when MFI meets this (see cutoffOperator).")
-    cutoff_operator: e.CutoffOperator
+    cutoff_operator: e.CutoffOperator = strawberry.field(description="How MFI is compared with cutoffMfi.")
     cpra_percent: float | None = strawberry.field(description="Calculated PRA in %, as the lab reports it.")
-    results: list[AntibodySpecificity]
+    results: list[AntibodySpecificity] = strawberry.field(description="One result per specificity.")
 
     @strawberry.field(description=STUDY_DAY)
     async def study_day(self, info: Info) -> int | None:
@@ -206,43 +220,51 @@ class AntibodyTest:
         )
 
 
-@strawberry.type
+@strawberry.type(description="When one baseline-positive specificity cleared.")
 class SpecificityClearance:
-    specificity: str
-    cleared_at: dt.datetime | None
+    specificity: str = strawberry.field(description="The specificity (e.g. A*02:01).")
+    cleared_at: dt.datetime | None = strawberry.field(
+        description="The second of two consecutive negative samples (UTC); null while not cleared."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The summed MFI of the baseline-positive specificities at one sample.")
 class SummedMfi:
-    collected_at: dt.datetime
+    collected_at: dt.datetime = strawberry.field(description="When the sample was collected (UTC).")
     summed_mfi: float = strawberry.field(description="Sum of the MFIs of the baseline-positive specificities.")
 
 
 @strawberry.type(description=f"Clearance of antibodies positive at baseline. Rule: {o.CLEARANCE_RULE}")
 class AntibodyClearance:
-    classes: list[e.AntibodyClass]
-    baseline_positive: list[str]
-    specificities: list[SpecificityClearance]
+    classes: list[e.AntibodyClass] = strawberry.field(description="The antibody classes considered.")
+    baseline_positive: list[str] = strawberry.field(description="Specificities positive at baseline.")
+    specificities: list[SpecificityClearance] = strawberry.field(
+        description="Clearance of each baseline-positive specificity."
+    )
     cleared_at: dt.datetime | None = strawberry.field(
         description="When every baseline-positive specificity was cleared."
     )
-    summed_mfi: list[SummedMfi]
+    summed_mfi: list[SummedMfi] = strawberry.field(description="Summed MFI over time, oldest first.")
     summed_mfi_reduction_percent: float | None = strawberry.field(
         description="Reduction of the summed MFI from baseline to the latest sample, in %."
     )
-    rule: str = o.CLEARANCE_RULE
+    rule: str = strawberry.field(
+        default=o.CLEARANCE_RULE, description="The rule that produced the figures, with its version."
+    )
 
 
 @strawberry.type(description="A cohort count at a time point.")
 class CohortCount:
-    subjects_assessed: int
-    subjects_meeting: int
-    rule: str
-    parameter_version: int
+    subjects_assessed: int = strawberry.field(description="Subjects who could be assessed at the time point.")
+    subjects_meeting: int = strawberry.field(description="Of those, subjects meeting the criterion.")
+    rule: str = strawberry.field(description="The criterion and its time point, in words.")
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
 
 
 @strawberry.type(description="Median Cmax of a product across subjects.")
 class MedianValue:
-    subjects: int
-    median: float | None
-    unit: str
+    subjects: int = strawberry.field(description="Subjects with a value.")
+    median: float | None = strawberry.field(
+        description="Median across them, in `unit`; null when no subject has a value."
+    )
+    unit: str = strawberry.field(description="copies/ug genomic DNA (QPCR) or CAR+ cells/uL (FLOW).")

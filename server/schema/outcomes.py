@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -226,38 +226,46 @@ async def hla_cleared_by(info: Info, month: int, site_codes: list[str] | None = 
     description="One lab result. value is in `unit`; it is converted explicitly to the analyte's canonical unit."
 )
 class LabResultInput:
-    subject_code: str
-    analyte: e.Analyte
-    unit: e.LabUnit
+    subject_code: str = strawberry.field(description="Code of the subject.")
+    analyte: e.Analyte = strawberry.field(description="What was measured.")
+    unit: e.LabUnit = strawberry.field(
+        description="Unit of value, lln, uln and lloq as the lab reported them (one the analyte is measured in)."
+    )
     collected_at: dt.datetime = strawberry.field(description="With UTC offset.")
     value: float | None = strawberry.field(default=None, description="Null only when belowLimit.")
-    specimen: e.Specimen | None = None
+    specimen: e.Specimen | None = strawberry.field(
+        default=None,
+        description="What the sample was taken from; omitted: the analyte's usual specimen (blood; marrow for CD138+).",
+    )
     lln: float | None = strawberry.field(default=None, description="Lower limit of normal, in `unit`.")
     uln: float | None = strawberry.field(default=None, description="Upper limit of normal, in `unit`.")
     lloq: float | None = strawberry.field(default=None, description="Lower limit of quantification, in `unit`.")
-    below_limit: bool = False
-    lab_name: str | None = None
-    assay: str | None = None
+    below_limit: bool = strawberry.field(
+        default=False,
+        description="The value was below the lower limit of quantification (then value may be null); default false.",
+    )
+    lab_name: str | None = strawberry.field(default=None, description="Laboratory name, optional.")
+    assay: str | None = strawberry.field(default=None, description="Assay, optional.")
 
 
-@strawberry.input
+@strawberry.input(description="A batch of lab results, written all or nothing.")
 class RecordLabResultsInput:
-    results: list[LabResultInput]
+    results: list[LabResultInput] = strawberry.field(description="The results; a row at fault is named by its index.")
 
 
 @strawberry.type(
     description="A batch written in full. Results already recorded (same subject, analyte, specimen and time) are skipped, never duplicated."
 )
 class LabResultsRecorded:
-    created: int
-    already_present: int
-    results: list[LabResult]
+    created: int = strawberry.field(description="Results written (rows).")
+    already_present: int = strawberry.field(description="Results skipped as already recorded (rows).")
+    results: list[LabResult] = strawberry.field(description="Every result of the batch as stored, by collection time.")
     proposed_adverse_event_ids: list[strawberry.ID] = strawberry.field(
         description="Lab-sourced adverse events proposed or continued, pending review."
     )
 
 
-@strawberry.input
+@strawberry.input(description="One specificity's result in an antibody test.")
 class AntibodyResultInput:
     specificity: str = strawberry.field(description="e.g. A*02:01, DRB1*15:01, HPA-1a.")
     mfi: float | None = strawberry.field(default=None, description="MFI (single-antigen beads).")
@@ -266,26 +274,30 @@ class AntibodyResultInput:
     )
 
 
-@strawberry.input
+@strawberry.input(description="An HLA or HPA antibody test with its results per specificity.")
 class RecordAntibodyTestInput:
-    subject_code: str
-    collected_at: dt.datetime
-    antibody_class: e.AntibodyClass
-    method: e.AntibodyMethod
-    results: list[AntibodyResultInput]
-    kit: str | None = None
-    lot: str | None = None
+    subject_code: str = strawberry.field(description="Code of the subject.")
+    collected_at: dt.datetime = strawberry.field(description="When the sample was collected, with UTC offset.")
+    antibody_class: e.AntibodyClass = strawberry.field(description="Which antibodies the test looks for.")
+    method: e.AntibodyMethod = strawberry.field(description="Assay method.")
+    results: list[AntibodyResultInput] = strawberry.field(description="One result per specificity, at least one.")
+    kit: str | None = strawberry.field(
+        default=None, description="Kit name, optional (MFI is not comparable across kits)."
+    )
+    lot: str | None = strawberry.field(default=None, description="Kit lot, optional.")
     cutoff_mfi: float | None = strawberry.field(
         default=None, description="The lab's cut-off; default: the protocol parameter (MFI 1000)."
     )
-    cutoff_operator: e.CutoffOperator = e.CutoffOperator.GE
+    cutoff_operator: e.CutoffOperator = strawberry.field(
+        default=e.CutoffOperator.GE, description="GE (default): positive when MFI >= cut-off; GT: when MFI > cut-off."
+    )
     cpra_percent: float | None = strawberry.field(default=None, description="cPRA in %, as reported.")
-    lab_name: str | None = None
+    lab_name: str | None = strawberry.field(default=None, description="Laboratory name, optional.")
 
 
-@strawberry.type
+@strawberry.type(description="The antibody test was written.")
 class AntibodyTestSuccess:
-    antibody_test: AntibodyTest
+    antibody_test: AntibodyTest = strawberry.field(description="The test as stored.")
 
 
 RecordLabResultsResult = result_union("RecordLabResultsResult", LabResultsRecorded)
@@ -328,7 +340,11 @@ class OutcomesMutation:
     @strawberry.mutation(
         description="Record a batch of lab results (site staff): all or nothing; a bad row is named by its index and field."
     )
-    async def record_lab_results(self, info: Info, input: RecordLabResultsInput) -> RecordLabResultsResult:
+    async def record_lab_results(
+        self,
+        info: Info,
+        input: Annotated[RecordLabResultsInput, strawberry.argument(description="The batch of results.")],
+    ) -> RecordLabResultsResult:
         async def use_case(uow: UnitOfWork) -> Any:
             rows = [lab_row(r, i) for i, r in enumerate(input.results)]
             return await labs.record_lab_results(uow, rows)
@@ -336,7 +352,11 @@ class OutcomesMutation:
         return await run_use_case(info, use_case, _recorded)
 
     @strawberry.mutation(description="Record an HLA or HPA antibody test with its results per specificity.")
-    async def record_antibody_test(self, info: Info, input: RecordAntibodyTestInput) -> RecordAntibodyTestResult:
+    async def record_antibody_test(
+        self,
+        info: Info,
+        input: Annotated[RecordAntibodyTestInput, strawberry.argument(description="The test and its results.")],
+    ) -> RecordAntibodyTestResult:
         async def use_case(uow: UnitOfWork) -> Any:
             _version, params = await info.context.loaders.protocol()
             test = antibodies.NewAntibodyTest(

@@ -57,7 +57,7 @@ def _require_audit_reader(info: Info) -> None:
         raise GraphQLError("only monitors and admins read the audit trail", extensions={"code": "PERMISSION_DENIED"})
 
 
-@strawberry.type
+@strawberry.type(description="Every read. Each answers only what the caller's role and sites allow.")
 class Query(SafetyQuery, TherapiesQuery):
     @strawberry.field(description="Who is calling.")
     def viewer(self, info: Info) -> t.Viewer:
@@ -112,12 +112,20 @@ class Query(SafetyQuery, TherapiesQuery):
         return t.SubjectConnection(edges=edges, page_info=page_info([edge.cursor for edge in edges], page), count=count)
 
     @strawberry.field(description="One subject by its pseudonymous code; null when unknown or not yours to see.")
-    async def subject(self, info: Info, code: str) -> t.Subject | None:
+    async def subject(
+        self,
+        info: Info,
+        code: Annotated[str, strawberry.argument(description="Pseudonymous subject code.")],
+    ) -> t.Subject | None:
         row = await info.context.loaders.subject_by_code.load(code)
         return t.Subject.of(row) if row else None
 
     @strawberry.field(description="Any object by its global id; null when unknown or not yours to see.")
-    async def node(self, info: Info, id: strawberry.ID) -> t.Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global id of the object.")],
+    ) -> t.Node | None:
         decoded = decode_id(id)
         if decoded is None:
             return None
@@ -144,18 +152,29 @@ class Query(SafetyQuery, TherapiesQuery):
     async def audit_events(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        subject_code: str | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default and maximum are settings).")
+        ] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+        subject_code: Annotated[
+            str | None, strawberry.argument(description="Only changes to this subject's records.")
+        ] = None,
         entity: Annotated[str | None, strawberry.argument(description="A type name, e.g. PlateletTransfusion.")] = None,
         record_id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id of one record.")] = None,
-        actor_id: str | None = None,
+        actor_id: Annotated[
+            str | None, strawberry.argument(description="Only changes made by this actor (the token's `sub` claim).")
+        ] = None,
         since: Annotated[dt.datetime | None, strawberry.argument(description="From this UTC time (inclusive).")] = None,
         until: Annotated[
             dt.datetime | None, strawberry.argument(description="Up to this UTC time (inclusive).")
         ] = None,
-        last: int | None = None,
-        before: str | None = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(description="Page size counted from the end (Relay): the last n items, or the n just before `before`."),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="startCursor of the following page, to page backwards.")
+        ] = None,
     ) -> t.AuditEventConnection:
         _require_audit_reader(info)
         entity_id = None
@@ -219,8 +238,8 @@ SENSITIVITY_ARGUMENT = Annotated[
 
 @strawberry.type(description="The trial this service holds.")
 class Trial:
-    code: str
-    title: str
+    code: str = strawberry.field(description="The trial's code.")
+    title: str = strawberry.field(description="The trial's title.")
 
     @strawberry.field(
         description="The protocol parameters in force today: the newest version whose effective date has come. Derived values use it."
@@ -234,7 +253,13 @@ class Trial:
         description="Sustained responders among infused (>= 1 CAR-T) or per-protocol (both products) subjects you may see, with the exact 95% CI."
     )
     async def primary_endpoint(
-        self, info: Info, population: EndpointPopulation, sensitivity: SENSITIVITY_ARGUMENT = False
+        self,
+        info: Info,
+        population: Annotated[
+            EndpointPopulation,
+            strawberry.argument(description="Infused (>= 1 CAR-T) or per-protocol (both products) subjects."),
+        ],
+        sensitivity: SENSITIVITY_ARGUMENT = False,
     ) -> PrimaryEndpoint:
         version, rows = await _endpoint_subjects(info, sensitivity=sensitivity)
         return PrimaryEndpoint.of(
@@ -243,7 +268,13 @@ class Trial:
 
     @strawberry.field(description="The primary endpoint per site you may see.")
     async def primary_endpoint_by_site(
-        self, info: Info, population: EndpointPopulation, sensitivity: SENSITIVITY_ARGUMENT = False
+        self,
+        info: Info,
+        population: Annotated[
+            EndpointPopulation,
+            strawberry.argument(description="Infused (>= 1 CAR-T) or per-protocol (both products) subjects."),
+        ],
+        sensitivity: SENSITIVITY_ARGUMENT = False,
     ) -> list[SiteEndpoint]:
         version, rows, site_ids = await _endpoint_subjects(info, with_sites=True, sensitivity=sensitivity)
         per_protocol = population is EndpointPopulation.PER_PROTOCOL
@@ -266,23 +297,44 @@ class Trial:
     @strawberry.field(
         description="Subjects you may see with B-cell aplasia at a month after the CD19 infusion (analysts: the cohort)."
     )
-    async def b_cell_aplasia_at(self, info: Info, month: Month, site_codes: list[str] | None = None) -> CohortCount:
+    async def b_cell_aplasia_at(
+        self,
+        info: Info,
+        month: Month,
+        site_codes: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only these sites (of those you may see); null or omitted: all."),
+        ] = None,
+    ) -> CohortCount:
         return await outcomes.b_cell_aplasia_at(info, month, site_codes)
 
     @strawberry.field(description="Median Cmax of a CAR-T product across the subjects you may see.")
     async def median_cmax(
         self,
         info: Info,
-        product: CarTProduct,
-        measure: KineticsMeasure = KineticsMeasure.QPCR,
-        site_codes: list[str] | None = None,
+        product: Annotated[CarTProduct, strawberry.argument(description="The CAR-T product.")],
+        measure: Annotated[
+            KineticsMeasure, strawberry.argument(description="QPCR (copies/ug DNA, default) or FLOW (CAR+ cells/uL).")
+        ] = KineticsMeasure.QPCR,
+        site_codes: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only these sites (of those you may see); null or omitted: all."),
+        ] = None,
     ) -> MedianValue:
         return await outcomes.median_cmax(info, product, measure, site_codes)
 
     @strawberry.field(
         description="Subjects with HLA antibodies at baseline who cleared them within a number of months of the first CAR-T infusion."
     )
-    async def hla_cleared_by(self, info: Info, month: Month, site_codes: list[str] | None = None) -> CohortCount:
+    async def hla_cleared_by(
+        self,
+        info: Info,
+        month: Month,
+        site_codes: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only these sites (of those you may see); null or omitted: all."),
+        ] = None,
+    ) -> CohortCount:
         return await outcomes.hla_cleared_by(info, month, site_codes)
 
     @strawberry.field(
@@ -291,9 +343,16 @@ class Trial:
     async def before_after_comparison(
         self,
         info: Info,
-        measure: before_after.BeforeAfterMeasure,  # type: ignore[valid-type]
-        site_codes: list[str] | None = None,
-        population: EndpointPopulation = EndpointPopulation.INFUSED,
+        measure: Annotated[
+            before_after.BeforeAfterMeasure, strawberry.argument(description="The per-subject value to compare.")  # type: ignore[valid-type]
+        ],
+        site_codes: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only these sites (of those you may see); null or omitted: all."),
+        ] = None,
+        population: Annotated[
+            EndpointPopulation, strawberry.argument(description="INFUSED (default) or PER_PROTOCOL subjects.")
+        ] = EndpointPopulation.INFUSED,
     ) -> before_after.BeforeAfterComparison:
         return await before_after.before_after_comparison(info, measure, site_codes, population)
 
@@ -303,9 +362,16 @@ class Trial:
     async def time_to_event(
         self,
         info: Info,
-        event: before_after.TimeToEventKind,  # type: ignore[valid-type]
-        site_codes: list[str] | None = None,
-        population: EndpointPopulation = EndpointPopulation.INFUSED,
+        event: Annotated[
+            before_after.TimeToEventKind, strawberry.argument(description="The event whose time is estimated.")  # type: ignore[valid-type]
+        ],
+        site_codes: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only these sites (of those you may see); null or omitted: all."),
+        ] = None,
+        population: Annotated[
+            EndpointPopulation, strawberry.argument(description="INFUSED (default) or PER_PROTOCOL subjects.")
+        ] = EndpointPopulation.INFUSED,
     ) -> before_after.TimeToEventEstimate:
         return await before_after.time_to_event(info, event, site_codes, population)
 

@@ -24,11 +24,15 @@ from .types import PlateletCount, Site, view_of
 )
 class BodySurfaceArea:
     value_m2: float = strawberry.field(description="Body surface area in m^2 (unrounded).")
-    formula: e.BsaFormula
+    formula: e.BsaFormula = strawberry.field(description="The formula used.")
     height_cm: float = strawberry.field(description="Height used, in cm.")
     weight_kg: float = strawberry.field(description="Weight used, in kg.")
-    height_measured_at: dt.datetime
-    weight_measured_at: dt.datetime
+    height_measured_at: dt.datetime = strawberry.field(
+        description="When the height used was measured (UTC): the latest on or before the transfusion."
+    )
+    weight_measured_at: dt.datetime = strawberry.field(
+        description="When the weight used was measured (UTC): the latest on or before the transfusion."
+    )
 
     @classmethod
     def flat(
@@ -56,7 +60,7 @@ class BodySurfaceArea:
 
 @strawberry.type(description="A platelet count attributed to a transfusion by time.")
 class AttributedCount:
-    count: PlateletCount
+    count: PlateletCount = strawberry.field(description="The platelet count.")
     minutes_from_transfusion: float = strawberry.field(
         description="For a pre-count: minutes BEFORE the start (negative). For early/late counts: minutes after the END."
     )
@@ -91,11 +95,13 @@ class AttributedCount:
 
 @strawberry.type(description="The transfusion's response category, why, and by which rule and parameter version.")
 class TransfusionResponse:
-    category: e.ResponseCategory
-    reason: str
-    not_evaluable_reasons: list[e.NotEvaluableReason]
-    parameter_version: int
-    rule: str = r.RESPONSE_RULE
+    category: e.ResponseCategory = strawberry.field(description="R, N or NE.")
+    reason: str = strawberry.field(description="Why this category, in words (with the CCIs and thresholds).")
+    not_evaluable_reasons: list[e.NotEvaluableReason] = strawberry.field(
+        description="Why not evaluable; empty unless the category is NOT_EVALUABLE."
+    )
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
+    rule: str = strawberry.field(default=r.RESPONSE_RULE, description="The classification rule, with its version.")
     confounded_by_therapy: TherapyConfounding | None = strawberry.field(
         description="The therapy (IVIG within ivigConfoundingDays, a TPO-RA while given) that confounds this transfusion; it is still classified, and left out of the sensitivity analysis. Null: not confounded."
     )
@@ -125,7 +131,7 @@ declare(
 @strawberry.type(description="A transfusion left out of baseline refractoriness, and why.")
 class RefractoryExclusion:
     transfusion_id: strawberry.ID = strawberry.field(description="The PlateletTransfusion's global id.")
-    reason: e.RefractoryExclusionReason
+    reason: e.RefractoryExclusionReason = strawberry.field(description="Why it was left out.")
 
 
 @strawberry.type(
@@ -135,8 +141,10 @@ class RefractorinessEvidence:
     counted: list[strawberry.ID] = strawberry.field(
         description="PlateletTransfusion ids counted: before the first CAR-T infusion, ABO-compatible, with an evaluable early CCI."
     )
-    excluded: list[RefractoryExclusion]
-    rule: str = r.REFRACTORY_RULE
+    excluded: list[RefractoryExclusion] = strawberry.field(
+        description="Transfusions left out, each with why (e.g. ABO compatibility not recorded)."
+    )
+    rule: str = strawberry.field(default=r.REFRACTORY_RULE, description="The refractoriness rule, with its version.")
 
     @classmethod
     def of(cls, records: Iterable[Any]) -> RefractorinessEvidence:
@@ -156,7 +164,9 @@ class RefractorinessEvidence:
 class PlateletResponse:
     baseline_refractory: bool = strawberry.field(description=f"Refractory before CAR-T. Rule: {r.REFRACTORY_RULE}")
     sustained: bool = strawberry.field(description=f"The primary endpoint's responder status. Rule: {r.SUSTAINED_RULE}")
-    first_infusion_at: dt.datetime | None
+    first_infusion_at: dt.datetime | None = strawberry.field(
+        description="Time of the first CAR-T infusion (UTC); null before any."
+    )
     first_response_at: dt.datetime | None = strawberry.field(
         description="Start of the first responsive transfusion after the first CAR-T infusion (UTC)."
     )
@@ -169,7 +179,9 @@ class PlateletResponse:
     lost_response: bool = strawberry.field(
         description="A later run of consecutive non-responsive transfusions after a sustained response."
     )
-    lost_response_at: dt.datetime | None
+    lost_response_at: dt.datetime | None = strawberry.field(
+        description="When the response was lost (UTC): start of the transfusion that completed the failing run; null when not lost."
+    )
     evaluable_transfusions: int = strawberry.field(
         description="Evaluable transfusions after CAR-T within the assessment window."
     )
@@ -188,8 +200,10 @@ class PlateletResponse:
     sensitivity: SensitivityAnalysis = strawberry.field(
         description="Sensitivity analysis: the same rule without the transfusions confounded by therapy."
     )
-    parameter_version: int
-    rule: str = r.SUSTAINED_RULE
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
+    rule: str = strawberry.field(
+        default=r.SUSTAINED_RULE, description="The sustained-responsiveness rule, with its version."
+    )
 
     @classmethod
     def of(cls, s: r.SubjectResponse, version: int, transfusion_records: Iterable[Any]) -> PlateletResponse:
@@ -216,11 +230,11 @@ class PlateletResponse:
     description="Responders (sustained platelet transfusion responsiveness) in a population, with the exact 95% CI."
 )
 class PrimaryEndpoint:
-    population: e.EndpointPopulation
+    population: e.EndpointPopulation = strawberry.field(description="The population counted.")
     subjects: int = strawberry.field(
         description="Subjects in the population (INFUSED: >= 1 CAR-T infusion; PER_PROTOCOL: both products)."
     )
-    responders: int
+    responders: int = strawberry.field(description="Subjects with sustained platelet transfusion responsiveness.")
     proportion: float | None = strawberry.field(description="responders / subjects (0-1); null with no subjects.")
     ci_lower: float | None = strawberry.field(
         description="Lower bound of the exact Clopper-Pearson 95% interval (0-1)."
@@ -228,12 +242,12 @@ class PrimaryEndpoint:
     ci_upper: float | None = strawberry.field(
         description="Upper bound of the exact Clopper-Pearson 95% interval (0-1)."
     )
-    confidence: float
-    parameter_version: int
+    confidence: float = strawberry.field(description="Confidence level of the Clopper-Pearson interval (0-1, e.g. 0.95).")
+    parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
     sensitivity: bool = strawberry.field(
         description="True: a SENSITIVITY ANALYSIS, responders counted without transfusions confounded by therapy; false: the primary analysis."
     )
-    rule: str
+    rule: str = strawberry.field(description="The endpoint's rule, with its version.")
 
     @classmethod
     def of(
@@ -253,7 +267,7 @@ class PrimaryEndpoint:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The primary endpoint of one site's subjects.")
 class SiteEndpoint:
-    site: Site
-    endpoint: PrimaryEndpoint
+    site: Site = strawberry.field(description="The site.")
+    endpoint: PrimaryEndpoint = strawberry.field(description="The primary endpoint among its subjects.")

@@ -47,7 +47,7 @@ from .safety_types import (
 
 @strawberry.input(description="One bleeding symptom. Fill what applies to the site.")
 class BleedingSymptomInput:
-    site: e.BleedingSite
+    site: e.BleedingSite = strawberry.field(description="Where the bleeding is.")
     duration_minutes: int | None = strawberry.field(default=None, description="Total bleeding time today, in minutes.")
     size_cm: float | None = strawberry.field(default=None, description="Bruise size in cm (1 inch = 2.54 cm).")
     stopped: bool | None = strawberry.field(default=None, description="Has it stopped? false raises a red flag.")
@@ -80,10 +80,12 @@ class SubmitBleedingReportInput:
     device_submitted_at: dt.datetime | None = strawberry.field(
         default=None, description="When the phone sent it (may change on retries)."
     )
-    sudden_severe_headache: bool = False
-    new_confusion: bool = False
-    vision_change: bool = False
-    new_weakness: bool = False
+    sudden_severe_headache: bool = strawberry.field(
+        default=False, description="Sudden severe headache (a red flag; default false)."
+    )
+    new_confusion: bool = strawberry.field(default=False, description="New confusion (a red flag; default false).")
+    vision_change: bool = strawberry.field(default=False, description="A change in vision (a red flag; default false).")
+    new_weakness: bool = strawberry.field(default=False, description="New weakness (a red flag; default false).")
     pro_ctcae_bruising: bool | None = strawberry.field(
         default=None, description="PRO-CTCAE, last 7 days: any bruising."
     )
@@ -93,86 +95,144 @@ class SubmitBleedingReportInput:
     pro_ctcae_nosebleed_severity: int | None = strawberry.field(
         default=None, description="PRO-CTCAE, last 7 days: 0 none - 4 very severe."
     )
-    note: str | None = None
+    note: str | None = strawberry.field(default=None, description="The patient's own words, optional.")
     subject_code: str | None = strawberry.field(default=None, description="Optional; must be your own subject.")
 
 
-@strawberry.input
+@strawberry.input(
+    description="Attribution on the NCI five-point scale to each product and procedure; omitted: not assessed."
+)
 class AttributionInput:
-    cd19_car_t: e.Attribution | None = None
-    bcma_car_t: e.Attribution | None = None
-    lymphodepletion: e.Attribution | None = None
-    platelet_transfusion: e.Attribution | None = None
+    cd19_car_t: e.Attribution | None = strawberry.field(
+        default=None, description="Attribution to the CD19 CAR-T product."
+    )
+    bcma_car_t: e.Attribution | None = strawberry.field(
+        default=None, description="Attribution to the BCMA CAR-T product."
+    )
+    lymphodepletion: e.Attribution | None = strawberry.field(
+        default=None, description="Attribution to lymphodepletion."
+    )
+    platelet_transfusion: e.Attribution | None = strawberry.field(
+        default=None, description="Attribution to platelet transfusion."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new adverse event reported by site staff.")
 class ReportAdverseEventInput:
-    subject_code: str
+    subject_code: str = strawberry.field(description="Code of the subject.")
     meddra_code: int = strawberry.field(description="MedDRA code of a CTCAE v5.0 term in the trial's list.")
-    grade: int
-    onset_date: dt.date
+    grade: int = strawberry.field(description="Grade 1-5 on gradingScale.")
+    onset_date: dt.date = strawberry.field(description="Date of onset (not in the future).")
     awareness_at: dt.datetime = strawberry.field(description="When the site became aware, with UTC offset.")
-    grading_scale: e.GradingScale = e.GradingScale.CTCAE_V5
-    serious: bool = False
-    serious_criteria: list[e.SeriousCriterion] = strawberry.field(default_factory=list)
-    verbatim: str | None = None
-    resolution_date: dt.date | None = None
-    attribution: AttributionInput | None = None
-    expected: bool | None = None
-    action_taken: e.ActionTaken | None = None
-    outcome: e.AdverseEventOutcome | None = None
-    sponsor_reported_at: dt.datetime | None = None
+    grading_scale: e.GradingScale = strawberry.field(
+        default=e.GradingScale.CTCAE_V5, description="CTCAE_V5 (default), or ASTCT_2019 for CRS and ICANS."
+    )
+    serious: bool = strawberry.field(
+        default=False, description="Whether the event is serious (default false); then give seriousCriteria."
+    )
+    serious_criteria: list[e.SeriousCriterion] = strawberry.field(
+        default_factory=list, description="The ICH E2A criteria met (default none)."
+    )
+    verbatim: str | None = strawberry.field(default=None, description="The event in the reporter's words, optional.")
+    resolution_date: dt.date | None = strawberry.field(default=None, description="Date resolved; omit while ongoing.")
+    attribution: AttributionInput | None = strawberry.field(
+        default=None, description="Attribution to each product and procedure; omitted: not assessed."
+    )
+    expected: bool | None = strawberry.field(
+        default=None, description="Whether the event is expected; omitted: not assessed."
+    )
+    action_taken: e.ActionTaken | None = strawberry.field(default=None, description="Action taken, optional.")
+    outcome: e.AdverseEventOutcome | None = strawberry.field(default=None, description="Outcome (CDISC OUT), optional.")
+    sponsor_reported_at: dt.datetime | None = strawberry.field(
+        default=None, description="When a serious event was reported to the sponsor, with UTC offset."
+    )
 
 
 @strawberry.input(description="Change an adverse event, with a reason; fields left out keep their value.")
 class UpdateAdverseEventInput:
-    id: strawberry.ID
-    reason: str
-    meddra_code: int | None = strawberry.UNSET
-    grade: int | None = strawberry.UNSET
-    grading_scale: e.GradingScale | None = strawberry.UNSET
-    onset_date: dt.date | None = strawberry.UNSET
-    awareness_at: dt.datetime | None = strawberry.UNSET
-    serious: bool | None = strawberry.UNSET
-    serious_criteria: list[e.SeriousCriterion] | None = strawberry.UNSET
-    verbatim: str | None = strawberry.UNSET
-    resolution_date: dt.date | None = strawberry.UNSET
-    attribution_cd19: e.Attribution | None = strawberry.UNSET
-    attribution_bcma: e.Attribution | None = strawberry.UNSET
-    attribution_lymphodepletion: e.Attribution | None = strawberry.UNSET
-    attribution_platelet_transfusion: e.Attribution | None = strawberry.UNSET
-    expected: bool | None = strawberry.UNSET
-    action_taken: e.ActionTaken | None = strawberry.UNSET
-    outcome: e.AdverseEventOutcome | None = strawberry.UNSET
-    sponsor_reported_at: dt.datetime | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="Global id of the adverse event.")
+    reason: str = strawberry.field(description="Why it is changed (required, audited).")
+    meddra_code: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="MedDRA code of a CTCAE v5.0 term in the trial's list. Omitted: unchanged.",
+    )
+    grade: int | None = strawberry.field(default=strawberry.UNSET, description="Grade 1-5. Omitted: unchanged.")
+    grading_scale: e.GradingScale | None = strawberry.field(
+        default=strawberry.UNSET, description="Grading scale. Omitted: unchanged."
+    )
+    onset_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET, description="Date of onset. Omitted: unchanged."
+    )
+    awareness_at: dt.datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="When the site became aware, with UTC offset. Omitted: unchanged."
+    )
+    serious: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Whether serious. Omitted: unchanged."
+    )
+    serious_criteria: list[e.SeriousCriterion] | None = strawberry.field(
+        default=strawberry.UNSET, description="The ICH E2A criteria met; replaces the list. Omitted: unchanged."
+    )
+    verbatim: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Verbatim text; null clears it. Omitted: unchanged."
+    )
+    resolution_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET, description="Date resolved; null clears it. Omitted: unchanged."
+    )
+    attribution_cd19: e.Attribution | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Attribution to the CD19 CAR-T product; null clears it. Omitted: unchanged.",
+    )
+    attribution_bcma: e.Attribution | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Attribution to the BCMA CAR-T product; null clears it. Omitted: unchanged.",
+    )
+    attribution_lymphodepletion: e.Attribution | None = strawberry.field(
+        default=strawberry.UNSET, description="Attribution to lymphodepletion; null clears it. Omitted: unchanged."
+    )
+    attribution_platelet_transfusion: e.Attribution | None = strawberry.field(
+        default=strawberry.UNSET, description="Attribution to platelet transfusion; null clears it. Omitted: unchanged."
+    )
+    expected: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Whether expected; null clears it. Omitted: unchanged."
+    )
+    action_taken: e.ActionTaken | None = strawberry.field(
+        default=strawberry.UNSET, description="Action taken; null clears it. Omitted: unchanged."
+    )
+    outcome: e.AdverseEventOutcome | None = strawberry.field(
+        default=strawberry.UNSET, description="Outcome; null clears it. Omitted: unchanged."
+    )
+    sponsor_reported_at: dt.datetime | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="When reported to the sponsor, with UTC offset; null clears it. Omitted: unchanged.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="An investigator's decision on a pending adverse event.")
 class ReviewAdverseEventInput:
-    id: strawberry.ID
-    decision: e.ReviewDecision
-    reason: str
+    id: strawberry.ID = strawberry.field(description="Global id of the adverse event.")
+    decision: e.ReviewDecision = strawberry.field(description="CONFIRM, REGRADE (give grade) or REJECT.")
+    reason: str = strawberry.field(description="Why (required, audited).")
     grade: int | None = strawberry.field(default=None, description="The new grade, with REGRADE.")
 
 
-@strawberry.input
+@strawberry.input(description="An adverse event's resolution.")
 class ResolveAdverseEventInput:
-    id: strawberry.ID
-    resolution_date: dt.date
-    outcome: e.AdverseEventOutcome
-    reason: str | None = None
+    id: strawberry.ID = strawberry.field(description="Global id of the adverse event.")
+    resolution_date: dt.date = strawberry.field(description="Date the event resolved.")
+    outcome: e.AdverseEventOutcome = strawberry.field(description="RECOVERED_RESOLVED, RECOVERED_RESOLVED_WITH_SEQUELAE or FATAL.")
+    reason: str | None = strawberry.field(default=None, description="Why it is resolved: required (audited), although the type allows null.")
 
 
-@strawberry.input
+@strawberry.input(description="A staff note on a diary report.")
 class AnnotateBleedingReportInput:
-    id: strawberry.ID
-    text: str
-    reason: str
+    id: strawberry.ID = strawberry.field(description="Global id of the diary report.")
+    text: str = strawberry.field(description="The note or correction.")
+    reason: str = strawberry.field(description="Why it is added (required, audited).")
 
 
-@strawberry.input
+@strawberry.input(description="The alert to mark as seen.")
 class AcknowledgeAlertInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id of the alert.")
 
 
 def _as_is(value: Any, _path: tuple[str, ...]) -> Any:
@@ -275,12 +335,12 @@ def _details(data: ReportAdverseEventInput) -> ae.AdverseEventDetails:
     description="What the phone shows after submitting: accepted, the provisional grade, and whether to call the site now."
 )
 class BleedingReportAccepted:
-    report: BleedingReport
+    report: BleedingReport = strawberry.field(description="The report as stored.")
     duplicate: bool = strawberry.field(
         description="True when this id had already been received: nothing new was created."
     )
     provisional_who_grade: int | None = strawberry.field(description=f"Rule: {b.WHO_RULE}")
-    red_flags: list[e.RedFlag]
+    red_flags: list[e.RedFlag] = strawberry.field(description="Red flags in this report.")
     call_site_now: bool = strawberry.field(
         description="A red flag was raised: tell the patient to call the site at once."
     )
@@ -293,19 +353,19 @@ class BleedingReportAccepted:
     local_date: dt.date = strawberry.field(description="The patient's local calendar day the report belongs to.")
 
 
-@strawberry.type
+@strawberry.type(description="The adverse event was written.")
 class AdverseEventSuccess:
-    adverse_event: AdverseEvent
+    adverse_event: AdverseEvent = strawberry.field(description="The adverse event as stored.")
 
 
-@strawberry.type
+@strawberry.type(description="The note was added.")
 class AnnotationSuccess:
-    report: BleedingReport
+    report: BleedingReport = strawberry.field(description="The diary report with its notes.")
 
 
-@strawberry.type
+@strawberry.type(description="The alert was acknowledged.")
 class AlertSuccess:
-    alert: Alert
+    alert: Alert = strawberry.field(description="The alert as stored.")
 
 
 SubmitBleedingReportResult = result_union("SubmitBleedingReportResult", BleedingReportAccepted)
@@ -342,7 +402,13 @@ class SafetyMutation:
     @strawberry.mutation(
         description="A patient's bleeding diary report (patients only, for themselves). Exactly once per clientReportId."
     )
-    async def submit_bleeding_report(self, info: Info, input: SubmitBleedingReportInput) -> SubmitBleedingReportResult:
+    async def submit_bleeding_report(
+        self,
+        info: Info,
+        input: Annotated[
+            SubmitBleedingReportInput, strawberry.argument(description="The diary report, as entered on the phone.")
+        ],
+    ) -> SubmitBleedingReportResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await diary.submit_bleeding_report(uow, _submission(input), input.subject_code)
 
@@ -352,7 +418,9 @@ class SafetyMutation:
         description="Site staff's note or correction on a diary report, with a reason (the report itself is never edited)."
     )
     async def annotate_bleeding_report(
-        self, info: Info, input: AnnotateBleedingReportInput
+        self,
+        info: Info,
+        input: Annotated[AnnotateBleedingReportInput, strawberry.argument(description="The report and the note.")],
     ) -> AnnotateBleedingReportResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await diary.annotate_bleeding_report(
@@ -364,14 +432,22 @@ class SafetyMutation:
     @strawberry.mutation(
         description="Report an adverse event (site staff). Entered by an investigator it is confirmed; by a coordinator it awaits review."
     )
-    async def report_adverse_event(self, info: Info, input: ReportAdverseEventInput) -> AdverseEventResult:
+    async def report_adverse_event(
+        self,
+        info: Info,
+        input: Annotated[ReportAdverseEventInput, strawberry.argument(description="The adverse event.")],
+    ) -> AdverseEventResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await ae.report_adverse_event(uow, subject_code=input.subject_code, details=_details(input))
 
         return await run_use_case(info, use_case, _event)
 
     @strawberry.mutation(description="An investigator confirms, regrades or rejects a pending event, with a reason.")
-    async def review_adverse_event(self, info: Info, input: ReviewAdverseEventInput) -> AdverseEventResult:
+    async def review_adverse_event(
+        self,
+        info: Info,
+        input: Annotated[ReviewAdverseEventInput, strawberry.argument(description="The event and the decision.")],
+    ) -> AdverseEventResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await ae.review_adverse_event(
                 uow,
@@ -384,7 +460,11 @@ class SafetyMutation:
         return await run_use_case(info, use_case, _event)
 
     @strawberry.mutation(description="Change an adverse event, with a reason (audited).")
-    async def update_adverse_event(self, info: Info, input: UpdateAdverseEventInput) -> AdverseEventResult:
+    async def update_adverse_event(
+        self,
+        info: Info,
+        input: Annotated[UpdateAdverseEventInput, strawberry.argument(description="The event's changes.")],
+    ) -> AdverseEventResult:
         async def use_case(uow: UnitOfWork) -> Any:
             patch = patch_of(input, UPDATE_FIELDS, REQUIRED_AE)
             return await ae.update_adverse_event(
@@ -394,7 +474,11 @@ class SafetyMutation:
         return await run_use_case(info, use_case, _event)
 
     @strawberry.mutation(description="Record an adverse event's resolution date and outcome.")
-    async def resolve_adverse_event(self, info: Info, input: ResolveAdverseEventInput) -> AdverseEventResult:
+    async def resolve_adverse_event(
+        self,
+        info: Info,
+        input: Annotated[ResolveAdverseEventInput, strawberry.argument(description="The event's resolution.")],
+    ) -> AdverseEventResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await ae.resolve_adverse_event(
                 uow,
@@ -407,7 +491,11 @@ class SafetyMutation:
         return await run_use_case(info, use_case, _event)
 
     @strawberry.mutation(description="Mark an alert as seen by the site (its staff).")
-    async def acknowledge_alert(self, info: Info, input: AcknowledgeAlertInput) -> AcknowledgeAlertResult:
+    async def acknowledge_alert(
+        self,
+        info: Info,
+        input: Annotated[AcknowledgeAlertInput, strawberry.argument(description="The alert.")],
+    ) -> AcknowledgeAlertResult:
         async def use_case(uow: UnitOfWork) -> Any:
             alert, site_code, subject_code = await diary.acknowledge_alert(uow, alert_id=_pk(input.id, "Alert"))
             return Alert.of(alert, site_code, subject_code)
@@ -444,8 +532,13 @@ class SafetyQuery:
     async def my_bleeding_reports(
         self,
         info: Info,
-        after: str | None = None,
-        first: int | None = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="endCursor of the previous page. Omitted: from the first report."),
+        ] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default and maximum are settings).")
+        ] = None,
         changed_since: Annotated[
             dt.datetime | None,
             strawberry.argument(description="The syncedAt of the previous sync (with its UTC offset)."),
@@ -502,19 +595,32 @@ class SafetyQuery:
     async def adverse_events(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        subject_code: str | None = None,
-        site_codes: list[str] | None = None,
-        meddra_codes: list[int] | None = None,
-        min_grade: int | None = None,
-        max_grade: int | None = None,
-        serious: bool | None = None,
-        sources: list[e.AdverseEventSource] | None = None,
-        statuses: list[e.AdverseEventStatus] | None = None,
-        onset_from: dt.date | None = None,
-        onset_to: dt.date | None = None,
-        attribution_to: e.AttributionTarget | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default and maximum are settings).")
+        ] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+        subject_code: Annotated[str | None, strawberry.argument(description="Only this subject's events.")] = None,
+        site_codes: Annotated[list[str] | None, strawberry.argument(description="Only these sites' subjects.")] = None,
+        meddra_codes: Annotated[
+            list[int] | None, strawberry.argument(description="Only these MedDRA codes (CTCAE terms).")
+        ] = None,
+        min_grade: Annotated[int | None, strawberry.argument(description="Only grade >= this (1-5).")] = None,
+        max_grade: Annotated[int | None, strawberry.argument(description="Only grade <= this (1-5).")] = None,
+        serious: Annotated[
+            bool | None, strawberry.argument(description="Only serious (true) or non-serious (false) events.")
+        ] = None,
+        sources: Annotated[
+            list[e.AdverseEventSource] | None, strawberry.argument(description="Only these sources.")
+        ] = None,
+        statuses: Annotated[
+            list[e.AdverseEventStatus] | None, strawberry.argument(description="Only these review statuses.")
+        ] = None,
+        onset_from: Annotated[dt.date | None, strawberry.argument(description="Onset on or after this date.")] = None,
+        onset_to: Annotated[dt.date | None, strawberry.argument(description="Onset on or before this date.")] = None,
+        attribution_to: Annotated[
+            e.AttributionTarget | None,
+            strawberry.argument(description="The product or procedure attributionAtLeast applies to."),
+        ] = None,
         attribution_at_least: Annotated[
             e.Attribution | None,
             strawberry.argument(
@@ -525,9 +631,17 @@ class SafetyQuery:
             int | None,
             strawberry.argument(description="Onset at or after this study day (days from the first CAR-T infusion)."),
         ] = None,
-        onset_study_day_to: int | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        onset_study_day_to: Annotated[
+            int | None,
+            strawberry.argument(description="Onset at or before this study day (days from the first CAR-T infusion)."),
+        ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(description="Page size counted from the end (Relay): the last n items, or the n just before `before`."),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="startCursor of the following page, to page backwards.")
+        ] = None,
     ) -> AdverseEventConnection:
         levels = None
         if attribution_at_least is not None:
@@ -568,7 +682,13 @@ class SafetyQuery:
         description="The usual safety table: per CTCAE term, events, subjects and subjects by worst grade (rejected and voided events excluded)."
     )
     async def adverse_event_summary(
-        self, info: Info, site_codes: list[str] | None = None, min_grade: int | None = None, serious: bool | None = None
+        self,
+        info: Info,
+        site_codes: Annotated[list[str] | None, strawberry.argument(description="Only these sites' subjects.")] = None,
+        min_grade: Annotated[int | None, strawberry.argument(description="Only events of grade >= this (1-5).")] = None,
+        serious: Annotated[
+            bool | None, strawberry.argument(description="Only serious (true) or non-serious (false) events.")
+        ] = None,
     ) -> list[SafetyTableRow]:
         statuses = [e.AdverseEventStatus.CONFIRMED, e.AdverseEventStatus.PENDING_REVIEW]
         where = q.AdverseEventFilter(site_codes=site_codes, min_grade=min_grade, serious=serious, statuses=statuses)
@@ -602,11 +722,20 @@ class SafetyQuery:
     async def alerts(
         self,
         info: Info,
-        unacknowledged_only: bool = False,
-        after: str | None = None,
-        first: int | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        unacknowledged_only: Annotated[
+            bool, strawberry.argument(description="Only alerts nobody has acknowledged yet (default false).")
+        ] = False,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default and maximum are settings).")
+        ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(description="Page size counted from the end (Relay): the last n items, or the n just before `before`."),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="startCursor of the following page, to page backwards.")
+        ] = None,
     ) -> AlertConnection:
         page = await info.context.read(
             q.page_of_alerts,
@@ -620,12 +749,19 @@ class SafetyQuery:
 ALERT_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.ADMIN})
 
 
-@strawberry.type
+@strawberry.type(description="Live events, over graphql-transport-ws.")
 class Subscription:
     @strawberry.subscription(
         description='Alerts of your sites as they are raised (graphql-transport-ws; send {"Authorization": "Bearer <token>"} in connection_init). Missed alerts stay in the `alerts` inbox.'
     )
-    async def site_alerts(self, info: Info, site_codes: list[str] | None = None) -> AsyncGenerator[Alert, None]:
+    async def site_alerts(
+        self,
+        info: Info,
+        site_codes: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only alerts of these sites (of those you may see); null or omitted: all."),
+        ] = None,
+    ) -> AsyncGenerator[Alert, None]:
         # Checked before the stream exists, so a refusal is the protocol's `error` message (the
         # operation never starts) rather than a `next` carrying errors.
         actor = info.context.actor

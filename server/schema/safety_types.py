@@ -22,14 +22,18 @@ from .types import STUDY_DAY, _study_day
 
 @strawberry.type(description="One symptom as the patient reported it.")
 class BleedingSymptom:
-    site: e.BleedingSite
+    site: e.BleedingSite = strawberry.field(description="Where the bleeding was.")
     duration_minutes: int | None = strawberry.field(description="Total bleeding time that day, in minutes.")
     size_cm: float | None = strawberry.field(description="Bruise size in cm.")
-    stopped: bool | None
-    medical_help_needed: bool
-    black_or_tarry: bool
-    beyond_spotting: bool
-    deep_swelling: bool
+    stopped: bool | None = strawberry.field(
+        description="Whether the bleeding stopped; false raises a red flag; null when not answered."
+    )
+    medical_help_needed: bool = strawberry.field(
+        description="Whether it needed medical help (packing, cautery, a clinic visit): proposes CTCAE grade 2."
+    )
+    black_or_tarry: bool = strawberry.field(description="Stool: black or tarry (a red flag).")
+    beyond_spotting: bool = strawberry.field(description="Vaginal: bleeding heavier than spotting (WHO grade 2).")
+    deep_swelling: bool = strawberry.field(description="Bruise: a spontaneous deep swelling or hematoma (WHO grade 2).")
     provisional_who_grade: int | None = strawberry.field(
         description=f"This symptom's provisional WHO grade. Rule: {b.WHO_RULE}"
     )
@@ -39,13 +43,13 @@ class BleedingSymptom:
 class BleedingReportAnnotation:
     text: str | None = strawberry.field(description="Null for analysts.")
     reason: str | None = strawberry.field(description="Null for analysts.")
-    actor_id: str
-    created_at: dt.datetime
+    actor_id: str = strawberry.field(description="Who wrote the note (the token's `sub` claim).")
+    created_at: dt.datetime = strawberry.field(description="When the note was written (UTC).")
 
 
 @strawberry.type(description="A patient's bleeding diary report, as submitted; immutable.")
 class BleedingReport:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id of the report.")
     db_id: strawberry.Private[int]
     subject_id: strawberry.Private[int]
     client_report_id: str = strawberry.field(description="The UUID the phone generated; resubmitting it is idempotent.")
@@ -57,8 +61,12 @@ class BleedingReport:
     )
     received_at: dt.datetime = strawberry.field(description="When the server received it (UTC).")
     late: bool = strawberry.field(description="Noticed longer ago than the diary entry window (a protocol parameter).")
-    symptoms: list[BleedingSymptom]
-    red_flags: list[e.RedFlag]
+    symptoms: list[BleedingSymptom] = strawberry.field(
+        description="The symptoms reported; empty for a 'no bleeding today' check-in."
+    )
+    red_flags: list[e.RedFlag] = strawberry.field(
+        description="Red flags raised by this report (each alerts the site at once)."
+    )
     provisional_who_grade: int | None = strawberry.field(
         description=f"This report's own provisional WHO grade (its worst symptom). Rule: {b.WHO_RULE}"
     )
@@ -160,40 +168,56 @@ class BleedingReport:
 
 @strawberry.type(description="Attribution on the NCI five-point scale to each product and procedure.")
 class AttributionSet:
-    cd19_car_t: e.Attribution | None
-    bcma_car_t: e.Attribution | None
-    lymphodepletion: e.Attribution | None
-    platelet_transfusion: e.Attribution | None
+    cd19_car_t: e.Attribution | None = strawberry.field(
+        description="Attribution to the CD19 CAR-T product; null when not assessed."
+    )
+    bcma_car_t: e.Attribution | None = strawberry.field(
+        description="Attribution to the BCMA CAR-T product; null when not assessed."
+    )
+    lymphodepletion: e.Attribution | None = strawberry.field(
+        description="Attribution to lymphodepletion; null when not assessed."
+    )
+    platelet_transfusion: e.Attribution | None = strawberry.field(
+        description="Attribution to platelet transfusion; null when not assessed."
+    )
 
 
 @strawberry.type(description="An adverse event: CTCAE v5.0 term and grade (ASTCT 2019 for CRS/ICANS).")
 class AdverseEvent:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id of the adverse event.")
     db_id: strawberry.Private[int]
     subject_id: strawberry.Private[int]
     meddra_code: int = strawberry.field(description="MedDRA code of the CTCAE v5.0 term.")
-    term: str
+    term: str = strawberry.field(description="CTCAE v5.0 term (e.g. Epistaxis).")
     verbatim: str | None = strawberry.field(description="Verbatim description; null for analysts.")
-    grade: int
-    grading_scale: e.GradingScale
-    onset_date: dt.date
-    resolution_date: dt.date | None
-    serious: bool
-    serious_criteria: list[e.SeriousCriterion]
-    attribution: AttributionSet
-    expected: bool | None
-    action_taken: e.ActionTaken | None
-    outcome: e.AdverseEventOutcome | None
-    source: e.AdverseEventSource
-    status: e.AdverseEventStatus
+    grade: int = strawberry.field(description="Grade 1-5 on gradingScale.")
+    grading_scale: e.GradingScale = strawberry.field(
+        description="The scale that graded it: CTCAE v5.0, or ASTCT 2019 for CRS and ICANS."
+    )
+    onset_date: dt.date = strawberry.field(description="Date of onset.")
+    resolution_date: dt.date | None = strawberry.field(description="Date resolved; null while ongoing.")
+    serious: bool = strawberry.field(description="Whether the event is serious (ICH E2A).")
+    serious_criteria: list[e.SeriousCriterion] = strawberry.field(
+        description="The seriousness criteria met; empty when not serious."
+    )
+    attribution: AttributionSet = strawberry.field(description="Attribution to each product and procedure.")
+    expected: bool | None = strawberry.field(description="Whether the event is expected; null when not assessed.")
+    action_taken: e.ActionTaken | None = strawberry.field(description="Action taken; null when not recorded.")
+    outcome: e.AdverseEventOutcome | None = strawberry.field(description="Outcome (CDISC OUT); null when not recorded.")
+    source: e.AdverseEventSource = strawberry.field(description="Who or what raised the event.")
+    status: e.AdverseEventStatus = strawberry.field(description="Where the event is in the investigator's review.")
     awareness_at: dt.datetime = strawberry.field(description="When the site became aware (UTC); starts the SAE clock.")
     sponsor_reported_at: dt.datetime | None = strawberry.field(
         description="When a serious event was reported to the sponsor (UTC)."
     )
     review_reason: str | None = strawberry.field(description="The reviewer's reason; null for analysts.")
-    reviewed_by: str | None
-    reviewed_at: dt.datetime | None
-    grading_version: str = CTCAE_VERSION
+    reviewed_by: str | None = strawberry.field(
+        description="Who reviewed it (the token's `sub` claim); null before review."
+    )
+    reviewed_at: dt.datetime | None = strawberry.field(description="When it was reviewed (UTC); null before review.")
+    grading_version: str = strawberry.field(
+        default=CTCAE_VERSION, description="Version of the grading criteria (CTCAE v5.0)."
+    )
 
     @strawberry.field(description="For a serious event: the sponsor reporting deadline, 24 h after awareness (UTC).")
     def sae_report_deadline(self) -> dt.datetime | None:
@@ -211,7 +235,7 @@ class AdverseEvent:
     async def bleeding_reports(self, info: Info) -> list[BleedingReport]:
         return [BleedingReport.of(row) for row in await info.context.loaders.reports_of_event.load(self.db_id)]
 
-    @strawberry.field
+    @strawberry.field(description="Code of the subject.")
     async def subject_code(self, info: Info) -> str:
         subject = await info.context.loaders.subject.load(self.subject_id)
         assert subject is not None
@@ -251,33 +275,33 @@ class AdverseEvent:
         )
 
 
-@strawberry.type
+@strawberry.type(description="An adverse event in a page, with its cursor.")
 class AdverseEventEdge:
-    cursor: str
-    node: AdverseEvent
+    cursor: str = strawberry.field(description="Opaque cursor of this edge: pass it as `after` for the next page.")
+    node: AdverseEvent = strawberry.field(description="The adverse event.")
 
 
 @strawberry.type(description="A page of adverse events, in the order they were recorded.")
 class AdverseEventConnection:
-    edges: list[AdverseEventEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[AdverseEventEdge] = strawberry.field(description="The page's adverse events, each with its cursor.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next one.")
+    total_count: int = strawberry.field(description="Adverse events matching the filters, over all pages.")
 
     @strawberry.field(description=NODES)
     def nodes(self) -> list[AdverseEvent]:
         return [edge.node for edge in self.edges]
 
 
-@strawberry.type
+@strawberry.type(description="A diary report in a page, with its cursor.")
 class BleedingReportEdge:
-    cursor: str
-    node: BleedingReport
+    cursor: str = strawberry.field(description="Opaque cursor of this edge: pass it as `after` for the next page.")
+    node: BleedingReport = strawberry.field(description="The diary report.")
 
 
 @strawberry.type(description="A page of diary reports in receipt order; keep endCursor to sync the next time.")
 class BleedingReportConnection:
-    edges: list[BleedingReportEdge]
-    page_info: PageInfo
+    edges: list[BleedingReportEdge] = strawberry.field(description="The page's reports, each with its cursor.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next one.")
     synced_at: dt.datetime = strawberry.field(
         description="Pass this as changedSince on the next sync to receive every report changed since (UTC). It is "
         "the read's start time minus a 60 s overlap, so a change committed just after this read is not missed; "
@@ -306,16 +330,26 @@ class BleedingDay:
 
 @strawberry.type(description="An alert to a site: a red flag or a provisional grade >= 2 in a diary report.")
 class Alert:
-    id: strawberry.ID
-    site_code: str
-    subject_code: str
-    bleeding_report_id: strawberry.ID | None
-    red_flags: list[e.RedFlag]
-    provisional_who_grade: int | None
-    message: str
-    created_at: dt.datetime
-    acknowledged_at: dt.datetime | None
-    acknowledged_by: str | None
+    id: strawberry.ID = strawberry.field(description="Global id of the alert.")
+    site_code: str = strawberry.field(description="Code of the site alerted.")
+    subject_code: str = strawberry.field(description="Code of the subject concerned.")
+    bleeding_report_id: strawberry.ID | None = strawberry.field(
+        description="Global id of the diary report that raised it; null when no diary report raised it."
+    )
+    red_flags: list[e.RedFlag] = strawberry.field(
+        description="The red flags reported; empty when the alert is for a grade."
+    )
+    provisional_who_grade: int | None = strawberry.field(
+        description="Provisional WHO bleeding grade (0-4) behind the alert; null when none."
+    )
+    message: str = strawberry.field(description="What to look at, in words.")
+    created_at: dt.datetime = strawberry.field(description="When the alert was raised (UTC).")
+    acknowledged_at: dt.datetime | None = strawberry.field(
+        description="When site staff acknowledged it (UTC); null while open."
+    )
+    acknowledged_by: str | None = strawberry.field(
+        description="Who acknowledged it (the token's `sub` claim); null while open."
+    )
 
     @classmethod
     def of(cls, row: m.Alert, site_code: str, subject_code: str) -> Alert:
@@ -349,16 +383,16 @@ class Alert:
         )
 
 
-@strawberry.type
+@strawberry.type(description="An alert in a page, with its cursor.")
 class AlertEdge:
-    cursor: str
-    node: Alert
+    cursor: str = strawberry.field(description="Opaque cursor of this edge: pass it as `after` for the next page.")
+    node: Alert = strawberry.field(description="The alert.")
 
 
 @strawberry.type(description="The site's alert inbox, oldest first.")
 class AlertConnection:
-    edges: list[AlertEdge]
-    page_info: PageInfo
+    edges: list[AlertEdge] = strawberry.field(description="The page's alerts, each with its cursor.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next one.")
 
     @strawberry.field(description=NODES)
     def nodes(self) -> list[Alert]:
@@ -367,15 +401,15 @@ class AlertConnection:
 
 @strawberry.type(description="Adverse events of one term: the usual safety table row.")
 class SafetyTableRow:
-    meddra_code: int
-    term: str
+    meddra_code: int = strawberry.field(description="MedDRA code of the term.")
+    term: str = strawberry.field(description="CTCAE v5.0 term.")
     soc: str = strawberry.field(description="MedDRA system organ class.")
-    events: int
+    events: int = strawberry.field(description="Adverse events of this term matching the filters (rejected and voided ones excluded).")
     subjects: int = strawberry.field(description="Subjects with at least one event of this term.")
     subjects_by_worst_grade: list[int] = strawberry.field(
         description="Subjects whose worst grade of this term is 1, 2, 3, 4, 5 (five counts)."
     )
-    serious_events: int
+    serious_events: int = strawberry.field(description="Serious adverse events of this term.")
 
 
 def bleeding_days_of(rows: Sequence[Any]) -> list[BleedingDay]:

@@ -36,52 +36,83 @@ from .types import Site
 
 @strawberry.input(description="A therapy. A dose needs its unit; give the end date or mark it ongoing.")
 class RecordTherapyInput:
-    subject_code: str
-    therapy_class: e.TherapyClass = strawberry.field(name="class")
-    start_date: dt.date
+    subject_code: str = strawberry.field(description="Code of the subject.")
+    therapy_class: e.TherapyClass = strawberry.field(name="class", description="Therapy class; OTHER needs a name.")
+    start_date: dt.date = strawberry.field(description="First day given.")
     name: str | None = strawberry.field(default=None, description="The treatment's name; required for OTHER.")
     dose: float | None = strawberry.field(default=None, description="Dose per administration, in doseUnit.")
-    dose_unit: e.TherapyDoseUnit | None = None
-    route: e.TherapyRoute | None = None
-    frequency: e.DoseFrequency | None = None
+    dose_unit: e.TherapyDoseUnit | None = strawberry.field(
+        default=None, description="Unit of dose; required with a dose."
+    )
+    route: e.TherapyRoute | None = strawberry.field(default=None, description="Route of administration, optional.")
+    frequency: e.DoseFrequency | None = strawberry.field(default=None, description="Dosing frequency, optional.")
     end_date: dt.date | None = strawberry.field(default=None, description="Last day given; omit when ongoing.")
-    ongoing: bool = False
+    ongoing: bool = strawberry.field(default=False, description="Still given (then no endDate); default false.")
     indication: str | None = strawberry.field(default=None, description="Why it was given (free text).")
 
 
 @strawberry.input(description="Correct a therapy, with a reason. Fields left out keep their value.")
 class AmendTherapyInput:
-    id: strawberry.ID
-    reason: str
-    therapy_class: e.TherapyClass | None = strawberry.field(default=strawberry.UNSET, name="class")
-    name: str | None = strawberry.UNSET
-    dose: float | None = strawberry.UNSET
-    dose_unit: e.TherapyDoseUnit | None = strawberry.UNSET
-    route: e.TherapyRoute | None = strawberry.UNSET
-    frequency: e.DoseFrequency | None = strawberry.UNSET
-    start_date: dt.date | None = strawberry.UNSET
-    end_date: dt.date | None = strawberry.UNSET
-    ongoing: bool | None = strawberry.UNSET
-    indication: str | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="Global id of the therapy.")
+    reason: str = strawberry.field(description="Why it is corrected (required, audited).")
+    therapy_class: e.TherapyClass | None = strawberry.field(
+        default=strawberry.UNSET, name="class", description="Therapy class. Omitted: unchanged."
+    )
+    name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Name; null clears it. Omitted: unchanged."
+    )
+    dose: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Dose per administration, in doseUnit; null clears it. Omitted: unchanged.",
+    )
+    dose_unit: e.TherapyDoseUnit | None = strawberry.field(
+        default=strawberry.UNSET, description="Unit of dose; null clears it. Omitted: unchanged."
+    )
+    route: e.TherapyRoute | None = strawberry.field(
+        default=strawberry.UNSET, description="Route; null clears it. Omitted: unchanged."
+    )
+    frequency: e.DoseFrequency | None = strawberry.field(
+        default=strawberry.UNSET, description="Frequency; null clears it. Omitted: unchanged."
+    )
+    start_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET, description="First day given. Omitted: unchanged."
+    )
+    end_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET, description="Last day given; null clears it. Omitted: unchanged."
+    )
+    ongoing: bool | None = strawberry.field(default=strawberry.UNSET, description="Still given. Omitted: unchanged.")
+    indication: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Why it was given; null clears it. Omitted: unchanged."
+    )
 
 
 @strawberry.input(description="A splenectomy or an HSCT (hsctType required for an HSCT).")
 class RecordProcedureInput:
-    subject_code: str
-    procedure_type: e.ProcedureType = strawberry.field(name="type")
-    performed_on: dt.date
-    hsct_type: e.HsctType | None = None
-    notes: str | None = None
+    subject_code: str = strawberry.field(description="Code of the subject.")
+    procedure_type: e.ProcedureType = strawberry.field(name="type", description="SPLENECTOMY or HSCT.")
+    performed_on: dt.date = strawberry.field(description="Date of the procedure.")
+    hsct_type: e.HsctType | None = strawberry.field(
+        default=None, description="ALLOGENEIC or AUTOLOGOUS; required for an HSCT."
+    )
+    notes: str | None = strawberry.field(default=None, description="Free text, optional.")
 
 
 @strawberry.input(description="Correct a procedure, with a reason. Fields left out keep their value.")
 class AmendProcedureInput:
-    id: strawberry.ID
-    reason: str
-    procedure_type: e.ProcedureType | None = strawberry.field(default=strawberry.UNSET, name="type")
-    performed_on: dt.date | None = strawberry.UNSET
-    hsct_type: e.HsctType | None = strawberry.UNSET
-    notes: str | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="Global id of the procedure.")
+    reason: str = strawberry.field(description="Why it is corrected (required, audited).")
+    procedure_type: e.ProcedureType | None = strawberry.field(
+        default=strawberry.UNSET, name="type", description="SPLENECTOMY or HSCT. Omitted: unchanged."
+    )
+    performed_on: dt.date | None = strawberry.field(
+        default=strawberry.UNSET, description="Date of the procedure. Omitted: unchanged."
+    )
+    hsct_type: e.HsctType | None = strawberry.field(
+        default=strawberry.UNSET, description="HSCT donor type; null clears it. Omitted: unchanged."
+    )
+    notes: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Free text; null clears it. Omitted: unchanged."
+    )
 
 
 AMEND_THERAPY = {name: (name, i.as_is) for name in records.THERAPY.fields}
@@ -91,14 +122,14 @@ THERAPY_NULLABLE = ("name", "dose", "dose_unit", "route", "frequency", "end_date
 PROCEDURE_NULLABLE = ("hsct_type", "notes")
 
 
-@strawberry.type
+@strawberry.type(description="The therapy was written.")
 class TherapySuccess:
-    therapy: Therapy
+    therapy: Therapy = strawberry.field(description="The therapy as stored.")
 
 
-@strawberry.type
+@strawberry.type(description="The procedure was written.")
 class ProcedureSuccess:
-    procedure: Procedure
+    procedure: Procedure = strawberry.field(description="The procedure as stored.")
 
 
 TherapyResult = result_union("TherapyResult", TherapySuccess)
@@ -139,7 +170,11 @@ class TherapiesMutation:
     @strawberry.mutation(
         description="Record a prior or concomitant therapy. Confounding (IVIG, TPO-RA) is applied to the subject's stored responses at once."
     )
-    async def record_therapy(self, info: Info, input: RecordTherapyInput) -> TherapyResult:
+    async def record_therapy(
+        self,
+        info: Info,
+        input: Annotated[RecordTherapyInput, strawberry.argument(description="The therapy.")],
+    ) -> TherapyResult:
         async def use_case(uow: UnitOfWork) -> Any:
             values = {name: getattr(input, name) for name in records.THERAPY.fields}
             return await records.create_record(uow, records.THERAPY, input.subject_code, values)
@@ -147,13 +182,21 @@ class TherapiesMutation:
         return await run_use_case(info, use_case, _therapy)
 
     @strawberry.mutation(description="Correct a therapy, with a reason.")
-    async def amend_therapy(self, info: Info, input: AmendTherapyInput) -> TherapyResult:
+    async def amend_therapy(
+        self,
+        info: Info,
+        input: Annotated[AmendTherapyInput, strawberry.argument(description="The therapy's corrections.")],
+    ) -> TherapyResult:
         return await amend_record(info, records.THERAPY, input, AMEND_THERAPY, THERAPY_NULLABLE, _therapy)
 
     @strawberry.mutation(
         description="Record a splenectomy or an HSCT. An allogeneic HSCT ends the evaluable follow-up on its date (hsctEndsFollowUp)."
     )
-    async def record_procedure(self, info: Info, input: RecordProcedureInput) -> ProcedureResult:
+    async def record_procedure(
+        self,
+        info: Info,
+        input: Annotated[RecordProcedureInput, strawberry.argument(description="The procedure.")],
+    ) -> ProcedureResult:
         async def use_case(uow: UnitOfWork) -> Any:
             values = {name: getattr(input, name) for name in records.PROCEDURE.fields}
             return await records.create_record(uow, records.PROCEDURE, input.subject_code, values)
@@ -161,7 +204,11 @@ class TherapiesMutation:
         return await run_use_case(info, use_case, _procedure)
 
     @strawberry.mutation(description="Correct a procedure, with a reason.")
-    async def amend_procedure(self, info: Info, input: AmendProcedureInput) -> ProcedureResult:
+    async def amend_procedure(
+        self,
+        info: Info,
+        input: Annotated[AmendProcedureInput, strawberry.argument(description="The procedure's corrections.")],
+    ) -> ProcedureResult:
         return await amend_record(info, records.PROCEDURE, input, AMEND_PROCEDURE, PROCEDURE_NULLABLE, _procedure)
 
 
@@ -184,10 +231,17 @@ class TherapiesQuery:
             ),
         ] = None,
         site_codes: Annotated[list[str] | None, strawberry.argument(description="Only these sites.")] = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default and maximum are settings).")
+        ] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(description="Page size counted from the end (Relay): the last n items, or the n just before `before`."),
+        ] = None,
+        before: Annotated[
+            str | None, strawberry.argument(description="startCursor of the following page, to page backwards.")
+        ] = None,
     ) -> TherapyConnection:
         where = qt.TherapyFilter(
             classes=classes,

@@ -23,14 +23,14 @@ from .types import STUDY_DAY, CarTInfusion, Node, Site, _study_day
 class Therapy(Node):
     subject_id: strawberry.Private[int]
     name: str | None = strawberry.field(description="The treatment's name (required when class is OTHER).")
-    therapy_class: e.TherapyClass = strawberry.field(name="class")
+    therapy_class: e.TherapyClass = strawberry.field(name="class", description="Therapy class; OTHER needs a name.")
     dose: float | None = strawberry.field(description="Dose per administration, in `doseUnit`.")
-    dose_unit: e.TherapyDoseUnit | None
-    route: e.TherapyRoute | None
-    frequency: e.DoseFrequency | None
-    start_date: dt.date
+    dose_unit: e.TherapyDoseUnit | None = strawberry.field(description="Unit of dose; null when no dose is recorded.")
+    route: e.TherapyRoute | None = strawberry.field(description="Route of administration; null when not recorded.")
+    frequency: e.DoseFrequency | None = strawberry.field(description="Dosing frequency; null when not recorded.")
+    start_date: dt.date = strawberry.field(description="First day given.")
     end_date: dt.date | None = strawberry.field(description="Last day given; null while ongoing.")
-    ongoing: bool
+    ongoing: bool = strawberry.field(description="Whether still given (then endDate is null).")
     indication: str | None = strawberry.field(description="Why it was given (free text); null for analysts.")
 
     @strawberry.field(description=STUDY_DAY + " Of the start date.")
@@ -71,9 +71,9 @@ class Therapy(Node):
 @strawberry.type(description="A splenectomy or a haematopoietic stem cell transplant (SDTM PR).")
 class Procedure(Node):
     subject_id: strawberry.Private[int]
-    procedure_type: e.ProcedureType = strawberry.field(name="type")
+    procedure_type: e.ProcedureType = strawberry.field(name="type", description="SPLENECTOMY or HSCT.")
     hsct_type: e.HsctType | None = strawberry.field(description="ALLOGENEIC or AUTOLOGOUS for an HSCT; else null.")
-    performed_on: dt.date
+    performed_on: dt.date = strawberry.field(description="Date of the procedure.")
     notes: str | None = strawberry.field(description="Free text; null for analysts.")
 
     @strawberry.field(description=STUDY_DAY)
@@ -104,12 +104,12 @@ TimelineRecord = Annotated[
 
 @strawberry.type(description="One dated entry of a subject's timeline.")
 class TimelineEntry:
-    kind: e.TimelineKind
+    kind: e.TimelineKind = strawberry.field(description="What the entry is.")
     date: dt.date = strawberry.field(description="Start date (UTC date of an infusion).")
     end_date: dt.date | None = strawberry.field(description="A therapy's end date; null while ongoing or for others.")
     study_day: int | None = strawberry.field(description=STUDY_DAY)
     label: str = strawberry.field(description="Therapy name (or class), procedure type, or CAR-T product.")
-    record: TimelineRecord
+    record: TimelineRecord = strawberry.field(description="The therapy, procedure or CAR-T infusion itself.")
 
 
 async def timeline_of(info: Info, subject_id: int, include_infusions: bool) -> list[TimelineEntry]:
@@ -160,8 +160,10 @@ async def timeline_of(info: Info, subject_id: int, include_infusions: bool) -> l
 @strawberry.type(description="The therapy that flags a transfusion as confounded, and by which rule.")
 class TherapyConfounding:
     therapy_id: strawberry.ID = strawberry.field(description="The Therapy's global id.")
-    therapy_class: e.TherapyClass = strawberry.field(name="class")
-    rule: str
+    therapy_class: e.TherapyClass = strawberry.field(
+        name="class", description="Class of that therapy (IVIG or TPO_RA)."
+    )
+    rule: str = strawberry.field(description="The confounding rule, with its version and parameters.")
 
 
 def confounding_of(therapy_id: int | None, therapy_class: th.TherapyClass | None) -> TherapyConfounding | None:
@@ -178,21 +180,34 @@ def confounding_of(therapy_id: int | None, therapy_class: th.TherapyClass | None
     description="SENSITIVITY ANALYSIS: the sustained response again, with every counted transfusion flagged confounded by therapy (IVIG, TPO-RA) left out as if not given. The primary analysis is plateletResponse itself."
 )
 class SensitivityAnalysis:
-    label: str = "sensitivity analysis: without transfusions confounded by therapy"
-    sustained: bool
-    first_response_at: dt.datetime | None
+    label: str = strawberry.field(
+        default="sensitivity analysis: without transfusions confounded by therapy",
+        description="Says this is a sensitivity analysis, and what it leaves out.",
+    )
+    sustained: bool = strawberry.field(description="Sustained responder without the confounded transfusions.")
+    first_response_at: dt.datetime | None = strawberry.field(
+        description="First responsive transfusion after the first infusion, without the confounded ones (UTC); null when none.",
+    )
     days_to_response: int | None = strawberry.field(
         description="UTC calendar days from the first CAR-T infusion to the first response."
     )
-    longest_responsive_run: int
-    lost_response: bool
-    lost_response_at: dt.datetime | None
-    evaluable_transfusions: int
-    responsive_transfusions: int
+    longest_responsive_run: int = strawberry.field(
+        description="Longest run of consecutive responsive transfusions (NE skipped), without the confounded ones."
+    )
+    lost_response: bool = strawberry.field(
+        description="Whether the response was lost, without the confounded transfusions."
+    )
+    lost_response_at: dt.datetime | None = strawberry.field(description="When it was lost (UTC); null when not lost.")
+    evaluable_transfusions: int = strawberry.field(
+        description="Evaluable transfusions counted (R or N), without the confounded ones."
+    )
+    responsive_transfusions: int = strawberry.field(
+        description="Responsive transfusions counted, without the confounded ones."
+    )
     excluded_transfusions: int = strawberry.field(
         description="Counted transfusions left out because they are confounded by therapy."
     )
-    rule: str = SENSITIVITY_RULE
+    rule: str = strawberry.field(default=SENSITIVITY_RULE, description="The sensitivity rule, with its version.")
 
     @classmethod
     def of(cls, s: Any) -> SensitivityAnalysis:
@@ -213,16 +228,16 @@ class SensitivityAnalysis:
 # --- cohort reads ----------------------------------------------------------------------------------
 
 
-@strawberry.type
+@strawberry.type(description="A therapy in a page, with its cursor.")
 class TherapyEdge:
-    cursor: str
-    node: Therapy
+    cursor: str = strawberry.field(description="Opaque cursor of this edge: pass it as `after` for the next page.")
+    node: Therapy = strawberry.field(description="The therapy.")
 
 
 @strawberry.type(description="A page of therapies in record order (Relay cursor connection).")
 class TherapyConnection:
-    edges: list[TherapyEdge]
-    page_info: PageInfo
+    edges: list[TherapyEdge] = strawberry.field(description="The page's therapies, each with its cursor.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next one.")
     count: strawberry.Private[Counter]
 
     @strawberry.field(description=NODES)
@@ -236,17 +251,19 @@ class TherapyConnection:
 
 @strawberry.type(description="A protocol deviation for the monitor.")
 class ProtocolDeviation:
-    subject_code: str
-    therapy: Therapy
-    start_date: dt.date
+    subject_code: str = strawberry.field(description="Code of the subject.")
+    therapy: Therapy = strawberry.field(
+        description="The therapy that is the deviation (e.g. rituximab after the first CAR-T infusion)."
+    )
+    start_date: dt.date = strawberry.field(description="Start date of that therapy.")
     study_day: int | None = strawberry.field(description=STUDY_DAY)
-    rule: str = th.DEVIATION_RULE
+    rule: str = strawberry.field(default=th.DEVIATION_RULE, description="The deviation rule, with its version.")
 
 
 @strawberry.type(description="The protocol deviations of one site.")
 class SiteDeviations:
-    site: Site
-    deviations: list[ProtocolDeviation]
+    site: Site = strawberry.field(description="The site.")
+    deviations: list[ProtocolDeviation] = strawberry.field(description="Its subjects' protocol deviations.")
 
 
 def _node_types() -> dict[str, tuple[type[Any], Any]]:

@@ -40,7 +40,7 @@ STUDY_DAY = (
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id (opaque): fetch the object again with `node(id:)`.")
 
 
 async def _study_day(info: Info, subject_id: int, moment: dt.datetime | dt.date) -> int | None:
@@ -49,8 +49,8 @@ async def _study_day(info: Info, subject_id: int, moment: dt.datetime | dt.date)
 
 @strawberry.type(description="A trial site. Its staff see only its subjects.")
 class Site(Node):
-    code: str
-    name: str
+    code: str = strawberry.field(description="Unique site code.")
+    name: str = strawberry.field(description="Site name.")
     phone: str | None = strawberry.field(
         description="The site's telephone number for patients (the diary app's 'call your site now')."
     )
@@ -75,8 +75,8 @@ declare(
 
 @strawberry.type(description="One version of the protocol parameters; the newest effective version is applied.")
 class ProtocolParameters:
-    version: int
-    effective_from: dt.date
+    version: int = strawberry.field(description="Version number, from 1, increasing with each amendment.")
+    effective_from: dt.date = strawberry.field(description="Date from which this version applies.")
     reason: str | None = strawberry.field(description="Why this version was made; null for analysts.")
     cci_early_threshold_per_ul: float = strawberry.field(
         description="Early CCI must be strictly greater than this (per uL)."
@@ -114,7 +114,7 @@ class ProtocolParameters:
     loss_of_response_consecutive_failures: int = strawberry.field(
         description="Consecutive non-responsive transfusions that mark a loss of response."
     )
-    bsa_formula: e.BsaFormula
+    bsa_formula: e.BsaFormula = strawberry.field(description="Body surface area formula used for CCI and PPR.")
     blood_volume_ml_per_kg: float = strawberry.field(
         description="Blood volume per kg body weight (mL/kg) for percent platelet recovery."
     )
@@ -180,9 +180,11 @@ class ProtocolParameters:
 
 @strawberry.type(description="A subject's status and when it took effect.")
 class StatusChange:
-    from_status: e.SubjectStatus | None
-    to_status: e.SubjectStatus
-    effective_date: dt.date
+    from_status: e.SubjectStatus | None = strawberry.field(
+        description="Status before the change; null for the first status."
+    )
+    to_status: e.SubjectStatus = strawberry.field(description="Status after the change.")
+    effective_date: dt.date = strawberry.field(description="Date the change took effect.")
     changed_at: dt.datetime = strawberry.field(description="When it was recorded (UTC).")
     reason: str | None = strawberry.field(description="Reason given; null for analysts.")
 
@@ -213,10 +215,10 @@ class BodyMeasurement(Node):
 
 @strawberry.type(description="One agent of a lymphodepletion course.")
 class LymphodepletionDose:
-    agent: e.LymphodepletionAgent
+    agent: e.LymphodepletionAgent = strawberry.field(description="The agent given.")
     other_name: str | None = strawberry.field(description="The agent's name when agent is OTHER.")
     dose_per_day: float = strawberry.field(description="Dose per day, in `doseUnit`.")
-    dose_unit: e.DoseUnit
+    dose_unit: e.DoseUnit = strawberry.field(description="Unit of dosePerDay.")
     days: int = strawberry.field(description="Number of days given.")
 
 
@@ -225,9 +227,9 @@ class LymphodepletionDose:
 )
 class LymphodepletionCourse(Node):
     subject_id: strawberry.Private[int]
-    start_date: dt.date
-    end_date: dt.date
-    agents: list[LymphodepletionDose]
+    start_date: dt.date = strawberry.field(description="First day of the course.")
+    end_date: dt.date = strawberry.field(description="Last day of the course (inclusive).")
+    agents: list[LymphodepletionDose] = strawberry.field(description="The agents given, each with its dose.")
 
     @strawberry.field(description=STUDY_DAY + " Of the start date.")
     async def study_day(self, info: Info) -> int | None:
@@ -257,11 +259,11 @@ class LymphodepletionCourse(Node):
 @strawberry.type(description="A CAR-T cell infusion.")
 class CarTInfusion(Node):
     subject_id: strawberry.Private[int]
-    product: e.CarTProduct
+    product: e.CarTProduct = strawberry.field(description="The CAR-T product infused.")
     infused_at: dt.datetime = strawberry.field(description="When infused (UTC).")
     car_positive_cells_per_kg: float | None = strawberry.field(description="Dose in CAR+ cells per kg body weight.")
     total_car_positive_cells: float | None = strawberry.field(description="Total CAR+ cells infused (cells).")
-    lot_number: str
+    lot_number: str = strawberry.field(description="Lot number of the product.")
 
     @strawberry.field(description=STUDY_DAY)
     async def study_day(self, info: Info) -> int | None:
@@ -282,9 +284,11 @@ class CarTInfusion(Node):
 
 @strawberry.type(description="One platelet unit given in a transfusion.")
 class PlateletUnit:
-    kind: e.PlateletUnitKind
+    kind: e.PlateletUnitKind = strawberry.field(description="How the unit was collected.")
     content_e11: float | None = strawberry.field(description="Platelet content in x10^11 platelets; null when unknown.")
-    content_basis: e.DoseBasis
+    content_basis: e.DoseBasis = strawberry.field(
+        description="Whether contentE11 was measured or is the nominal figure."
+    )
 
 
 @strawberry.type(description="A platelet count (a subject-level lab value).")
@@ -388,9 +392,11 @@ class PlateletTransfusion(Node):
         description="End of the transfusion (UTC); response windows are timed from it."
     )
     stored_units: strawberry.Private[list[dict[str, Any]]]
-    abo_compatibility: e.AboCompatibility
-    hla_selected: bool
-    crossmatched: bool
+    abo_compatibility: e.AboCompatibility = strawberry.field(
+        description="ABO match to the recipient; UNKNOWN when not recorded."
+    )
+    hla_selected: bool = strawberry.field(description="Whether the platelets were HLA-selected.")
+    crossmatched: bool = strawberry.field(description="Whether the platelets were crossmatched.")
     storage_age_days: int | None = strawberry.field(description="Age of the platelets at transfusion, in days.")
     note: str | None = strawberry.field(description="Free-text note; null for analysts.")
 
@@ -398,7 +404,7 @@ class PlateletTransfusion(Node):
     async def study_day(self, info: Info) -> int | None:
         return await _study_day(info, self.subject_id, self.started_at)
 
-    @strawberry.field
+    @strawberry.field(description="The units given; their contents add up to the dose (x10^11).")
     def units(self) -> list[PlateletUnit]:
         return [
             PlateletUnit(
@@ -504,16 +510,18 @@ class Subject(Node):
     db_id: strawberry.Private[int]
     site_id: strawberry.Private[int]
     code: str = strawberry.field(description="Pseudonymous subject code; the key to identity stays at the site.")
-    sex: e.Sex
-    year_of_birth: int
+    sex: e.Sex = strawberry.field(description="Sex.")
+    year_of_birth: int = strawberry.field(description="Year of birth.")
     age_at_consent: int = strawberry.field(description="Age in whole years at consent.")
-    diagnosis: e.Diagnosis
-    remission_status: e.RemissionStatus
-    remission_date: dt.date | None
-    abo_group: e.AboGroup | None
-    rhd: e.RhD | None
-    consent_date: dt.date
-    status: e.SubjectStatus
+    diagnosis: e.Diagnosis = strawberry.field(description="Acute leukemia diagnosis.")
+    remission_status: e.RemissionStatus = strawberry.field(description="Remission status at enrolment.")
+    remission_date: dt.date | None = strawberry.field(
+        description="Date the current remission was reached; null when unknown."
+    )
+    abo_group: e.AboGroup | None = strawberry.field(description="ABO blood group; null when unknown.")
+    rhd: e.RhD | None = strawberry.field(description="Rh(D) group; null when unknown.")
+    consent_date: dt.date = strawberry.field(description="Date informed consent was signed.")
+    status: e.SubjectStatus = strawberry.field(description="Current status on the trial's path.")
 
     @classmethod
     def of(cls, row: m.Subject) -> Subject:
@@ -534,7 +542,7 @@ class Subject(Node):
             status=row.status,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The site the subject is enrolled at.")
     async def site(self, info: Info) -> Site:
         row = await info.context.loaders.site.load(self.site_id)
         assert row is not None  # a visible subject's site is visible
@@ -661,7 +669,7 @@ class Subject(Node):
         description="Lab results, oldest first (platelet counts included); optionally only some analytes."
     )
     async def lab_results(
-        self, info: Info, analytes: list[e.Analyte] | None = None
+        self, info: Info, analytes: Annotated[list[e.Analyte] | None, strawberry.argument(description="Only these analytes; null or omitted: all.")] = None
     ) -> list[Annotated[LabResult, strawberry.lazy(".outcome_types")]]:
         from .outcomes import subject_lab_results
 
@@ -691,7 +699,7 @@ class Subject(Node):
         description="CAR-T kinetics of one product (day 0 = its infusion); null before that product is given."
     )
     async def car_t_kinetics(
-        self, info: Info, product: e.CarTProduct, measure: e.KineticsMeasure = e.KineticsMeasure.QPCR
+        self, info: Info, product: Annotated[e.CarTProduct, strawberry.argument(description="The CAR-T product whose cells are measured (day 0 = its infusion).")], measure: Annotated[e.KineticsMeasure, strawberry.argument(description="QPCR (copies/ug DNA, default) or FLOW (CAR+ cells/uL).")] = e.KineticsMeasure.QPCR
     ) -> Annotated[CarTKinetics, strawberry.lazy(".outcome_types")] | None:
         from .outcomes import subject_kinetics
 
@@ -746,7 +754,7 @@ class Subject(Node):
         description="Therapies, procedures and (unless includeInfusions is false) CAR-T infusions by date, each with its study day."
     )
     async def timeline(
-        self, info: Info, include_infusions: bool = True
+        self, info: Info, include_infusions: Annotated[bool, strawberry.argument(description="Whether CAR-T infusions are listed among the entries (default true).")] = True
     ) -> list[Annotated[TimelineEntry, strawberry.lazy(".therapy_types")]]:
         from .therapy_types import timeline_of
 
@@ -787,16 +795,16 @@ declare(
 )
 
 
-@strawberry.type
+@strawberry.type(description="A subject in a page of subjects, with its cursor.")
 class SubjectEdge:
-    cursor: str
-    node: Subject
+    cursor: str = strawberry.field(description="Opaque cursor of this edge: pass it as `after` for the next page.")
+    node: Subject = strawberry.field(description="The subject.")
 
 
 @strawberry.type(description="A page of subjects in enrolment order (Relay cursor connection).")
 class SubjectConnection:
-    edges: list[SubjectEdge]
-    page_info: PageInfo
+    edges: list[SubjectEdge] = strawberry.field(description="The page's subjects, each with its cursor.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next one.")
     count: strawberry.Private[Counter]
 
     @strawberry.field(description=NODES)
@@ -832,17 +840,23 @@ declare(
 
 @strawberry.type(description="One append-only audit record: who changed what, when and why.")
 class AuditEvent:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Id of the audit record.")
     occurred_at: dt.datetime = strawberry.field(description="UTC time of the change.")
-    actor_id: str
-    actor_role: e.Role
+    actor_id: str = strawberry.field(description="Who made the change: the token's `sub` claim.")
+    actor_role: e.Role = strawberry.field(description="The role the change was made with.")
     entity: str = strawberry.field(description="GraphQL type name of the changed record.")
     entity_id: strawberry.ID = strawberry.field(description="Global id of the changed record.")
-    subject_code: str | None
-    action: e.AuditAction
+    subject_code: str | None = strawberry.field(
+        description="Code of the subject the record belongs to; null for records of no subject (e.g. a site)."
+    )
+    action: e.AuditAction = strawberry.field(description="What the change did.")
     changes: JSON = strawberry.field(description='Per field: {"old": value, "new": value}.')
-    reason: str | None
-    request_id: str | None
+    reason: str | None = strawberry.field(
+        description="Reason given for the change; null when none was needed (e.g. a creation)."
+    )
+    request_id: str | None = strawberry.field(
+        description="X-Request-ID of the request that made the change, to match the logs."
+    )
 
     @classmethod
     def of(cls, row: m.AuditEvent, subject_code: str | None) -> AuditEvent:
@@ -861,16 +875,16 @@ class AuditEvent:
         )
 
 
-@strawberry.type
+@strawberry.type(description="An audit event in a page, with its cursor.")
 class AuditEventEdge:
-    cursor: str
-    node: AuditEvent
+    cursor: str = strawberry.field(description="Opaque cursor of this edge: pass it as `after` for the next page.")
+    node: AuditEvent = strawberry.field(description="The audit event.")
 
 
 @strawberry.type(description="A page of audit events, oldest first.")
 class AuditEventConnection:
-    edges: list[AuditEventEdge]
-    page_info: PageInfo
+    edges: list[AuditEventEdge] = strawberry.field(description="The page's audit events, each with its cursor.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next one.")
 
     @strawberry.field(description=NODES)
     def nodes(self) -> list[AuditEvent]:
@@ -879,8 +893,8 @@ class AuditEventConnection:
 
 @strawberry.type(description="Who is calling, as the token says.")
 class Viewer:
-    actor_id: str
-    role: e.Role
+    actor_id: str = strawberry.field(description="The caller's id: the token's `sub` claim.")
+    role: e.Role = strawberry.field(description="The caller's role.")
     sites: list[str] = strawberry.field(description="Site codes the token grants (empty for all-site roles).")
     subject_code: str | None = strawberry.field(description="The patient's own subject code.")
 

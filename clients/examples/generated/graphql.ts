@@ -7,66 +7,108 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 /** ABO match of the platelets to the recipient. */
 export type AboCompatibility =
+  /** Both major and minor incompatible. */
   | 'BIDIRECTIONAL_INCOMPATIBLE'
+  /** Same ABO group as the recipient. */
   | 'IDENTICAL'
+  /** The recipient's plasma has antibodies against the platelets' ABO antigens. */
   | 'MAJOR_INCOMPATIBLE'
+  /** The product's plasma has antibodies against the recipient's ABO antigens. */
   | 'MINOR_INCOMPATIBLE'
+  /** Not recorded; such a transfusion does not count towards baseline refractoriness. */
   | 'UNKNOWN';
 
+/** ABO blood group. */
 export type AboGroup =
+  /** Group A. */
   | 'A'
+  /** Group AB. */
   | 'AB'
+  /** Group B. */
   | 'B'
+  /** Group O. */
   | 'O';
 
 /** AML, ALL, mixed phenotype (MPAL) or other acute leukemia. */
 export type Diagnosis =
+  /** Acute lymphoblastic leukemia. */
   | 'ALL'
+  /** Acute myeloid leukemia. */
   | 'AML'
+  /** Mixed phenotype acute leukemia. */
   | 'MPAL'
+  /** Another acute leukemia. */
   | 'OTHER';
 
 /** Whether a platelet content was measured or assumed. */
 export type DoseBasis =
+  /** The platelet content was measured for this unit. */
   | 'MEASURED'
+  /** The platelet content is the nominal figure for the unit kind. */
   | 'NOMINAL';
 
+/** A new subject at a site, in SCREENING (default) or ENROLLED. */
 export type EnrollSubjectInput = {
+  /** ABO blood group, if known. */
   aboGroup?: AboGroup | null | undefined;
   /** Age in whole years at consent (16-65). */
   ageAtConsent: number;
   /** Pseudonymous code: 3-20 capital letters, digits or '-'. */
   code: string;
+  /** Date informed consent was signed (not in the future). */
   consentDate: string;
+  /** Acute leukemia diagnosis. */
   diagnosis: Diagnosis;
+  /** Date the current remission was reached, if known (not before the year of birth). */
   remissionDate?: string | null | undefined;
+  /** Remission status at enrolment. */
   remissionStatus: RemissionStatus;
+  /** Rh(D) group, if known. */
   rhd?: RhD | null | undefined;
+  /** Sex. */
   sex: Sex;
+  /** Code of the site enrolling the subject (one of the caller's sites). */
   siteCode: string;
   /** SCREENING or ENROLLED. */
   status?: SubjectStatus;
+  /** Year of birth (four digits); must fit ageAtConsent and consentDate. */
   yearOfBirth: number;
 };
 
 /** Stable machine-readable code of an expected error. */
 export type ErrorCode =
+  /** The record was already voided. */
   | 'ALREADY_VOIDED'
+  /** The record already exists. */
   | 'DUPLICATE'
+  /** The idempotency key was already used with a different request. */
   | 'IDEMPOTENCY_CONFLICT'
+  /** A value is not in the expected format. */
   | 'INVALID_FORMAT'
+  /** Dates or times are in an impossible order (e.g. an end before its start). */
   | 'INVALID_ORDER'
+  /** The status change is not allowed from the current status. */
   | 'INVALID_TRANSITION'
+  /** A date or time lies in the future. */
   | 'IN_FUTURE'
+  /** The value breaks a rule of the protocol or workflow. */
   | 'NOT_ALLOWED'
+  /** A referenced record does not exist, or is not visible to the caller. */
   | 'NOT_FOUND'
+  /** The amendment changes nothing. */
   | 'NO_CHANGE'
+  /** A value is outside its allowed or plausible range. */
   | 'OUT_OF_RANGE'
+  /** The caller's role or sites do not allow this. */
   | 'PERMISSION_DENIED'
+  /** A value is required and missing. */
   | 'REQUIRED'
+  /** A text is longer than allowed. */
   | 'TOO_LONG'
+  /** A value looks entered in the wrong unit (e.g. a count per uL where x10^9/L is expected). */
   | 'UNIT_SUSPECT';
 
+/** A platelet count drawn around a transfusion. */
 export type PlateletCountValueInput = {
   /** When drawn, with UTC offset. */
   drawnAt: string;
@@ -74,24 +116,36 @@ export type PlateletCountValueInput = {
   valueE9PerL: number;
 };
 
+/** One platelet unit of a transfusion. */
 export type PlateletUnitInput = {
+  /** Whether contentE11 was measured (default) or is the nominal figure. */
   contentBasis?: DoseBasis;
   /** Platelet content in x10^11 (an apheresis unit: about 3-4.4). */
   contentE11?: number | null | undefined;
+  /** How the unit was collected (default APHERESIS). */
   kind?: PlateletUnitKind;
 };
 
+/** How a platelet unit was collected. */
 export type PlateletUnitKind =
+  /** Single-donor apheresis unit (about 3.0 x10^11 platelets or more). */
   | 'APHERESIS'
+  /** Pool of whole-blood-derived platelets from several donors. */
   | 'POOLED_WHOLE_BLOOD'
+  /** Single whole-blood-derived unit (about 0.55-0.75 x10^11 platelets). */
   | 'WHOLE_BLOOD_DERIVED';
 
+/** A platelet transfusion with its units and, optionally, the counts drawn around it. */
 export type RecordPlateletTransfusionInput = {
+  /** ABO match to the recipient (default UNKNOWN: not counted for baseline refractoriness). */
   aboCompatibility?: AboCompatibility;
+  /** Whether the platelets were crossmatched (default false). */
   crossmatched?: boolean;
   /** End, with UTC offset. */
   endedAt: string;
+  /** Whether the platelets were HLA-selected (default false). */
   hlaSelected?: boolean;
+  /** Free-text note (hidden from analysts). */
   note?: string | null | undefined;
   /** Counts drawn after it (e.g. at 1 h and 24 h). */
   postCounts?: Array<PlateletCountValueInput>;
@@ -101,36 +155,58 @@ export type RecordPlateletTransfusionInput = {
   startedAt: string;
   /** Age of the platelets in days. */
   storageAgeDays?: number | null | undefined;
+  /** Code of the subject (e.g. from Subject.code). */
   subjectCode: string;
+  /** The units given, at least one; their contents add up to the dose (x10^11). */
   units: Array<PlateletUnitInput>;
 };
 
 /** Complete remission: first, second, third or later; CRi. */
 export type RemissionStatus =
+  /** First complete remission. */
   | 'CR1'
+  /** Second complete remission. */
   | 'CR2'
+  /** Third or later complete remission. */
   | 'CR3_OR_LATER'
+  /** Complete remission with incomplete hematologic recovery. */
   | 'CRI';
 
+/** Rh(D) blood group. */
 export type RhD =
+  /** RhD negative. */
   | 'NEGATIVE'
+  /** RhD positive. */
   | 'POSITIVE';
 
+/** Sex as recorded on the case report form. */
 export type Sex =
+  /** Female. */
   | 'FEMALE'
+  /** Male. */
   | 'MALE'
+  /** Neither female nor male. */
   | 'OTHER'
+  /** Not known or not recorded. */
   | 'UNKNOWN';
 
 /** Where the subject is on the trial's path. */
 export type SubjectStatus =
+  /** Completed the trial. */
   | 'COMPLETED'
+  /** Eligible and enrolled, not yet lymphodepleted. */
   | 'ENROLLED'
+  /** In follow-up after the infusions. */
   | 'FOLLOW_UP'
+  /** Received at least one CAR-T infusion. */
   | 'INFUSED'
+  /** Lymphodepletion given, no CAR-T infusion yet. */
   | 'LYMPHODEPLETED'
+  /** Consented, eligibility being checked. */
   | 'SCREENING'
+  /** Did not meet the eligibility criteria. */
   | 'SCREEN_FAILED'
+  /** Withdrew or was withdrawn from the trial. */
   | 'WITHDRAWN';
 
 export type EnrollSubjectMutationVariables = Exact<{

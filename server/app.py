@@ -19,7 +19,6 @@ from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -54,6 +53,7 @@ from .graphql_http import (
     operation_refusal,
     response_media_type,
 )
+from .http_policy import NoStoreMiddleware, compression, cors
 from .httplimits import BodyTimeoutMiddleware, HeaderLimitMiddleware
 from .metrics import MeteredAlertBus, instrument_pool, metrics_endpoint, process_stopped
 from .observability import ObservabilityMiddleware
@@ -403,7 +403,9 @@ class GraphQLEndpoint:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.graphql = TrialGraphQL(settings)
+        # Browsers apply no CORS to WebSockets: strawberry checks the handshake's Origin against
+        # this list (same-origin pages and clients sending no Origin are always let in).
+        self.graphql = TrialGraphQL(settings, allowed_origins=settings.cors_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # authenticated by its connection_init message
@@ -570,17 +572,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(ObservabilityMiddleware),
+            # Outside the limits and the endpoints: compresses their refusals too, and sees the
+            # no-store header the next middleware adds.
+            compression(),
+            Middleware(NoStoreMiddleware),
             Middleware(HeaderLimitMiddleware, max_bytes=settings.http_max_header_bytes),
             Middleware(RateLimitMiddleware),
             Middleware(BodySizeLimitMiddleware),
             Middleware(BodyTimeoutMiddleware, seconds=settings.http_body_timeout_seconds),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-request-id"],
-                expose_headers=["x-request-id"],
-            ),
+            cors(settings.cors_origins),
         ],
         lifespan=lifespan,
     )

@@ -46,6 +46,7 @@ from .db.outage import DatabaseOutage
 from .db.protocol_cache import PROTOCOL_CHANNEL, ProtocolCache
 from .device_routes import DeviceRateLimits, activate, device_is_active, refresh
 from .exports_http import export_routes
+from .graphiql import graphiql_page, graphiql_routes
 from .graphql_http import (
     GRAPHQL_RESPONSE_JSON,
     HTTP_OPERATIONS,
@@ -415,7 +416,7 @@ class GraphQLEndpoint:
         if self._is_ide_page(request):
             # Rendered here: strawberry's view builds the context (which needs an actor) before
             # it decides to render the IDE, and the page itself needs none.
-            page = await self.graphql.render_graphql_ide(request)
+            page = graphiql_page()  # its assets served by this service (server/graphiql.py)
             await page(scope, receive, send)
             return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -567,6 +568,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/diary/api/activate", activate, methods=["POST"]),
             Route("/diary/api/token", refresh, methods=["POST"]),
             *export_routes(settings),
+            *graphiql_routes(settings),
             *_diary_routes(settings),
         ],
         middleware=[

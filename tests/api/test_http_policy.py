@@ -163,6 +163,23 @@ async def test_br_is_preferred_when_both_are_accepted(client: httpx.AsyncClient,
     assert response.headers["content-encoding"] == "br"
 
 
+async def test_a_graphql_response_json_answer_is_compressed(client: httpx.AsyncClient, token: Any) -> None:
+    # when: a GraphQL-over-HTTP client's media type
+    response = await client.post(
+        "/graphql",
+        json={"query": LARGE},
+        headers={
+            "Authorization": f"Bearer {token('analyst')}",
+            "Accept": "application/graphql-response+json",
+            "Accept-Encoding": "gzip",
+        },
+    )
+    # then
+    assert response.headers["content-type"].startswith("application/graphql-response+json")
+    assert response.headers["content-encoding"] == "gzip"
+    assert "__schema" in response.json()["data"]
+
+
 async def test_a_small_answer_is_not_compressed(client: httpx.AsyncClient, token: Any) -> None:
     # when
     response = await _raw_post(client, token("analyst"), SMALL, "gzip, br")

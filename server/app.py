@@ -19,7 +19,6 @@ from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -47,6 +46,7 @@ from .db.outage import DatabaseOutage
 from .db.protocol_cache import PROTOCOL_CHANNEL, ProtocolCache
 from .device_routes import DeviceRateLimits, activate, device_is_active, refresh
 from .exports_http import export_routes
+from .graphiql import graphiql_page, graphiql_routes
 from .graphql_http import (
     GRAPHQL_RESPONSE_JSON,
     HTTP_OPERATIONS,
@@ -54,6 +54,7 @@ from .graphql_http import (
     operation_refusal,
     response_media_type,
 )
+from .http_policy import NoStoreMiddleware, compression, cors
 from .httplimits import BodyTimeoutMiddleware, HeaderLimitMiddleware
 from .metrics import MeteredAlertBus, instrument_pool, metrics_endpoint, process_stopped
 from .observability import ObservabilityMiddleware
@@ -403,7 +404,9 @@ class GraphQLEndpoint:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.graphql = TrialGraphQL(settings)
+        # Browsers apply no CORS to WebSockets: strawberry checks the handshake's Origin against
+        # this list (same-origin pages and clients sending no Origin are always let in).
+        self.graphql = TrialGraphQL(settings, allowed_origins=settings.cors_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # authenticated by its connection_init message
@@ -413,7 +416,7 @@ class GraphQLEndpoint:
         if self._is_ide_page(request):
             # Rendered here: strawberry's view builds the context (which needs an actor) before
             # it decides to render the IDE, and the page itself needs none.
-            page = await self.graphql.render_graphql_ide(request)
+            page = graphiql_page()  # its assets served by this service (server/graphiql.py)
             await page(scope, receive, send)
             return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -565,22 +568,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/diary/api/activate", activate, methods=["POST"]),
             Route("/diary/api/token", refresh, methods=["POST"]),
             *export_routes(settings),
+            *graphiql_routes(settings),
             *_diary_routes(settings),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(ObservabilityMiddleware),
+            # Outside the limits and the endpoints: compresses their refusals too, and sees the
+            # no-store header the next middleware adds.
+            compression(),
+            Middleware(NoStoreMiddleware),
             Middleware(HeaderLimitMiddleware, max_bytes=settings.http_max_header_bytes),
             Middleware(RateLimitMiddleware),
             Middleware(BodySizeLimitMiddleware),
             Middleware(BodyTimeoutMiddleware, seconds=settings.http_body_timeout_seconds),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-request-id"],
-                expose_headers=["x-request-id"],
-            ),
+            cors(settings.cors_origins),
         ],
         lifespan=lifespan,
     )

@@ -28,6 +28,8 @@ from server.settings import DEVELOPMENT_SECRET, Settings
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 60  # generous: CI machines are shared and sometimes loaded
 STOP_TIMEOUT_S = 10
+# The browser tests drive Debian's chromium (apt-get install chromium), never a downloaded one.
+CHROMIUM = os.environ.get("PTR_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
 def clean_env(**extra: str) -> dict[str, str]:

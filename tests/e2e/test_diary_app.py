@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,14 +16,13 @@ from typing import Any
 
 import pytest
 
-from .servers import Launch, Server, clean_env, dev_token, serving
+from .servers import CHROMIUM, Launch, Server, clean_env, dev_token, serving
 from .ws_client import GraphQLWS
 
 playwright_api = pytest.importorskip("playwright.async_api")
 axe_api = pytest.importorskip("axe_playwright_python.async_playwright")
 expect = playwright_api.expect
 
-CHROMIUM = os.environ.get("PTR_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "diary"
 PHONE = {"width": 360, "height": 640}
 SITE_PHONE = "+44 20 7946 0018"
@@ -45,7 +43,9 @@ REPORTS = """query($code: String!, $from: Date!, $to: Date!) { subject(code: $co
 INBOX = """{ alerts(first: 100) { edges { node { subjectCode provisionalWhoGrade message } } } }"""
 SITE_ALERTS = """subscription { siteAlerts(siteCodes: ["S01"]) { subjectCode provisionalWhoGrade message } }"""
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM} (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM} (apt-get install chromium)"
+)
 
 
 # ---- the server and the browser ------------------------------------------------------------------
@@ -90,17 +90,6 @@ def activation(server: Server, subject_code: str) -> dict[str, Any]:
     issued = server.gql(COORDINATOR, ISSUE, {"input": {"subjectCode": subject_code}})["issueDeviceActivation"]
     assert issued["__typename"] == "DeviceActivationIssued", issued
     return issued
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as p:
-        launched = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture
@@ -300,7 +289,9 @@ async def test_two_20_minute_nosebleeds_in_a_day_make_grade_2_and_alert_the_coor
         received = await ws.receive(within=5)
         alert = received.payload["data"]["siteAlerts"]
         assert alert["subjectCode"] == subject and alert["provisionalWhoGrade"] == 2
-    inbox = [e["node"] for e in server.gql(COORDINATOR, INBOX)["alerts"]["edges"] if e["node"]["subjectCode"] == subject]
+    inbox = [
+        e["node"] for e in server.gql(COORDINATOR, INBOX)["alerts"]["edges"] if e["node"]["subjectCode"] == subject
+    ]
     assert len(inbox) == 1 and inbox[0]["provisionalWhoGrade"] == 2
 
 

@@ -97,7 +97,7 @@ async def _refresh_stale_responses(engine: Any) -> int:
 
 async def _seed_demo(settings: Settings) -> None:
     from .db.engine import build_engine, build_sessionmaker
-    from .services.demo import seed_demo_trial
+    from .demo import seed_demo_trial
 
     await _migrate(settings)
     engine = build_engine(settings.effective_database_url)

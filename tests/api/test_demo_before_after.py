@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from server.services.demo import seed_demo_trial
+from server.demo import seed_demo_trial
 
 scipy_stats = pytest.importorskip("scipy.stats")
 lifelines = pytest.importorskip("lifelines")

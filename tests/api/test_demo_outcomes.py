@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from server.services.demo import seed_demo_trial
+from server.demo import seed_demo_trial
 
 RAW_ANALYTES = (
     "NEUTROPHILS LYMPHOCYTES WHITE_CELLS HEMOGLOBIN IGG CD19_PERCENT_LYMPHOCYTES CD3_PER_UL MARROW_CD138_PERCENT "

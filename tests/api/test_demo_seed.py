@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from server.services.demo import seed_demo_trial
+from server.demo import seed_demo_trial
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,7 +24,7 @@ from server.domain.auth import Actor
 from server.domain.enums import Role
 from server.domain.sdtm_datasets import DATASETS
 from server.services import exports
-from server.services.demo import seed_demo_trial
+from server.demo import seed_demo_trial
 from server.settings import get_settings
 from tests.conftest import run_in_thread
 

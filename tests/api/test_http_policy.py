@@ -17,7 +17,7 @@ import pytest
 from httpx_ws import WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
-from server.services.demo import seed_demo_trial
+from server.demo import seed_demo_trial
 from server.settings import Settings
 
 ALLOWED = "https://staff.example.org"

@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.cohort import BENCH_SITE, asyncpg_dsn, build_cohort  # noqa: E402
 from server.auth import development_token  # noqa: E402
 from server.domain.enums import Role  # noqa: E402
-from server.schema.ids import decode_id  # noqa: E402
+from server.schema.common.ids import decode_id  # noqa: E402
 from server.settings import Settings  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ptr_bench_peer"

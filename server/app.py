@@ -60,8 +60,8 @@ from .metrics import MeteredAlertBus, instrument_pool, metrics_endpoint, process
 from .observability import ObservabilityMiddleware
 from .persisted_documents import DocumentRefused, PersistedDocuments
 from .ratelimit import RateLimitMiddleware, RequestRateLimits
-from .schema.context import Context
-from .schema.limits import response_too_large
+from .schema.common.context import Context
+from .schema.execution.limits import response_too_large
 from .schema.schema import build_schema
 from .services.response import fill_stale_responses
 from .settings import Settings, get_settings
@@ -535,7 +535,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.sessionmaker = build_sessionmaker(engine)
         app.state.write_sessionmaker = build_sessionmaker(engine, writes=True)
         # A single statement reads one snapshot: the device check and planned reads
-        # (server.schema.planner) need no transaction, so no BEGIN/ROLLBACK round trips.
+        # (server.schema.execution.planner) need no transaction, so no BEGIN/ROLLBACK round trips.
         app.state.autocommit_engine = None if settings.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.protocol_cache = ProtocolCache(
             app.state.sessionmaker, across_requests=engine.dialect.name == "postgresql"

@@ -138,7 +138,7 @@ async def _issue(settings: Settings, subject_code: str, actor_id: str) -> Any:
     from .domain.auth import Actor
     from .domain.devices import secret_digest_key
     from .domain.enums import Role
-    from .schema.devices import activation_url
+    from .schema.access.mutations import activation_url
     from .services.devices import issue_activation
     from .services.errors import ServiceError
     from .services.unit_of_work import UnitOfWork
@@ -161,7 +161,7 @@ async def _issue(settings: Settings, subject_code: str, actor_id: str) -> Any:
 
 
 async def _issue_activation(args: argparse.Namespace, settings: Settings) -> int:
-    from .schema.devices import qr_svg
+    from .schema.access.mutations import qr_svg
 
     issued = await _issue(settings, args.subject, args.actor_id)
     if isinstance(issued, str):

@@ -22,8 +22,8 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from .schema.error_codes import BAD_USER_INPUT, PARSE_FAILED, VALIDATION_FAILED, code_of
-from .schema.limits import TOO_COMPLEX, TOO_COSTLY
+from .schema.common.error_codes import BAD_USER_INPUT, PARSE_FAILED, VALIDATION_FAILED, code_of
+from .schema.execution.limits import TOO_COMPLEX, TOO_COSTLY
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"

@@ -14,7 +14,7 @@ Two registries of documents, keyed by the SHA-256 of their exact text (lowercase
   With `PTR_TRUSTED_DOCUMENTS_ONLY` on nothing is registered.
 
 This module only turns a request's `query` and `extensions` into the text to run. Parsing and
-validation stay strawberry's (ParserCache, then server/schema/limits.py's validation cache), both
+validation stay strawberry's (ParserCache, then server/schema/execution/limits.py's validation cache), both
 keyed by that text, so a persisted document is parsed and validated once per process like any
 other document a client repeats; in trusted-only mode those caches only ever hold trusted
 documents, which a flood of other documents cannot evict.

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=50, ge=1, le=1000)
     max_query_depth: int = Field(default=12, ge=2)
-    # Query limits (README "Query limits"; server/schema/limits.py): the cost allowed per request
+    # Query limits (README "Query limits"; server/schema/execution/limits.py): the cost allowed per request
     # by role (staff: coordinators, investigators, monitors; analyst: analysts and admins), how
     # often one field may be repeated in a selection set, the largest response and the time a
     # query may run.
@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     trusted_documents_only: bool = False
     trusted_documents_file: Path | None = None
     persisted_queries_max: int = Field(default=5_000, ge=0)
-    # Plain reads answered by one SQL statement on PostgreSQL (server/schema/planner.py); off:
+    # Plain reads answered by one SQL statement on PostgreSQL (server/schema/execution/planner.py); off:
     # every query through the stock executor (same answers, slower). PTR_PLANNED_READS.
     planned_reads: bool = True
     log_level: str = "INFO"

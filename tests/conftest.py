@@ -148,7 +148,7 @@ def token(settings: Settings) -> Tokens:
 class GraphQLClient:
     """POSTs a GraphQL operation with a bearer token and returns the decoded body.
 
-    Every query that the read planner answered with one SQL statement (server.schema.planner) is
+    Every query that the read planner answered with one SQL statement (server.schema.execution.planner) is
     sent a second time with the planner off, and the two answers must be the same: the whole API
     suite checks the planned path against strawberry's stock execution."""
 

@@ -18,7 +18,7 @@ from graphql import (
 )
 from graphql import build_schema as build_sdl
 
-from server.schema.enums import describe_values
+from server.schema.common.enums import describe_values
 from server.schema.schema import build_schema
 from server.settings import Settings
 

@@ -1,7 +1,7 @@
 """Reads answered by ONE SQL statement in which PostgreSQL builds the JSON answer.
 
 A GraphQL type that supports it declares, next to the type, how each of its fields is read from
-the tables (an `ObjectSql`: field name -> `Value`). The schema's planner (server.schema.planner)
+the tables (an `ObjectSql`: field name -> `Value`). The schema's planner (server.schema.execution.planner)
 walks a query's selection against those declarations and hands this module a tree of
 `Selected` fields; this module turns the tree into nested `json_build_object` / `json_agg`
 expressions, with the caller's authorization predicate and the voided-row filter inside the
@@ -97,7 +97,7 @@ class EnumName(Value):
 
 @dataclass(frozen=True)
 class GlobalId(Value):
-    """server.schema.ids.encode_id in SQL: unpadded URL-safe base64 of "Type:pk"."""
+    """server.schema.common.ids.encode_id in SQL: unpadded URL-safe base64 of "Type:pk"."""
 
     type_name: str
     column: Any
@@ -157,7 +157,7 @@ class ToOne(Value):
 
 @dataclass(frozen=True)
 class Window:
-    """The rows a list field asks for (server.schema.paging.ListWindow, anchors excepted)."""
+    """The rows a list field asks for (server.schema.common.paging.ListWindow, anchors excepted)."""
 
     first: int | None = None
     last: int | None = None
@@ -273,7 +273,7 @@ class Edges(Value):
 
 @dataclass(frozen=True)
 class Cursor(Value):
-    """An edge's opaque cursor (server.schema.ids.encode_cursor)."""
+    """An edge's opaque cursor (server.schema.common.ids.encode_cursor)."""
 
     def sql(self, selected: Selected, scope: Scope) -> ColumnElement[Any]:
         return global_id("cursor", scope.the_page().key)

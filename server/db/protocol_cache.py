@@ -10,7 +10,7 @@ On PostgreSQL the copy lives as long as it is valid. It is dropped:
   hand edit, a migration): a trigger (migration 0010) sends NOTIFY on PROTOCOL_CHANNEL, which each
   process hears on its alert bus's LISTEN connection (server.db.notify); and each time that
   connection is re-established, since a NOTIFY sent while it was down reached nobody;
-- in the process that wrote an amendment, as soon as it commits (server.schema.mutation), so that
+- in the process that wrote an amendment, as soon as it commits (server.schema.records.mutations), so that
   its own next read never waits for the notification.
 A notification arrives a moment after the commit; until then another process answers from the
 versions before the amendment, as if its request had begun just before the commit.

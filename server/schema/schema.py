@@ -20,23 +20,16 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from ..db.outage import database_unavailable
 from ..settings import Settings
-from .edge import EdgeChecks
-from .error_codes import ErrorCodes, tag_parse_and_internal
-from .limits import QueryLimits, QueryLimitsExtension
+from .access.types import Site
+from .common.edge import EdgeChecks
+from .common.error_codes import ErrorCodes, tag_parse_and_internal
+from .execution.limits import QueryLimits, QueryLimitsExtension
+from .execution.observe import ObservedMaskErrors
+from .execution.planner import PlannedReads, ReadPlanner
 from .mutation import Mutation
-from .observe import ObservedMaskErrors
-from .planner import PlannedReads, ReadPlanner
-from .query import Query
-from .safety import Subscription
-from .types import (
-    BodyMeasurement,
-    CarTInfusion,
-    LymphodepletionCourse,
-    PlateletCount,
-    PlateletTransfusion,
-    Site,
-    Subject,
-)
+from .query import NODE_TYPES, Query
+from .safety.subscription import Subscription
+from .subjects.types import Subject
 
 log = logging.getLogger("ptr_trial.graphql")
 MASKED_MESSAGE = "Internal error; quote the X-Request-ID response header when reporting it."
@@ -50,7 +43,7 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 class CloseReadSession(SchemaExtension):
-    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         if hasattr(context, "ended"):
             context.ended = False  # a WebSocket connection's context serves several operations
@@ -76,11 +69,11 @@ class TrialSchema(strawberry.Schema):
     query_limits: QueryLimits  # set by build_schema
     read_planner: ReadPlanner  # set by build_schema
 
-    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Masks what escaped MaskErrors: strawberry turns an exception raised by an extension's
         own hooks (after MaskErrors has run) into a result error carrying the exception's text.
         strawberry has already logged it through process_errors, with the request id. Then gives
-        parse errors and masked ones their extensions.code (server/schema/error_codes.py)."""
+        parse errors and masked ones their extensions.code (server/schema/common/error_codes.py)."""
         result = await super().execute(*args, **kwargs)
         if result.errors and any(is_unexpected(error) for error in result.errors):
             result.errors = [
@@ -120,7 +113,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         CloseReadSession,
         lambda: MaxTokensLimiter(max_token_count=4000),
         lambda: ObservedMaskErrors(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
-        # extensions.code on graphql-core's validation and variable errors (server/schema/error_codes.py)
+        # extensions.code on graphql-core's validation and variable errors (server/schema/common/error_codes.py)
         ErrorCodes,
         # Client apps send the same few documents over and over: parse and validate each once.
         lambda: ParserCache(maxsize=512),
@@ -128,11 +121,11 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # any resolver. Listed before the extensions whose on_execute holds something (the time
         # budget below): strawberry does not unwind the ones already entered when one raises.
         EdgeChecks,
-        # Answers plain reads with one SQL statement (server/schema/planner.py), within its own time
+        # Answers plain reads with one SQL statement (server/schema/execution/planner.py), within its own time
         # budget; listed before the time budget below for the same reason as EdgeChecks.
         lambda: PlannedReads(planner=planner),
         # Refuses repeated fields and costly documents, then validates through its cache; bounds
-        # a query's time (server/schema/limits.py).
+        # a query's time (server/schema/execution/limits.py).
         lambda: QueryLimitsExtension(limits),
     ]
     if not settings.introspection_enabled:
@@ -141,7 +134,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Subject, Site, BodyMeasurement, LymphodepletionCourse, CarTInfusion, PlateletTransfusion, PlateletCount],
+        # Node implementations a client may get from node(id:) (the interface alone does not list them).
+        types=[Subject, Site, *(graphql_type for _model, graphql_type in NODE_TYPES.values())],
         extensions=extensions,
     )
     schema.query_limits = limits

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from server.schema.ids import encode_id
+from server.schema.common.ids import encode_id
 from tests.api import fixtures_data as fx
 from tests.api.test_bleeding_diary import report_input, safety_rows, seen_by_staff
 

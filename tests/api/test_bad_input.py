@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from server.schema.ids import encode_id
+from server.schema.common.ids import encode_id
 from tests.api import fixtures_data as fx
 
 A, B = "S01-001", "S01-002"

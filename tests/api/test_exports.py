@@ -20,11 +20,11 @@ from sqlalchemy import insert, select, text
 from server.cli import main as cli_main
 from server.db.engine import build_engine, build_sessionmaker
 from server.db.models import CarTInfusion, LymphodepletionCourse, Site, Subject, Trial
+from server.demo import seed_demo_trial
 from server.domain.auth import Actor
 from server.domain.enums import Role
 from server.domain.sdtm_datasets import DATASETS
 from server.services import exports
-from server.demo import seed_demo_trial
 from server.settings import get_settings
 from tests.conftest import run_in_thread
 

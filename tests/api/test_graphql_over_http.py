@@ -96,12 +96,12 @@ async def test_an_internal_error_is_masked_with_its_code_and_keeps_data(
     client: httpx.AsyncClient, token: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a resolver that fails unexpectedly
-    from server.schema import types
+    from server.schema.access import queries
 
     def broken(**_: Any) -> None:
         raise RuntimeError("connection string postgres://secret")
 
-    monkeypatch.setattr(types, "Viewer", broken)
+    monkeypatch.setattr(queries, "Viewer", broken)
     # when
     response = await post(client, token("analyst"), {"query": "{ viewer { role } }"}, PREFERS_NEW)
     # then: not the client's fault, so not a 400; the message is masked and coded

@@ -191,7 +191,7 @@ async def test_metrics_move_after_a_query(app, token):
     count = "ptr_graphql_operation_duration_seconds_count"
     assert _value(after, count, **created) - _value(before, count, **created) == 1
     errors = "ptr_graphql_errors_total"
-    invalid = "GRAPHQL_VALIDATION_FAILED"  # the code server/schema/error_codes.py gives it
+    invalid = "GRAPHQL_VALIDATION_FAILED"  # the code server/schema/common/error_codes.py gives it
     assert _value(after, errors, code=invalid) - _value(before, errors, code=invalid) == 1
     assert _value(after, "ptr_db_pool_size") >= 1
     assert ("ptr_db_pool_checked_out", ()) in after

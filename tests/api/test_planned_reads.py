@@ -1,4 +1,4 @@
-"""Plain reads answered by one SQL statement (server.schema.planner), and the transfusion window.
+"""Plain reads answered by one SQL statement (server.schema.execution.planner), and the transfusion window.
 
 The `gql` fixture already sends every planned query a second time through the stock executor
 and requires the same answer; these tests pin WHICH queries are planned, who sees what inside

@@ -83,7 +83,7 @@ async def test_a_failure_while_closing_the_read_session_is_logged_not_returned(
     gql: Any, world: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # given a read session whose end fails with the driver's text
-    from server.schema.context import Context
+    from server.schema.common.context import Context
 
     real_close = Context.close
 
@@ -391,7 +391,7 @@ async def test_enrolling_another_sites_code_does_not_reveal_it_exists(gql: Any, 
 async def test_another_sites_record_and_a_missing_id_get_the_same_answer(gql: Any, world: dict[str, str]) -> None:
     # given a platelet count at S02, and the same kind of id that does not exist
     other = await fx.record_count(gql, world["admin"], C)
-    from server.schema.ids import decode_id, encode_id
+    from server.schema.common.ids import decode_id, encode_id
 
     decoded = decode_id(other)
     assert decoded is not None

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from server.app import create_app
-from server.schema import loaders
+from server.schema.common import loaders
 from server.settings import Settings
 
 from ..conftest import GraphQLClient

@@ -1,4 +1,4 @@
-"""Query limits (issue 10, server/schema/limits.py), over HTTP on both backends: the probes that once
+"""Query limits (issue 10, server/schema/execution/limits.py), over HTTP on both backends: the probes that once
 stalled the service (999 repeated `viewer { role }`: 2 s of validation; 30 aliases of an analyst's
 subjects x transfusions x lab results: 37 s and 350 MB) are refused in milliseconds, realistic
 queries still answer, validation runs once per document, and the response size and time budgets
@@ -33,8 +33,8 @@ from sqlalchemy import text
 
 from server.app import create_app
 from server.db import planned_reads
-from server.schema.context import Context
-from server.schema.limits import (
+from server.schema.common.context import Context
+from server.schema.execution.limits import (
     CONNECTION_LISTS,
     LIST_SIZES,
     PageSizes,

@@ -39,7 +39,7 @@ async def test_total_count_is_counted_only_when_selected(gql, two_subjects, sql_
     with_total = sql_statements.statements[before:]
     # then: the same rows; a count(*) only in the second (none where the rows were all read anyway),
     # on the stock path and in the planned statement alike (on PostgreSQL the test client runs a
-    # planned query both ways: server.schema.planner)
+    # planned query both ways: server.schema.execution.planner)
     name = connection.split("(")[0]
     assert len(page[name]["edges"]) == 2
     assert counted[name]["totalCount"] == 2 and counted[name]["edges"] == page[name]["edges"]

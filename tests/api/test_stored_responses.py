@@ -550,8 +550,8 @@ async def test_a_write_committed_while_a_request_reads_does_not_split_its_answer
     from server.db.models import Subject
     from server.domain.auth import Actor
     from server.domain.enums import Role
-    from server.schema.context import Context
-    from server.schema.types import PlateletTransfusion
+    from server.schema.common.context import Context
+    from server.schema.response.types import PlateletTransfusion
 
     # given: a subject with one transfusion, and a request that has read its stored responses
     admin, coordinator = token("admin"), token("coordinator", "S01")

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.db.keyset import Keyset
-from server.schema.paging import ListWindow
+from server.schema.common.paging import ListWindow
 
 
 def relay(keys: list[int], first: int | None, last: int | None, after: int | None, before: int | None) -> list[int]:
@@ -60,7 +60,7 @@ def test_pages_are_relays(
 
 
 def test_a_per_subject_list_keeps_all_of_the_first_when_last_is_larger() -> None:
-    # given five rows of a subject's list (server.schema.paging.ListWindow, e.g. transfusions)
+    # given five rows of a subject's list (server.schema.common.paging.ListWindow, e.g. transfusions)
     rows = [SimpleNamespace(id=n, at=datetime(2026, 3, n, tzinfo=timezone.utc)) for n in range(1, 6)]
     # when a client asks for the last 3 of the first 2 (before the fix: only the second row)
     window = ListWindow(first=2, last=3).apply(rows, lambda row: row.at)

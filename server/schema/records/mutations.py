@@ -4,18 +4,18 @@ parameters."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from typing import Annotated, Any, TypeAlias, TypeVar
+from typing import Annotated, Any, TypeAlias
 
 import strawberry
 
 from ...services import protocol, records
 from ...services.errors import NotFound
 from ...services.unit_of_work import UnitOfWork
+from ..common.amend import amend_fields
 from ..common.context import Info
 from ..common.errors import UserErrors, run_use_case
 from ..common.ids import decode_id
-from ..common.inputs import Converter, aware, patch_of
+from ..common.inputs import aware, patch_of
 from .inputs import (
     AMEND_INFUSION,
     AMEND_LYMPHODEPLETION,
@@ -84,34 +84,6 @@ AmendProtocolParametersResult: TypeAlias = Annotated[
     ProtocolParametersSuccess | UserErrors, strawberry.union("AmendProtocolParametersResult", description="ProtocolParametersSuccess or a typed error.")
 ]
 
-
-S = TypeVar("S")
-
-
-def record_pk(global_id: str, kind: records.RecordKind) -> int:
-    decoded = decode_id(global_id)
-    if decoded is None or decoded[0] != kind.entity:
-        raise NotFound(kind.entity, ("id",))
-    return decoded[1]
-
-
-def required_fields(kind: records.RecordKind, nullable: tuple[str, ...] = ()) -> frozenset[str]:
-    return frozenset(name for name in kind.fields if name not in nullable)
-
-
-async def amend_fields(
-    info: Info,
-    kind: records.RecordKind,
-    data: Any,
-    converters: Mapping[str, tuple[str, Converter]],
-    nullable: tuple[str, ...],
-    present: Callable[[Any], S],
-) -> S | UserErrors:
-    async def use_case(uow: UnitOfWork) -> Any:
-        patch = patch_of(data, converters, required_fields(kind, nullable))
-        return await records.amend_record(uow, kind, record_pk(data.id, kind), patch, data.reason)
-
-    return await run_use_case(info, use_case, present)
 
 
 def _measurement(row: Any) -> BodyMeasurementSuccess:

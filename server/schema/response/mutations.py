@@ -11,10 +11,10 @@ from ...domain.validation import Problem, ProblemCode
 from ...services import records
 from ...services.errors import InvalidInput
 from ...services.unit_of_work import UnitOfWork
+from ..common.amend import amend_fields
 from ..common.context import Info
 from ..common.errors import UserErrors, run_use_case
 from ..common.inputs import aware
-from ..records.mutations import amend_fields
 from .inputs import (
     AMEND_COUNT,
     AMEND_TRANSFUSION,

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import replace
-from typing import Annotated, Any, TypeAlias, TypeVar
+from typing import Annotated, Any, TypeAlias
 
 import strawberry
 
 from ...services import records
-from ...services.errors import InvalidInput, NotFound
 from ...services.unit_of_work import UnitOfWork
+from ..common.amend import amend_fields
 from ..common.context import Info
 from ..common.errors import UserErrors, run_use_case
-from ..common.ids import decode_id
-from ..common.inputs import Converter, patch_of
 from .inputs import (
     AMEND_PROCEDURE,
     AMEND_THERAPY,
@@ -60,34 +56,6 @@ def _procedure(row: Any) -> ProcedureSuccess:
     return ProcedureSuccess(procedure=Procedure.of(row))
 
 
-S = TypeVar("S")
-
-
-async def amend_record(
-    info: Info,
-    kind: records.RecordKind,
-    data: Any,
-    converters: Mapping[str, tuple[str, Converter]],
-    nullable: tuple[str, ...],
-    present: Callable[[Any], S],
-) -> S | UserErrors:
-    """As records.mutations.amend_fields: the patch of the given fields, amended with the reason."""
-
-    async def use_case(uow: UnitOfWork) -> Any:
-        decoded = decode_id(data.id)
-        if decoded is None or decoded[0] != kind.entity:
-            raise NotFound(kind.entity, ("id",))
-        required = frozenset(name for name in kind.fields if name not in nullable)
-        try:
-            patch = patch_of(data, converters, required)
-        except InvalidInput as error:  # the GraphQL names of therapy_class and procedure_type
-            raise InvalidInput(
-                [replace(p, field=GRAPHQL_FIELDS.get(p.field, p.field)) for p in error.problems]
-            ) from None
-        return await records.amend_record(uow, kind, decoded[1], patch, data.reason)
-
-    return await run_use_case(info, use_case, present)
-
 
 @strawberry.type
 class TherapiesMutation:
@@ -111,7 +79,9 @@ class TherapiesMutation:
         info: Info,
         input: Annotated[AmendTherapyInput, strawberry.argument(description="The therapy's corrections.")],
     ) -> TherapyResult:
-        return await amend_record(info, records.THERAPY, input, AMEND_THERAPY, THERAPY_NULLABLE, _therapy)
+        return await amend_fields(
+            info, records.THERAPY, input, AMEND_THERAPY, THERAPY_NULLABLE, _therapy, GRAPHQL_FIELDS
+        )
 
     @strawberry.mutation(
         description="Record a splenectomy or an HSCT. An allogeneic HSCT ends the evaluable follow-up on its date (hsctEndsFollowUp)."
@@ -133,4 +103,6 @@ class TherapiesMutation:
         info: Info,
         input: Annotated[AmendProcedureInput, strawberry.argument(description="The procedure's corrections.")],
     ) -> ProcedureResult:
-        return await amend_record(info, records.PROCEDURE, input, AMEND_PROCEDURE, PROCEDURE_NULLABLE, _procedure)
+        return await amend_fields(
+            info, records.PROCEDURE, input, AMEND_PROCEDURE, PROCEDURE_NULLABLE, _procedure, GRAPHQL_FIELDS
+        )

@@ -15,6 +15,7 @@ from .outcomes import queries as outcomes
 from .outcomes.types import CohortCount, MedianValue
 from .records.types import ProtocolParameters
 from .response import before_after
+from .response.loaders import ResponseLoaders
 from .response.types import PrimaryEndpoint, SiteEndpoint
 
 # The range is enforced at the edge (server.schema.common.edge.ARGUMENT_RANGES).
@@ -26,7 +27,7 @@ async def _endpoint_subjects(info: Info, with_sites: bool = False, sensitivity: 
     subjects = await info.context.read(q.infused_subjects)
     ids = [s.id for s in subjects]
     infusions = await info.context.loaders.infusions.load_many(ids)
-    responses = await info.context.loaders.subject_response.load_many(ids)
+    responses = await info.context.loaders.of(ResponseLoaders).subject_response.load_many(ids)
     version, _ = await info.context.loaders.protocol()
     rows = [
         EndpointSubject(

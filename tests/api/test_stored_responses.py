@@ -551,6 +551,7 @@ async def test_a_write_committed_while_a_request_reads_does_not_split_its_answer
     from server.domain.auth import Actor
     from server.domain.enums import Role
     from server.schema.common.context import Context
+    from server.schema.response.loaders import ResponseLoaders
     from server.schema.response.types import PlateletTransfusion
 
     # given: a subject with one transfusion, and a request that has read its stored responses
@@ -568,10 +569,10 @@ async def test_a_write_committed_while_a_request_reads_does_not_split_its_answer
         request_id="snapshot-test",
     )
     try:
-        reading = await context.loaders.evaluation.load(subject_id)
+        reading = await context.loaders.of(ResponseLoaders).evaluation.load(subject_id)
         # when: another request records a second transfusion, then this one reads the transfusions
         await responsive(gql, coordinator, "S01-001", DAY_1 + timedelta(days=3))
-        rows = await context.loaders.transfusions.load(subject_id)
+        rows = await context.loaders.of(ResponseLoaders).transfusions.load(subject_id)
         # then: it sees the state of its first read, and every transfusion has its derived values
         views = [PlateletTransfusion.of(row, reading) for row in rows]
         assert [view.response.category.name for view in views] == ["RESPONSIVE"]

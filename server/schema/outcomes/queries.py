@@ -14,6 +14,7 @@ from ...domain.response import add_months
 from ...services import outcomes as so
 from ..common import enums as e
 from ..common.context import Info
+from .loaders import OutcomesLoaders
 from .types import (
     AntibodyClearance,
     AntibodyTest,
@@ -39,7 +40,7 @@ async def subject_lab_results(info: Info, subject_id: int, analytes: list[e.Anal
     wanted = set(analytes) if analytes else None
     rows = [
         LabResult.of(r)
-        for r in await info.context.loaders.lab_results.load(subject_id)
+        for r in await info.context.loaders.of(OutcomesLoaders).lab_results.load(subject_id)
         if wanted is None or r.analyte in wanted
     ]
     if wanted is None or Analyte.PLATELETS in wanted:
@@ -49,7 +50,7 @@ async def subject_lab_results(info: Info, subject_id: int, analytes: list[e.Anal
 
 async def subject_b_cells(info: Info, subject_id: int) -> BCells:
     version, params = await info.context.loaders.protocol()
-    draws = so.b_cell_series(await info.context.loaders.lab_results.load(subject_id), params)
+    draws = so.b_cell_series(await info.context.loaders.of(OutcomesLoaders).lab_results.load(subject_id), params)
     cd19 = await _infusion(info, subject_id, CarTProduct.CD19)
     onset, recovery = so.aplasia_timing(draws, cd19.infused_at if cd19 else None)
     day0 = cd19.infused_at.astimezone(dt.timezone.utc).date() if cd19 else None
@@ -78,7 +79,7 @@ async def subject_b_cells(info: Info, subject_id: int) -> BCells:
 
 async def subject_igg(info: Info, subject_id: int) -> list[IgGValue]:
     _version, params = await info.context.loaders.protocol()
-    series = so.igg_series(await info.context.loaders.lab_results.load(subject_id), params)
+    series = so.igg_series(await info.context.loaders.of(OutcomesLoaders).lab_results.load(subject_id), params)
     return [IgGValue(collected_at=r.collected_at, igg_mg_per_dl=r.value or 0.0, status=status) for r, status in series]
 
 
@@ -93,7 +94,7 @@ async def subject_kinetics(
     infusion = await _infusion(info, subject_id, product)
     if infusion is None:
         return None
-    kinetics, points = so.kinetics_of(await info.context.loaders.lab_results.load(subject_id), infusion, measure.value)
+    kinetics, points = so.kinetics_of(await info.context.loaders.of(OutcomesLoaders).lab_results.load(subject_id), infusion, measure.value)
     return CarTKinetics(
         product=product,
         measure=measure,
@@ -107,11 +108,11 @@ async def subject_kinetics(
 
 
 async def subject_antibody_tests(info: Info, subject_id: int) -> list[AntibodyTest]:
-    return [AntibodyTest.of(t) for t in await info.context.loaders.antibody_tests.load(subject_id)]
+    return [AntibodyTest.of(t) for t in await info.context.loaders.of(OutcomesLoaders).antibody_tests.load(subject_id)]
 
 
 async def subject_clearance(info: Info, subject_id: int, classes: set[AntibodyClass]) -> AntibodyClearance | None:
-    tests = await info.context.loaders.antibody_tests.load(subject_id)
+    tests = await info.context.loaders.of(OutcomesLoaders).antibody_tests.load(subject_id)
     first = await info.context.loaders.first_infusion_at.load(subject_id)
     clearance = so.clearance_of(tests, classes, first)
     if clearance is None:
@@ -139,7 +140,7 @@ async def b_cell_aplasia_at(info: Info, month: int, site_codes: list[str] | None
     by the configured rule at the draw nearest to that time."""
     version, params = await info.context.loaders.protocol()
     ids = await _visible_subject_ids(info, site_codes)
-    results = await info.context.loaders.lab_results.load_many(ids)
+    results = await info.context.loaders.of(OutcomesLoaders).lab_results.load_many(ids)
     infusions = await info.context.loaders.infusions.load_many(ids)
     assessed = meeting = 0
     for rows, given in zip(results, infusions, strict=True):
@@ -169,7 +170,7 @@ async def median_cmax(
     info: Info, product: e.CarTProduct, measure: e.KineticsMeasure, site_codes: list[str] | None = None
 ) -> MedianValue:
     ids = await _visible_subject_ids(info, site_codes)
-    results = await info.context.loaders.lab_results.load_many(ids)
+    results = await info.context.loaders.of(OutcomesLoaders).lab_results.load_many(ids)
     infusions = await info.context.loaders.infusions.load_many(ids)
     peaks = []
     for rows, given in zip(results, infusions, strict=True):
@@ -188,7 +189,7 @@ async def median_cmax(
 async def hla_cleared_by(info: Info, month: int, site_codes: list[str] | None = None) -> CohortCount:
     version, _ = await info.context.loaders.protocol()
     ids = await _visible_subject_ids(info, site_codes)
-    tests = await info.context.loaders.antibody_tests.load_many(ids)
+    tests = await info.context.loaders.of(OutcomesLoaders).antibody_tests.load_many(ids)
     firsts = await info.context.loaders.first_infusion_at.load_many(ids)
     assessed = cleared = 0
     for subject_tests, first in zip(tests, firsts, strict=True):

@@ -25,6 +25,9 @@ from ...domain.survival import KAPLAN_MEIER_RULE, TIME_TO_EVENT_RULE
 from ...services import before_after as ba
 from ..common.context import Info
 from ..common.enums import EndpointPopulation, describe_values
+from ..outcomes.loaders import OutcomesLoaders
+from ..safety.loaders import SafetyLoaders
+from .loaders import ResponseLoaders
 
 BeforeAfterMeasure = ba.Measure
 strawberry.enum(
@@ -261,11 +264,11 @@ async def summaries(info: Info, ids: Sequence[int]) -> list[ba.SubjectBeforeAfte
     # The loads first, all subjects' resolvers in step (a first protocol() read, awaited by each
     # resolver in turn, would put them out of step and split every batch after it).
     firsts = await loaders.first_infusion_at.load_many(ids)
-    lasts = await loaders.last_follow_up.load_many(ids)
-    transfusions = await loaders.transfusions.load_many(ids)
-    readings = await loaders.evaluation.load_many(ids)
-    reports = await loaders.bleeding_reports.load_many(ids)
-    events = await loaders.events_of_report.load_many([r.id for rows in reports for r in rows])
+    lasts = await loaders.of(ResponseLoaders).last_follow_up.load_many(ids)
+    transfusions = await loaders.of(ResponseLoaders).transfusions.load_many(ids)
+    readings = await loaders.of(ResponseLoaders).evaluation.load_many(ids)
+    reports = await loaders.of(SafetyLoaders).bleeding_reports.load_many(ids)
+    events = await loaders.of(SafetyLoaders).events_of_report.load_many([r.id for rows in reports for r in rows])
     _version, params = await loaders.protocol()  # read once by the evaluation loader already
     out: list[ba.SubjectBeforeAfter | None] = []
     offset = 0
@@ -469,10 +472,10 @@ async def time_to_event(
     ids = await population_ids(info, site_codes, population)
     firsts = await loaders.first_infusion_at.load_many(ids)
     infusions = await loaders.infusions.load_many(ids)
-    lasts = await loaders.last_follow_up.load_many(ids)
-    responses = await loaders.subject_response.load_many(ids)
-    labs = await loaders.lab_results.load_many(ids) if kind is ba.EventKind.B_CELL_APLASIA else [[] for _ in ids]
-    tests = await loaders.antibody_tests.load_many(ids) if kind is ba.EventKind.HLA_CLEARANCE else [[] for _ in ids]
+    lasts = await loaders.of(ResponseLoaders).last_follow_up.load_many(ids)
+    responses = await loaders.of(ResponseLoaders).subject_response.load_many(ids)
+    labs = await loaders.of(OutcomesLoaders).lab_results.load_many(ids) if kind is ba.EventKind.B_CELL_APLASIA else [[] for _ in ids]
+    tests = await loaders.of(OutcomesLoaders).antibody_tests.load_many(ids) if kind is ba.EventKind.HLA_CLEARANCE else [[] for _ in ids]
     clocks = [
         ba.SubjectClock(subject_id, first, ba.cd19_time(given), last, response, lab_rows, test_rows)
         for subject_id, first, given, last, response, lab_rows, test_rows in zip(

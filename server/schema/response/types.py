@@ -23,6 +23,7 @@ from ..common.ids import encode_id
 from ..common.node import STUDY_DAY, Node, study_day_at, view_of
 from ..common.sql_mapping import declare
 from ..therapies.types import SensitivityAnalysis, TherapyConfounding, confounding_of
+from .loaders import ResponseLoaders
 
 
 @strawberry.type(description="One platelet unit given in a transfusion.")
@@ -190,7 +191,7 @@ class PlateletTransfusion(Node):
     @classmethod
     async def load(cls, info: Info, rows: Sequence[m.PlateletTransfusion]) -> list[PlateletTransfusion]:
         """Views of stored transfusions with their derived values (from their subjects' evaluations)."""
-        evaluations = await info.context.loaders.evaluation.load_many([r.subject_id for r in rows])
+        evaluations = await info.context.loaders.of(ResponseLoaders).evaluation.load_many([r.subject_id for r in rows])
         return [cls.of(row, evaluation) for row, evaluation in zip(rows, evaluations, strict=True)]
 
     @classmethod

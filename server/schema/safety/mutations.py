@@ -30,6 +30,7 @@ from .inputs import (
     adverse_event_details,
     diary_submission,
 )
+from .loaders import SafetyLoaders
 from .types import (
     AdverseEvent,
     Alert,
@@ -105,7 +106,7 @@ def _accepted(info: Info, outcome: diary.DiaryOutcome) -> BleedingReportAccepted
     assessment = outcome.assessment
     # The report's review status (which the phone asks for) as the use case left it: no read
     # session, no statement, for the answer.
-    info.context.loaders.review_states.prime(outcome.report.id, list(outcome.review_states))
+    info.context.loaders.of(SafetyLoaders).review_states.prime(outcome.report.id, list(outcome.review_states))
     return BleedingReportAccepted(
         report=BleedingReport.of(outcome.report),
         duplicate=outcome.duplicate,

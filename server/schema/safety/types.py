@@ -18,6 +18,7 @@ from ..common.context import Info
 from ..common.ids import encode_id
 from ..common.node import STUDY_DAY, study_day_at
 from ..common.paging import NODES, PageInfo
+from .loaders import SafetyLoaders
 
 
 @strawberry.type(description="One symptom as the patient reported it.")
@@ -88,7 +89,7 @@ class BleedingReport:
 
     @strawberry.field(description="REVIEWED when every adverse event it supports has been confirmed or rejected.")
     async def review_status(self, info: Info) -> e.AdverseEventStatus | None:
-        events = await info.context.loaders.review_states.load(self.db_id)
+        events = await info.context.loaders.of(SafetyLoaders).review_states.load(self.db_id)
         if not events:
             return None
         statuses = {event.status for event in events}
@@ -104,7 +105,7 @@ class BleedingReport:
         description="The review status the patient sees (the adverse events themselves are the investigators')."
     )
     async def status(self, info: Info) -> e.DiaryReportStatus:
-        events = await info.context.loaders.review_states.load(self.db_id)
+        events = await info.context.loaders.of(SafetyLoaders).review_states.load(self.db_id)
         if not events or any(event.status is e.AdverseEventStatus.PENDING_REVIEW for event in events):
             return e.DiaryReportStatus.RECEIVED
         return e.DiaryReportStatus.REVIEWED
@@ -115,7 +116,7 @@ class BleedingReport:
     async def status_changed_at(self, info: Info) -> dt.datetime | None:
         if await self.status(info) is not e.DiaryReportStatus.REVIEWED:
             return None
-        events = await info.context.loaders.review_states.load(self.db_id)
+        events = await info.context.loaders.of(SafetyLoaders).review_states.load(self.db_id)
         reviewed = [event.reviewed_at for event in events if event.reviewed_at is not None]
         return max(reviewed) if reviewed else None
 
@@ -123,11 +124,11 @@ class BleedingReport:
         description="Provisional or reviewed adverse events this report supports (site staff, monitors, analysts, admins; always empty for patients, who see the report's status)."
     )
     async def adverse_events(self, info: Info) -> list[AdverseEvent]:
-        return [AdverseEvent.of(row) for row in await info.context.loaders.events_of_report.load(self.db_id)]
+        return [AdverseEvent.of(row) for row in await info.context.loaders.of(SafetyLoaders).events_of_report.load(self.db_id)]
 
     @strawberry.field(description="Site staff's notes on this report.")
     async def annotations(self, info: Info) -> list[BleedingReportAnnotation]:
-        rows = await info.context.loaders.annotations.load(self.db_id)
+        rows = await info.context.loaders.of(SafetyLoaders).annotations.load(self.db_id)
         return [
             BleedingReportAnnotation(text=r.text, reason=r.reason, actor_id=r.actor_id, created_at=r.created_at)
             for r in rows
@@ -233,7 +234,7 @@ class AdverseEvent:
 
     @strawberry.field(description="The diary reports that support this event (patient-reported events).")
     async def bleeding_reports(self, info: Info) -> list[BleedingReport]:
-        return [BleedingReport.of(row) for row in await info.context.loaders.reports_of_event.load(self.db_id)]
+        return [BleedingReport.of(row) for row in await info.context.loaders.of(SafetyLoaders).reports_of_event.load(self.db_id)]
 
     @strawberry.field(description="Code of the subject.")
     async def subject_code(self, info: Info) -> str:

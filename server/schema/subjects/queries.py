@@ -13,6 +13,7 @@ from ..common.context import Info
 from ..common.enums import SubjectStatus
 from ..common.ids import encode_cursor
 from ..common.paging import Counter, PageAfter, PageBefore, PageFirst, PageLast, counted, keyset_of, page_info
+from ..response.loaders import ResponseLoaders
 from .types import Subject, SubjectConnection, SubjectEdge
 
 
@@ -22,7 +23,7 @@ async def _subjects_by_response(
     """Read every matching subject's response (in a constant number of statements), keep those
     that match, then page."""
     ids = list(await info.context.read(q.all_subject_ids, where))
-    responses = await info.context.loaders.subject_response.load_many(ids)
+    responses = await info.context.loaders.of(ResponseLoaders).subject_response.load_many(ids)
     matching = [sid for sid, r in zip(ids, responses, strict=True) if r.sustained is sustained]
     page = keyset.of_list(matching, key=lambda sid: sid)
     subjects = await info.context.loaders.subject.load_many(page.rows)

@@ -13,6 +13,7 @@ from graphql import GraphQLError
 
 from ...db import models as m
 from ...db import planned_reads as sql
+from ..access.loaders import AccessLoaders
 from ..access.types import DeviceActivation, PatientDevice, Site
 from ..common import enums as e
 from ..common.context import Info
@@ -30,10 +31,14 @@ from ..outcomes.queries import (
     subject_lab_results,
 )
 from ..outcomes.types import AntibodyClearance, AntibodyTest, BCells, CarTKinetics, IgGValue, LabResult
+from ..records.loaders import RecordsLoaders
 from ..records.types import BodyMeasurement, CarTInfusion, LymphodepletionCourse, StatusChange
 from ..response.before_after import BeforeAfter, subject_before_after
+from ..response.loaders import ResponseLoaders
 from ..response.types import PlateletCount, PlateletResponse, PlateletTransfusion
+from ..safety.loaders import SafetyLoaders
 from ..safety.types import AdverseEvent, BleedingDay, BleedingReport, bleeding_days_of
+from ..therapies.loaders import TherapiesLoaders
 from ..therapies.types import Procedure, Therapy, TimelineEntry, timeline_of
 
 MAX_DIARY_DAYS = 400  # one bleedingDays range: a baseline and a year of follow-up
@@ -84,7 +89,7 @@ class Subject(Node):
 
     @strawberry.field(description="Every status the subject has had, oldest first.")
     async def status_history(self, info: Info) -> list[StatusChange]:
-        rows = await info.context.loaders.status_history.load(self.db_id)
+        rows = await info.context.loaders.of(RecordsLoaders).status_history.load(self.db_id)
         return [
             StatusChange(
                 from_status=r.from_status,
@@ -102,11 +107,11 @@ class Subject(Node):
 
     @strawberry.field(description="Body measurements, oldest first (voided ones omitted).")
     async def measurements(self, info: Info) -> list[BodyMeasurement]:
-        return [BodyMeasurement.of(r) for r in await info.context.loaders.measurements.load(self.db_id)]
+        return [BodyMeasurement.of(r) for r in await info.context.loaders.of(RecordsLoaders).measurements.load(self.db_id)]
 
     @strawberry.field(description="Lymphodepletion courses, oldest first.")
     async def lymphodepletions(self, info: Info) -> list[LymphodepletionCourse]:
-        return [LymphodepletionCourse.of(r) for r in await info.context.loaders.lymphodepletions.load(self.db_id)]
+        return [LymphodepletionCourse.of(r) for r in await info.context.loaders.of(RecordsLoaders).lymphodepletions.load(self.db_id)]
 
     @strawberry.field(description="CAR-T infusions, oldest first.")
     async def infusions(self, info: Info) -> list[CarTInfusion]:
@@ -140,8 +145,8 @@ class Subject(Node):
         window = ListWindow.of(
             first=first, last=last, after=after, before=before, since=since, type_name="PlateletTransfusion"
         )
-        rows = window.apply(await info.context.loaders.transfusions.load(self.db_id), moment=lambda r: r.started_at)
-        evaluation = await info.context.loaders.evaluation.load(self.db_id)
+        rows = window.apply(await info.context.loaders.of(ResponseLoaders).transfusions.load(self.db_id), moment=lambda r: r.started_at)
+        evaluation = await info.context.loaders.of(ResponseLoaders).evaluation.load(self.db_id)
         return [PlateletTransfusion.of(r, evaluation) for r in rows]
 
     @strawberry.field(
@@ -149,7 +154,7 @@ class Subject(Node):
     )
     async def platelet_response(self, info: Info) -> PlateletResponse:
 
-        evaluation = await info.context.loaders.evaluation.load(self.db_id)
+        evaluation = await info.context.loaders.of(ResponseLoaders).evaluation.load(self.db_id)
         return PlateletResponse.of(evaluation.subject, evaluation.parameter_version, evaluation.by_transfusion.values())
 
     @strawberry.field(
@@ -157,19 +162,19 @@ class Subject(Node):
     )
     async def devices(self, info: Info) -> list[PatientDevice]:
 
-        return [PatientDevice.of(r) for r in await info.context.loaders.devices.load(self.db_id)]
+        return [PatientDevice.of(r) for r in await info.context.loaders.of(AccessLoaders).devices.load(self.db_id)]
 
     @strawberry.field(
         description="Activation codes issued for the subject's phones, oldest first (never the codes themselves; empty for analysts)."
     )
     async def activations(self, info: Info) -> list[DeviceActivation]:
 
-        return [DeviceActivation.of(r) for r in await info.context.loaders.activations.load(self.db_id)]
+        return [DeviceActivation.of(r) for r in await info.context.loaders.of(AccessLoaders).activations.load(self.db_id)]
 
     @strawberry.field(description="The patient's bleeding diary reports, in receipt order.")
     async def bleeding_reports(self, info: Info) -> list[BleedingReport]:
 
-        return [BleedingReport.of(r) for r in await info.context.loaders.bleeding_reports.load(self.db_id)]
+        return [BleedingReport.of(r) for r in await info.context.loaders.of(SafetyLoaders).bleeding_reports.load(self.db_id)]
 
     @strawberry.field(
         description="The diary by the patient's local calendar day, from..to inclusive (at most 400 days): only days with at least one report or check-in, each graded from all its reports."
@@ -186,12 +191,12 @@ class Subject(Node):
                 f"to must be on or after from, at most {MAX_DIARY_DAYS} days later",
                 extensions={"code": "BAD_USER_INPUT", "field": ["to"]},
             )
-        return bleeding_days_of(await info.context.loaders.bleeding_days.load((self.db_id, from_, to)))
+        return bleeding_days_of(await info.context.loaders.of(SafetyLoaders).bleeding_days.load((self.db_id, from_, to)))
 
     @strawberry.field(description="Adverse events (not voided), by onset.")
     async def adverse_events(self, info: Info) -> list[AdverseEvent]:
 
-        return [AdverseEvent.of(r) for r in await info.context.loaders.adverse_events.load(self.db_id)]
+        return [AdverseEvent.of(r) for r in await info.context.loaders.of(SafetyLoaders).adverse_events.load(self.db_id)]
 
     @strawberry.field(
         description="Lab results, oldest first (platelet counts included); optionally only some analytes."
@@ -260,12 +265,12 @@ class Subject(Node):
     @strawberry.field(description="Prior and concomitant therapies (voided ones omitted), by start date.")
     async def therapies(self, info: Info) -> list[Therapy]:
 
-        return [Therapy.of(r) for r in await info.context.loaders.therapies.load(self.db_id)]
+        return [Therapy.of(r) for r in await info.context.loaders.of(TherapiesLoaders).therapies.load(self.db_id)]
 
     @strawberry.field(description="Splenectomy and stem cell transplants (voided ones omitted), by date.")
     async def procedures(self, info: Info) -> list[Procedure]:
 
-        return [Procedure.of(r) for r in await info.context.loaders.procedures.load(self.db_id)]
+        return [Procedure.of(r) for r in await info.context.loaders.of(TherapiesLoaders).procedures.load(self.db_id)]
 
     @strawberry.field(
         description="Therapies, procedures and (unless includeInfusions is false) CAR-T infusions by date, each with its study day."

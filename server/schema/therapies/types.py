@@ -17,6 +17,7 @@ from ..common.ids import encode_id
 from ..common.node import STUDY_DAY, Node, study_day_at
 from ..common.paging import NODES, Counter, PageInfo
 from ..records.types import CarTInfusion
+from .loaders import TherapiesLoaders
 
 
 @strawberry.type(
@@ -119,7 +120,7 @@ async def timeline_of(info: Info, subject_id: int, include_infusions: bool) -> l
     loaders = info.context.loaders
     first = await loaders.first_infusion_at.load(subject_id)
     entries: list[tuple[tuple[dt.date, int, str], TimelineEntry]] = []
-    for row in await loaders.therapies.load(subject_id):
+    for row in await loaders.of(TherapiesLoaders).therapies.load(subject_id):
         therapy = Therapy.of(row)
         entry = TimelineEntry(
             kind=e.TimelineKind.THERAPY,
@@ -130,7 +131,7 @@ async def timeline_of(info: Info, subject_id: int, include_infusions: bool) -> l
             record=therapy,
         )
         entries.append(((row.start_date, 1, f"{row.id:012d}"), entry))
-    for row in await loaders.procedures.load(subject_id):
+    for row in await loaders.of(TherapiesLoaders).procedures.load(subject_id):
         procedure = Procedure.of(row)
         entry = TimelineEntry(
             kind=e.TimelineKind.PROCEDURE,

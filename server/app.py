@@ -536,7 +536,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.write_sessionmaker = build_sessionmaker(engine, writes=True)
         # A single statement reads one snapshot: the device check and planned reads
         # (server.schema.execution.planner) need no transaction, so no BEGIN/ROLLBACK round trips.
-        app.state.autocommit_engine = None if settings.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        app.state.autocommit_engine = (
+            None if settings.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         app.state.protocol_cache = ProtocolCache(
             app.state.sessionmaker, across_requests=engine.dialect.name == "postgresql"
         )

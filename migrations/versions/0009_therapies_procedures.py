@@ -115,9 +115,7 @@ def upgrade() -> None:
         sa.Column("performed_on", sa.Date(), nullable=False),
         sa.Column("notes", sa.Text(), nullable=True),
         *_record_columns(),
-        sa.ForeignKeyConstraint(
-            ["subject_id"], ["subject.id"], name=op.f("fk_subject_procedure_subject_id_subject")
-        ),
+        sa.ForeignKeyConstraint(["subject_id"], ["subject.id"], name=op.f("fk_subject_procedure_subject_id_subject")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subject_procedure")),
     )
     op.create_index("ix_subject_procedure_subject_date", "subject_procedure", ["subject_id", "performed_on"])
@@ -126,9 +124,7 @@ def upgrade() -> None:
     # Batch mode: SQLite adds NOT NULL columns only by copying the (now empty) table.
     with op.batch_alter_table("transfusion_response") as batch_op:
         batch_op.add_column(sa.Column("confounding_therapy_id", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("confounding_class", _enum("confounding_class", *THERAPY_CLASSES), nullable=True)
-        )
+        batch_op.add_column(sa.Column("confounding_class", _enum("confounding_class", *THERAPY_CLASSES), nullable=True))
         batch_op.add_column(
             sa.Column(
                 "endpoint_exclusion",

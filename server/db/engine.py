@@ -53,7 +53,9 @@ def is_disconnect(error: BaseException) -> bool:
     return isinstance(error, exc.DBAPIError) and error.connection_invalidated
 
 
-async def read_retrying(open_reader: Callable[[], AbstractAsyncContextManager[R]], read: Callable[[R], Awaitable[T]]) -> T:
+async def read_retrying(
+    open_reader: Callable[[], AbstractAsyncContextManager[R]], read: Callable[[R], Awaitable[T]]
+) -> T:
     """Runs a read in a session (or connection) of its own from `open_reader` (a sessionmaker, or
     an engine's `connect`); if its connection turns out dead, once more on a new one (a read is
     idempotent; a write must never be retried like this)."""

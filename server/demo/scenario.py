@@ -169,7 +169,9 @@ def _measurements(
     """(measured at, height cm, weight kg): height stays, weight drifts (lower after CAR-T)."""
     height = round(rng.uniform(150, 178) if sex is Sex.FEMALE else rng.uniform(160, 195), 1)
     weight = rng.uniform(55, 104)
-    return [(at_hour(day, 9, 0), height, round(weight + drift, 1)) for day, drift in zip(days, weight_drift, strict=False)]
+    return [
+        (at_hour(day, 9, 0), height, round(weight + drift, 1)) for day, drift in zip(days, weight_drift, strict=False)
+    ]
 
 
 def _bsa_at(moment: datetime, measurements: list[tuple[datetime, float, float]]) -> float:

@@ -279,7 +279,9 @@ def check_phone(phone: str | None, field: tuple[str, ...] = ("phone",)) -> list[
 # either case. uuid.UUID() alone also takes "urn:uuid:...", braces and other spellings (some
 # longer than the stored 36 characters), and the same UUID spelled two ways would count as two
 # reports, defeating exactly-once submission; so ids are checked strictly and stored canonical.
-CLIENT_REPORT_ID = re.compile(r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$")
+CLIENT_REPORT_ID = re.compile(
+    r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$"
+)
 
 
 def check_client_report_id(value: str, field: tuple[str, ...] = ("clientReportId",)) -> list[Problem]:

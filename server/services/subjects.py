@@ -61,7 +61,9 @@ def _check_details(uow: UnitOfWork, code: str, details: SubjectDetails, status: 
 # enrolment not yet visible). The refusal itself cannot be avoided while codes are trial-wide;
 # site-prefixed codes (S01-...) keep sites from colliding in practice.
 def _code_refused_neutrally() -> Conflict:
-    return Conflict(ErrorCode.NOT_ALLOWED, "this subject code cannot be used; ask the data manager for a code", ("code",))
+    return Conflict(
+        ErrorCode.NOT_ALLOWED, "this subject code cannot be used; ask the data manager for a code", ("code",)
+    )
 
 
 async def _code_refused(uow: UnitOfWork, taken: Subject) -> Conflict:

@@ -696,9 +696,7 @@ async def test_a_continuing_nosebleed_stays_one_event_whose_grade_rises(gql: Any
 
     # when: it continues the next day, needing packing; then again, milder
     day2_symptom = {**NOSE_20, "medicalHelpNeeded": True}
-    day2 = await seen_by_staff(
-        gql, world, report_input(noticed=now() - timedelta(days=1), symptoms=[day2_symptom])
-    )
+    day2 = await seen_by_staff(gql, world, report_input(noticed=now() - timedelta(days=1), symptoms=[day2_symptom]))
     day3 = await seen_by_staff(gql, world, report_input(symptoms=[NOSE_20]))
 
     # then: one event, supported by all three reports, at the highest proposed grade
@@ -804,7 +802,9 @@ async def test_a_nosebleed_after_the_event_was_closed_is_a_new_event(
     if close == "resolve":
         resolution = {"id": event_id, "resolutionDate": first["report"]["adverseEvents"][0]["onsetDate"]}
         body = await gql.data(
-            world["investigator"], RESOLVE, {"input": {**resolution, "outcome": "RECOVERED_RESOLVED", "reason": "stopped"}}
+            world["investigator"],
+            RESOLVE,
+            {"input": {**resolution, "outcome": "RECOVERED_RESOLVED", "reason": "stopped"}},
         )
         assert body["resolveAdverseEvent"]["__typename"] == "AdverseEventSuccess"
     else:

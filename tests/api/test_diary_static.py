@@ -25,7 +25,9 @@ async def test_the_app_shell_is_served_without_a_token(client: httpx.AsyncClient
     assert redirect.status_code in (301, 307, 308) and redirect.headers["location"].endswith("/diary/")
 
 
-@pytest.mark.parametrize("path", ["sw.js", "manifest.webmanifest", "js/app.js", "messages/zh-CN.json", "icons/icon-512.png"])
+@pytest.mark.parametrize(
+    "path", ["sw.js", "manifest.webmanifest", "js/app.js", "messages/zh-CN.json", "icons/icon-512.png"]
+)
 async def test_every_file_the_service_worker_caches_is_served(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(f"/diary/{path}")).status_code == 200
 

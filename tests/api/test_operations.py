@@ -214,7 +214,13 @@ def test_operation_names_are_bucketed():
 @SQLITE_ONLY
 async def test_metrics_in_production_need_the_metrics_token(database_url, tmp_path):
     secret = "kR4v9Qz2Lm8Tg1Wb6Yc3Nd7Xh5Pj0Sa2Ue9Fo4Ki8Vq1Zr"  # random enough for production
-    common = {"database_url": database_url, "data_dir": tmp_path, "environment": "production", "jwt_secret": secret, "public_base_url": "https://diary.example.org"}
+    common = {
+        "database_url": database_url,
+        "data_dir": tmp_path,
+        "environment": "production",
+        "jwt_secret": secret,
+        "public_base_url": "https://diary.example.org",
+    }
     async with _app(Settings(**common)) as closed, _client(closed) as client:
         assert (await client.get("/metrics")).status_code == 404
     async with _app(Settings(**common, metrics_token="scrape-" + "s" * 30)) as guarded, _client(guarded) as client:

@@ -26,7 +26,9 @@ def _planned(app: Any) -> int:
     return int(app.state.read_planner.answered)
 
 
-async def _subject_with_transfusions(gql: Any, token: Any, code: str = "S01-001", site: str = "S01") -> tuple[str, list[str]]:
+async def _subject_with_transfusions(
+    gql: Any, token: Any, code: str = "S01-001", site: str = "S01"
+) -> tuple[str, list[str]]:
     admin = token("admin")
     await fx.create_site(gql, admin, site)
     await fx.enroll_subject(gql, admin, code, site)
@@ -42,7 +44,9 @@ async def _subject_with_transfusions(gql: Any, token: Any, code: str = "S01-001"
     return coordinator, ids
 
 
-async def test_a_phone_reads_its_last_transfusions_in_one_planned_statement(gql: Any, token: Any, app: Any, database_url: str) -> None:
+async def test_a_phone_reads_its_last_transfusions_in_one_planned_statement(
+    gql: Any, token: Any, app: Any, database_url: str
+) -> None:
     # given a subject with four transfusions, and the patient's token
     _, ids = await _subject_with_transfusions(gql, token)
     patient = token("patient", subject="S01-001")
@@ -59,7 +63,9 @@ async def test_a_phone_reads_its_last_transfusions_in_one_planned_statement(gql:
     assert _planned(app) - before == (1 if database_url.startswith("postgresql") else 0)
 
 
-async def test_a_patient_gets_null_for_another_subject_inside_the_plan(gql: Any, token: Any, app: Any, database_url: str) -> None:
+async def test_a_patient_gets_null_for_another_subject_inside_the_plan(
+    gql: Any, token: Any, app: Any, database_url: str
+) -> None:
     # given two subjects
     await _subject_with_transfusions(gql, token)
     await fx.enroll_subject(gql, token("admin"), "S01-002", "S01")
@@ -71,7 +77,9 @@ async def test_a_patient_gets_null_for_another_subject_inside_the_plan(gql: Any,
     assert _planned(app) - before == (1 if database_url.startswith("postgresql") else 0)
 
 
-async def test_analysts_get_no_notes_and_site_staff_only_their_site(gql: Any, token: Any, app: Any, database_url: str) -> None:
+async def test_analysts_get_no_notes_and_site_staff_only_their_site(
+    gql: Any, token: Any, app: Any, database_url: str
+) -> None:
     # given subjects at two sites
     await _subject_with_transfusions(gql, token, "S01-001", "S01")
     await _subject_with_transfusions(gql, token, "S02-001", "S02")
@@ -113,7 +121,10 @@ async def test_fragments_aliases_and_typenames_are_planned(gql: Any, token: Any,
     # then the answer keeps the aliases, the order and the narrowed list
     assert list(data) == ["__typename", "mine", "nobody"]
     assert data["mine"]["__typename"] == "Subject"
-    assert [t["when"] for t in data["mine"]["transfusions"]] == ["2026-03-03T08:00:00+00:00", "2026-03-04T08:00:00+00:00"]
+    assert [t["when"] for t in data["mine"]["transfusions"]] == [
+        "2026-03-03T08:00:00+00:00",
+        "2026-03-04T08:00:00+00:00",
+    ]
     assert data["nobody"] is None
     assert _planned(app) - before == (1 if database_url.startswith("postgresql") else 0)
 
@@ -134,7 +145,9 @@ async def test_computed_fields_and_directives_go_through_the_stock_executor(gql:
     assert _planned(app) == before
 
 
-async def test_stale_stored_responses_are_evaluated_live_not_read(gql: Any, token: Any, app: Any, database_url: str) -> None:
+async def test_stale_stored_responses_are_evaluated_live_not_read(
+    gql: Any, token: Any, app: Any, database_url: str
+) -> None:
     # given a subject whose stored responses were written under another parameter version
     # (as after a bulk load that bypassed the services)
     await _subject_with_transfusions(gql, token)
@@ -200,7 +213,9 @@ async def test_the_transfusion_window(gql: Any, token: Any, arguments: dict[str,
         ({"since": "2026-03-02T08:00:00"}, None),
     ],
 )
-async def test_a_bad_window_is_a_clear_input_error(gql: Any, token: Any, arguments: dict[str, Any], field: str | None) -> None:
+async def test_a_bad_window_is_a_clear_input_error(
+    gql: Any, token: Any, arguments: dict[str, Any], field: str | None
+) -> None:
     # given a subject with transfusions
     coordinator, _ = await _subject_with_transfusions(gql, token)
     # when the window's arguments are out of range or name no transfusion

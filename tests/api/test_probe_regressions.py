@@ -124,7 +124,12 @@ async def test_unstorable_text_in_a_mutation_input_is_an_input_error(
     # then an InputError names the field, and nothing is written
     assert response.status_code == 200, response.text
     result = response.json()["data"]["createSite"]
-    assert result == {"__typename": "InputError", "code": "INVALID_FORMAT", "message": result["message"], "field": ["name"]}
+    assert result == {
+        "__typename": "InputError",
+        "code": "INVALID_FORMAT",
+        "message": result["message"],
+        "field": ["name"],
+    }
     assert await fx.table_row_counts(app) == before
 
 
@@ -138,7 +143,9 @@ async def test_unstorable_text_in_a_literal_mutation_input_is_an_input_error(gql
 
 
 @pytest.mark.parametrize("bad", ["x\x00", "x\ud83d"])
-async def test_unstorable_text_in_a_query_argument_is_bad_user_input(client: Any, world: dict[str, str], bad: str) -> None:
+async def test_unstorable_text_in_a_query_argument_is_bad_user_input(
+    client: Any, world: dict[str, str], bad: str
+) -> None:
     # given a subject code with a NUL or a lone surrogate, as a variable
     query = "query($c: String) { adverseEvents(subjectCode: $c) { totalCount } }"
     body = json.dumps({"query": query, "variables": {"c": bad}}).encode()
@@ -193,10 +200,14 @@ async def test_a_list_in_a_mutation_input_over_the_cap_is_an_input_error(gql: An
 
 
 @pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
-async def test_a_datetime_argument_outside_utc_years_is_bad_user_input(gql: Any, world: dict[str, str], moment: str) -> None:
+async def test_a_datetime_argument_outside_utc_years_is_bad_user_input(
+    gql: Any, world: dict[str, str], moment: str
+) -> None:
     # given a time that overflows when converted to UTC
     # when a monitor reads the audit trail since then
-    body = await gql(world["monitor"], "query($t: DateTime) { auditEvents(since: $t) { edges { cursor } } }", {"t": moment})
+    body = await gql(
+        world["monitor"], "query($t: DateTime) { auditEvents(since: $t) { edges { cursor } } }", {"t": moment}
+    )
     # then a typed error on the argument
     assert leaked(body) == [] and body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": ["since"]}
 
@@ -250,7 +261,10 @@ async def test_adverse_event_filter_numbers_out_of_range_are_bad_user_input(
 async def test_month_arguments_within_range_still_answer(gql: Any, world: dict[str, str]) -> None:
     # given the documented limits
     # when an analyst asks at both ends
-    data = await gql.data(world["analyst"], "{ trial { a: bCellAplasiaAt(month: 0) { subjectsAssessed } b: hlaClearedBy(month: 120) { subjectsAssessed } } }")
+    data = await gql.data(
+        world["analyst"],
+        "{ trial { a: bCellAplasiaAt(month: 0) { subjectsAssessed } b: hlaClearedBy(month: 120) { subjectsAssessed } } }",
+    )
     # then both answer
     assert set(data["trial"]) == {"a", "b"}
 
@@ -330,7 +344,9 @@ def report_input(client_report_id: str, symptoms: list[dict[str, Any]] | None = 
 
 
 @pytest.mark.parametrize("spelling", [lambda u: f"urn:uuid:{u}", lambda u: f"{{{u}}}", lambda u: f"{u}-0"])
-async def test_a_client_report_id_in_another_notation_is_refused(gql: Any, world: dict[str, str], spelling: Any) -> None:
+async def test_a_client_report_id_in_another_notation_is_refused(
+    gql: Any, world: dict[str, str], spelling: Any
+) -> None:
     # given a UUID written as a URN, in braces or with a tail
     values = report_input(spelling(str(uuid.uuid4())))
     # when the patient submits it
@@ -354,7 +370,9 @@ async def test_the_same_uuid_spelled_differently_is_the_same_report(gql: Any, wo
 
 # 8. Analysts' lost rows ---------------------------------------------------------------------
 
-SUBJECT_EVENTS = """query($code: String!) { subject(code: $code) { code adverseEvents { id bleedingReports { id } } } }"""
+SUBJECT_EVENTS = (
+    """query($code: String!) { subject(code: $code) { code adverseEvents { id bleedingReports { id } } } }"""
+)
 
 
 @pytest.mark.parametrize("role", ["analyst", "coordinator"])
@@ -429,9 +447,7 @@ async def test_resolving_an_event_needs_a_reason(gql: Any, world: dict[str, str]
     event_id = events[0]["id"]
     values = {"id": event_id, "resolutionDate": datetime.now(UTC).date().isoformat(), "outcome": "RECOVERED_RESOLVED"}
     # when an investigator resolves it without a reason
-    answer = await fx.mutate(
-        gql, world["investigator"], "resolveAdverseEvent", "ResolveAdverseEventInput", values, ""
-    )
+    answer = await fx.mutate(gql, world["investigator"], "resolveAdverseEvent", "ResolveAdverseEventInput", values, "")
     # then REQUIRED on the reason
     assert (answer["code"], answer["field"]) == ("REQUIRED", ["reason"])
 

@@ -392,7 +392,8 @@ async def test_a_planned_read_over_the_time_budget_is_stopped_alike(
         # when a plain read is sent
         started = time.perf_counter()
         response = await client.client.post(
-            "/graphql", json={"query": "{ subjects(first: 2) { edges { node { code } } } }"},
+            "/graphql",
+            json={"query": "{ subjects(first: 2) { edges { node { code } } } }"},
             headers={"Authorization": f"Bearer {world['analyst']}"},
         )
         seconds = time.perf_counter() - started
@@ -400,7 +401,12 @@ async def test_a_planned_read_over_the_time_budget_is_stopped_alike(
         body = response.json()
         assert body == {
             "data": None,
-            "errors": [{"message": "the query took longer than 0.3 s and was stopped; ask for less", "extensions": {"code": "TIMEOUT", "limit": 0.3}}],
+            "errors": [
+                {
+                    "message": "the query took longer than 0.3 s and was stopped; ask for less",
+                    "extensions": {"code": "TIMEOUT", "limit": 0.3},
+                }
+            ],
         }
         assert app.state.read_planner.answered == answered + 1
         assert seconds < 3

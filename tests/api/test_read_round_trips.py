@@ -98,7 +98,9 @@ async def test_a_phone_read_and_a_site_view_are_one_round_trip_whatever_the_rows
     # given: two subjects, one with many transfusions, read once to warm up
     coordinator = token("coordinator", "S01")
     for day in range(1, 21):
-        await record_transfusion(gql, coordinator, "S01-001", start=f"2026-03-{day:02}T08:00:00Z", end=f"2026-03-{day:02}T08:30:00Z")
+        await record_transfusion(
+            gql, coordinator, "S01-001", start=f"2026-03-{day:02}T08:00:00Z", end=f"2026-03-{day:02}T08:30:00Z"
+        )
     caller = token("patient", subject="S01-001") if who == "patient" else coordinator
     await _post(client, caller, query)
     # when: the read is sent again

@@ -155,7 +155,10 @@ def test_production_refuses_a_weak_device_token_secret_in_jwks_mode_too(secret):
 
 @pytest.mark.parametrize("secret", STRONG_SECRETS)
 def test_production_accepts_a_strong_secret(secret):
-    assert Settings(environment="production", jwt_secret=secret, public_base_url="https://diary.example.org").jwt_secret == secret
+    assert (
+        Settings(environment="production", jwt_secret=secret, public_base_url="https://diary.example.org").jwt_secret
+        == secret
+    )
 
 
 def test_development_accepts_any_secret():

@@ -62,7 +62,8 @@ class DeviceActivationsRevoked:
 
 
 IssueDeviceActivationResult: TypeAlias = Annotated[
-    DeviceActivationIssued | UserErrors, strawberry.union("IssueDeviceActivationResult", description="DeviceActivationIssued or a typed error.")
+    DeviceActivationIssued | UserErrors,
+    strawberry.union("IssueDeviceActivationResult", description="DeviceActivationIssued or a typed error."),
 ]
 
 
@@ -72,7 +73,8 @@ RevokeDeviceResult: TypeAlias = Annotated[
 
 
 RevokeDeviceActivationsResult: TypeAlias = Annotated[
-    DeviceActivationsRevoked | UserErrors, strawberry.union("RevokeDeviceActivationsResult", description="DeviceActivationsRevoked or a typed error.")
+    DeviceActivationsRevoked | UserErrors,
+    strawberry.union("RevokeDeviceActivationsResult", description="DeviceActivationsRevoked or a typed error."),
 ]
 
 

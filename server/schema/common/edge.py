@@ -94,7 +94,9 @@ def argument_problems(field_def: GraphQLField, field_node: FieldNode, variables:
     return problems
 
 
-def _walk(value: Any, gql_type: Any, path: tuple[str, ...], owner: str | None, bounds: tuple[int, int] | None) -> list[Problem]:
+def _walk(
+    value: Any, gql_type: Any, path: tuple[str, ...], owner: str | None, bounds: tuple[int, int] | None
+) -> list[Problem]:
     if value is None:
         return []
     if isinstance(gql_type, GraphQLNonNull):
@@ -105,7 +107,11 @@ def _walk(value: Any, gql_type: Any, path: tuple[str, ...], owner: str | None, b
         cap = LIST_CAPS.get((owner or "", path[-1]), MAX_LIST_ITEMS)
         if len(value) > cap:
             return [Problem(path, ProblemCode.TOO_LONG, f"at most {cap} items")]
-        return [p for index, item in enumerate(value) for p in _walk(item, gql_type.of_type, (*path, str(index)), owner, bounds)]
+        return [
+            p
+            for index, item in enumerate(value)
+            for p in _walk(item, gql_type.of_type, (*path, str(index)), owner, bounds)
+        ]
     if isinstance(gql_type, GraphQLInputObjectType) and isinstance(value, dict):
         return [
             problem
@@ -189,7 +195,9 @@ class _OperationWalk:
         definition = parent.fields.get(node.name.value)
         if definition is None:
             return None  # introspection's __type(name:) and the like
-        if parent is not self.schema.mutation_type and (problems := argument_problems(definition, node, self.variables)):
+        if parent is not self.schema.mutation_type and (
+            problems := argument_problems(definition, node, self.variables)
+        ):
             return as_graphql_error(problems, node)
         if node.selection_set is None:
             return None

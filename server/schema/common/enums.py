@@ -53,9 +53,7 @@ strawberry.enum(Sex, description="Sex as recorded on the case report form.")
 Diagnosis = d.Diagnosis
 strawberry.enum(Diagnosis, description="AML, ALL, mixed phenotype (MPAL) or other acute leukemia.")
 RemissionStatus = d.RemissionStatus
-strawberry.enum(
-    RemissionStatus, description="Complete remission: first, second, third or later; CRi."
-)
+strawberry.enum(RemissionStatus, description="Complete remission: first, second, third or later; CRi.")
 AboGroup = d.AboGroup
 strawberry.enum(AboGroup, description="ABO blood group.")
 RhD = d.RhD
@@ -71,9 +69,7 @@ strawberry.enum(PlateletUnitKind, description="How a platelet unit was collected
 AboCompatibility = d.AboCompatibility
 strawberry.enum(AboCompatibility, description="ABO match of the platelets to the recipient.")
 LymphodepletionAgent = d.LymphodepletionAgent
-strawberry.enum(
-    LymphodepletionAgent, description="Chemotherapy agent of a lymphodepletion course."
-)
+strawberry.enum(LymphodepletionAgent, description="Chemotherapy agent of a lymphodepletion course.")
 DoseUnit = d.DoseUnit
 strawberry.enum(DoseUnit, description="mg/m^2, mg/kg or mg.")
 AuditAction = d.AuditAction
@@ -113,13 +109,9 @@ strawberry.enum(ActionTaken, description="Action taken for an adverse event.")
 AdverseEventSource = _ae.AdverseEventSource
 strawberry.enum(AdverseEventSource, description="Who or what raised an adverse event.")
 AdverseEventStatus = _ae.AdverseEventStatus
-strawberry.enum(
-    AdverseEventStatus, description="Where an adverse event is in the investigator's review."
-)
+strawberry.enum(AdverseEventStatus, description="Where an adverse event is in the investigator's review.")
 ReviewDecision = _ae.ReviewDecision
-strawberry.enum(
-    ReviewDecision, description="CONFIRM as graded, REGRADE with a new grade, or REJECT."
-)
+strawberry.enum(ReviewDecision, description="CONFIRM as graded, REGRADE with a new grade, or REJECT.")
 BleedingSite = _bleeding.BleedingSite
 strawberry.enum(BleedingSite, description="Where a patient reports bleeding in the diary.")
 BleedingReportKind = _bleeding.BleedingReportKind
@@ -163,17 +155,11 @@ strawberry.enum(Specimen, description="What a lab sample was taken from.")
 AntibodyClass = _outcomes.AntibodyClass
 strawberry.enum(AntibodyClass, description="Which antibodies a test looks for.")
 AntibodyMethod = _outcomes.AntibodyMethod
-strawberry.enum(
-    AntibodyMethod, description="SINGLE_ANTIGEN_BEADS (Luminex, MFI per specificity), MAIPA, ELISA, BEADS."
-)
+strawberry.enum(AntibodyMethod, description="SINGLE_ANTIGEN_BEADS (Luminex, MFI per specificity), MAIPA, ELISA, BEADS.")
 CutoffOperator = _outcomes.CutoffOperator
-strawberry.enum(
-    CutoffOperator, description="GE: positive when MFI >= cut-off; GT: when MFI > cut-off."
-)
+strawberry.enum(CutoffOperator, description="GE: positive when MFI >= cut-off; GT: when MFI > cut-off.")
 IgGStatus = _outcomes.IgGStatus
-strawberry.enum(
-    IgGStatus, description="Serum IgG level class (thresholds are protocol parameters)."
-)
+strawberry.enum(IgGStatus, description="Serum IgG level class (thresholds are protocol parameters).")
 
 
 @strawberry.enum(description="How CAR-T cells are measured: QPCR transgene copies/ug DNA, or FLOW CAR+ cells/uL.")

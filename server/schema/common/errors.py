@@ -29,9 +29,7 @@ class UserError:
 class FieldProblem:
     code: ErrorCode = strawberry.field(description="Stable machine-readable code of the problem.")
     message: str = strawberry.field(description="What is wrong with the field, in English.")
-    field: list[str] = strawberry.field(
-        description="Path of the input field, e.g. [\"postCounts\", \"0\", \"valueE9PerL\"]."
-    )
+    field: list[str] = strawberry.field(description='Path of the input field, e.g. ["postCounts", "0", "valueE9PerL"].')
 
 
 @strawberry.type(description="The input failed validation; nothing was written. `problems` lists every field at fault.")

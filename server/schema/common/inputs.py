@@ -24,9 +24,7 @@ def aware(value: dt.datetime, field: Path) -> dt.datetime:
     return value.astimezone(dt.timezone.utc)
 
 
-def patch_of(
-    data: Any, converters: Mapping[str, tuple[str, Converter]], required: frozenset[str]
-) -> dict[str, Any]:
+def patch_of(data: Any, converters: Mapping[str, tuple[str, Converter]], required: frozenset[str]) -> dict[str, Any]:
     """{model field: value} for the amend input's given fields. converters: graphql attribute ->
     (model field, convert(value, path)); a required field given as null is refused."""
     patch: dict[str, Any] = {}

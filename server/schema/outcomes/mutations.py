@@ -37,12 +37,14 @@ class AntibodyTestSuccess:
 
 
 RecordLabResultsResult: TypeAlias = Annotated[
-    LabResultsRecorded | UserErrors, strawberry.union("RecordLabResultsResult", description="LabResultsRecorded or a typed error.")
+    LabResultsRecorded | UserErrors,
+    strawberry.union("RecordLabResultsResult", description="LabResultsRecorded or a typed error."),
 ]
 
 
 RecordAntibodyTestResult: TypeAlias = Annotated[
-    AntibodyTestSuccess | UserErrors, strawberry.union("RecordAntibodyTestResult", description="AntibodyTestSuccess or a typed error.")
+    AntibodyTestSuccess | UserErrors,
+    strawberry.union("RecordAntibodyTestResult", description="AntibodyTestSuccess or a typed error."),
 ]
 
 

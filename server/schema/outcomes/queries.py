@@ -94,7 +94,9 @@ async def subject_kinetics(
     infusion = await _infusion(info, subject_id, product)
     if infusion is None:
         return None
-    kinetics, points = so.kinetics_of(await info.context.loaders.of(OutcomesLoaders).lab_results.load(subject_id), infusion, measure.value)
+    kinetics, points = so.kinetics_of(
+        await info.context.loaders.of(OutcomesLoaders).lab_results.load(subject_id), infusion, measure.value
+    )
     return CarTKinetics(
         product=product,
         measure=measure,

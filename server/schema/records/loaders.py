@@ -17,4 +17,6 @@ class RecordsLoaders(LoaderSet):
         super().__init__(loaders)
         self.status_history = DataLoader(self.loaders.children(SubjectStatusChange, SubjectStatusChange.changed_at))
         self.measurements = DataLoader(self.loaders.children(BodyMeasurement, BodyMeasurement.measured_at))
-        self.lymphodepletions = DataLoader(self.loaders.children(LymphodepletionCourse, LymphodepletionCourse.start_date))
+        self.lymphodepletions = DataLoader(
+            self.loaders.children(LymphodepletionCourse, LymphodepletionCourse.start_date)
+        )

@@ -61,29 +61,33 @@ class ProtocolParametersSuccess:
 
 
 BodyMeasurementResult: TypeAlias = Annotated[
-    BodyMeasurementSuccess | UserErrors, strawberry.union("BodyMeasurementResult", description="BodyMeasurementSuccess or a typed error.")
+    BodyMeasurementSuccess | UserErrors,
+    strawberry.union("BodyMeasurementResult", description="BodyMeasurementSuccess or a typed error."),
 ]
 
 
 LymphodepletionResult: TypeAlias = Annotated[
-    LymphodepletionSuccess | UserErrors, strawberry.union("LymphodepletionResult", description="LymphodepletionSuccess or a typed error.")
+    LymphodepletionSuccess | UserErrors,
+    strawberry.union("LymphodepletionResult", description="LymphodepletionSuccess or a typed error."),
 ]
 
 
 CarTInfusionResult: TypeAlias = Annotated[
-    CarTInfusionSuccess | UserErrors, strawberry.union("CarTInfusionResult", description="CarTInfusionSuccess or a typed error.")
+    CarTInfusionSuccess | UserErrors,
+    strawberry.union("CarTInfusionResult", description="CarTInfusionSuccess or a typed error."),
 ]
 
 
 VoidRecordResult: TypeAlias = Annotated[
-    VoidRecordSuccess | UserErrors, strawberry.union("VoidRecordResult", description="VoidRecordSuccess or a typed error.")
+    VoidRecordSuccess | UserErrors,
+    strawberry.union("VoidRecordResult", description="VoidRecordSuccess or a typed error."),
 ]
 
 
 AmendProtocolParametersResult: TypeAlias = Annotated[
-    ProtocolParametersSuccess | UserErrors, strawberry.union("AmendProtocolParametersResult", description="ProtocolParametersSuccess or a typed error.")
+    ProtocolParametersSuccess | UserErrors,
+    strawberry.union("AmendProtocolParametersResult", description="ProtocolParametersSuccess or a typed error."),
 ]
-
 
 
 def _measurement(row: Any) -> BodyMeasurementSuccess:
@@ -149,9 +153,7 @@ class RecordsMutation:
     async def amend_body_measurement(
         self,
         info: Info,
-        input: Annotated[
-            AmendBodyMeasurementInput, strawberry.argument(description="The measurement's corrections.")
-        ],
+        input: Annotated[AmendBodyMeasurementInput, strawberry.argument(description="The measurement's corrections.")],
     ) -> BodyMeasurementResult:
         return await amend_fields(
             info, records.BODY_MEASUREMENT, input, AMEND_MEASUREMENT, ("height_cm", "weight_kg"), _measurement

@@ -320,9 +320,7 @@ class BeforeAfterSubjectValue:
     "subject with a value in both periods."
 )
 class BeforeAfterComparison:
-    measure: BeforeAfterMeasure = strawberry.field(
-        description="The per-subject value compared."
-    )
+    measure: BeforeAfterMeasure = strawberry.field(description="The per-subject value compared.")
     population: EndpointPopulation = strawberry.field(description="The subjects compared.")
     unit: str = strawberry.field(description="Unit of the values, medians, differences and estimates.")
     measure_rule: str = strawberry.field(description="What a subject's value is.")
@@ -433,9 +431,7 @@ class SubjectEventTime:
     description="Kaplan-Meier estimate of the time to an event after CAR-T, censored at the last follow-up or month 12."
 )
 class TimeToEventEstimate:
-    event: TimeToEventKind = strawberry.field(
-        description="The event whose time is estimated."
-    )
+    event: TimeToEventKind = strawberry.field(description="The event whose time is estimated.")
     population: EndpointPopulation = strawberry.field(description="The subjects analysed.")
     analysed: str = strawberry.field(description="Who is in the analysis and where their clock starts.")
     event_definition: str = strawberry.field(description="What counts as the event, in words.")
@@ -474,8 +470,16 @@ async def time_to_event(
     infusions = await loaders.infusions.load_many(ids)
     lasts = await loaders.of(ResponseLoaders).last_follow_up.load_many(ids)
     responses = await loaders.of(ResponseLoaders).subject_response.load_many(ids)
-    labs = await loaders.of(OutcomesLoaders).lab_results.load_many(ids) if kind is ba.EventKind.B_CELL_APLASIA else [[] for _ in ids]
-    tests = await loaders.of(OutcomesLoaders).antibody_tests.load_many(ids) if kind is ba.EventKind.HLA_CLEARANCE else [[] for _ in ids]
+    labs = (
+        await loaders.of(OutcomesLoaders).lab_results.load_many(ids)
+        if kind is ba.EventKind.B_CELL_APLASIA
+        else [[] for _ in ids]
+    )
+    tests = (
+        await loaders.of(OutcomesLoaders).antibody_tests.load_many(ids)
+        if kind is ba.EventKind.HLA_CLEARANCE
+        else [[] for _ in ids]
+    )
     clocks = [
         ba.SubjectClock(subject_id, first, ba.cd19_time(given), last, response, lab_rows, test_rows)
         for subject_id, first, given, last, response, lab_rows, test_rows in zip(

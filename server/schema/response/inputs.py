@@ -125,4 +125,7 @@ AMEND_TRANSFUSION: dict[str, tuple[str, Converter]] = {
 }
 
 
-AMEND_COUNT: dict[str, tuple[str, Converter]] = {"value_e9_per_l": ("value_e9_per_l", as_is), "drawn_at": ("drawn_at", aware)}
+AMEND_COUNT: dict[str, tuple[str, Converter]] = {
+    "value_e9_per_l": ("value_e9_per_l", as_is),
+    "drawn_at": ("drawn_at", aware),
+}

@@ -48,12 +48,14 @@ class PlateletCountSuccess:
 
 
 PlateletTransfusionResult: TypeAlias = Annotated[
-    PlateletTransfusionSuccess | UserErrors, strawberry.union("PlateletTransfusionResult", description="PlateletTransfusionSuccess or a typed error.")
+    PlateletTransfusionSuccess | UserErrors,
+    strawberry.union("PlateletTransfusionResult", description="PlateletTransfusionSuccess or a typed error."),
 ]
 
 
 PlateletCountResult: TypeAlias = Annotated[
-    PlateletCountSuccess | UserErrors, strawberry.union("PlateletCountResult", description="PlateletCountSuccess or a typed error.")
+    PlateletCountSuccess | UserErrors,
+    strawberry.union("PlateletCountResult", description="PlateletCountSuccess or a typed error."),
 ]
 
 

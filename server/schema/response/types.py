@@ -466,7 +466,9 @@ class PrimaryEndpoint:
     ci_upper: float | None = strawberry.field(
         description="Upper bound of the exact Clopper-Pearson 95% interval (0-1)."
     )
-    confidence: float = strawberry.field(description="Confidence level of the Clopper-Pearson interval (0-1, e.g. 0.95).")
+    confidence: float = strawberry.field(
+        description="Confidence level of the Clopper-Pearson interval (0-1, e.g. 0.95)."
+    )
     parameter_version: int = strawberry.field(description="Version of the protocol parameters applied.")
     sensitivity: bool = strawberry.field(
         description="True: a SENSITIVITY ANALYSIS, responders counted without transfusions confounded by therapy; false: the primary analysis."

@@ -191,8 +191,12 @@ class ReviewAdverseEventInput:
 class ResolveAdverseEventInput:
     id: strawberry.ID = strawberry.field(description="Global id of the adverse event.")
     resolution_date: dt.date = strawberry.field(description="Date the event resolved.")
-    outcome: e.AdverseEventOutcome = strawberry.field(description="RECOVERED_RESOLVED, RECOVERED_RESOLVED_WITH_SEQUELAE or FATAL.")
-    reason: str | None = strawberry.field(default=None, description="Why it is resolved: required (audited), although the type allows null.")
+    outcome: e.AdverseEventOutcome = strawberry.field(
+        description="RECOVERED_RESOLVED, RECOVERED_RESOLVED_WITH_SEQUELAE or FATAL."
+    )
+    reason: str | None = strawberry.field(
+        default=None, description="Why it is resolved: required (audited), although the type allows null."
+    )
 
 
 @strawberry.input(description="A staff note on a diary report.")

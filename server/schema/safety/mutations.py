@@ -83,17 +83,20 @@ class AlertSuccess:
 
 
 SubmitBleedingReportResult: TypeAlias = Annotated[
-    BleedingReportAccepted | UserErrors, strawberry.union("SubmitBleedingReportResult", description="BleedingReportAccepted or a typed error.")
+    BleedingReportAccepted | UserErrors,
+    strawberry.union("SubmitBleedingReportResult", description="BleedingReportAccepted or a typed error."),
 ]
 
 
 AdverseEventResult: TypeAlias = Annotated[
-    AdverseEventSuccess | UserErrors, strawberry.union("AdverseEventResult", description="AdverseEventSuccess or a typed error.")
+    AdverseEventSuccess | UserErrors,
+    strawberry.union("AdverseEventResult", description="AdverseEventSuccess or a typed error."),
 ]
 
 
 AnnotateBleedingReportResult: TypeAlias = Annotated[
-    AnnotationSuccess | UserErrors, strawberry.union("AnnotateBleedingReportResult", description="AnnotationSuccess or a typed error.")
+    AnnotationSuccess | UserErrors,
+    strawberry.union("AnnotateBleedingReportResult", description="AnnotationSuccess or a typed error."),
 ]
 
 
@@ -166,7 +169,9 @@ class SafetyMutation:
         input: Annotated[ReportAdverseEventInput, strawberry.argument(description="The adverse event.")],
     ) -> AdverseEventResult:
         async def use_case(uow: UnitOfWork) -> Any:
-            return await ae.report_adverse_event(uow, subject_code=input.subject_code, details=adverse_event_details(input))
+            return await ae.report_adverse_event(
+                uow, subject_code=input.subject_code, details=adverse_event_details(input)
+            )
 
         return await run_use_case(info, use_case, _event)
 

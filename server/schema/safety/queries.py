@@ -58,7 +58,7 @@ ATTRIBUTION_ORDER = list(DomainAttribution)
 class SafetyQuery:
     @strawberry.field(
         permission_classes=[IsPatient],
-        description="The patient's own diary reports in receipt order, each with its provisional grade and review status; pass the last endCursor to fetch only new ones. With changedSince (a previous syncedAt): the reports new or changed since then (a review, regrade or annotation), in change order, so the phone also receives changes to reports it already has."
+        description="The patient's own diary reports in receipt order, each with its provisional grade and review status; pass the last endCursor to fetch only new ones. With changedSince (a previous syncedAt): the reports new or changed since then (a review, regrade or annotation), in change order, so the phone also receives changes to reports it already has.",
     )
     async def my_bleeding_reports(
         self,

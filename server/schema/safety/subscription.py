@@ -21,7 +21,7 @@ from .types import (
 class Subscription:
     @strawberry.subscription(
         permission_classes=[ReceivesSiteAlerts],
-        description='Alerts of your sites as they are raised (graphql-transport-ws; send {"Authorization": "Bearer <token>"} in connection_init). Missed alerts stay in the `alerts` inbox.'
+        description='Alerts of your sites as they are raised (graphql-transport-ws; send {"Authorization": "Bearer <token>"} in connection_init). Missed alerts stay in the `alerts` inbox.',
     )
     async def site_alerts(
         self,

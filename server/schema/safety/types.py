@@ -124,7 +124,10 @@ class BleedingReport:
         description="Provisional or reviewed adverse events this report supports (site staff, monitors, analysts, admins; always empty for patients, who see the report's status)."
     )
     async def adverse_events(self, info: Info) -> list[AdverseEvent]:
-        return [AdverseEvent.of(row) for row in await info.context.loaders.of(SafetyLoaders).events_of_report.load(self.db_id)]
+        return [
+            AdverseEvent.of(row)
+            for row in await info.context.loaders.of(SafetyLoaders).events_of_report.load(self.db_id)
+        ]
 
     @strawberry.field(description="Site staff's notes on this report.")
     async def annotations(self, info: Info) -> list[BleedingReportAnnotation]:
@@ -234,7 +237,10 @@ class AdverseEvent:
 
     @strawberry.field(description="The diary reports that support this event (patient-reported events).")
     async def bleeding_reports(self, info: Info) -> list[BleedingReport]:
-        return [BleedingReport.of(row) for row in await info.context.loaders.of(SafetyLoaders).reports_of_event.load(self.db_id)]
+        return [
+            BleedingReport.of(row)
+            for row in await info.context.loaders.of(SafetyLoaders).reports_of_event.load(self.db_id)
+        ]
 
     @strawberry.field(description="Code of the subject.")
     async def subject_code(self, info: Info) -> str:
@@ -405,7 +411,9 @@ class SafetyTableRow:
     meddra_code: int = strawberry.field(description="MedDRA code of the term.")
     term: str = strawberry.field(description="CTCAE v5.0 term.")
     soc: str = strawberry.field(description="MedDRA system organ class.")
-    events: int = strawberry.field(description="Adverse events of this term matching the filters (rejected and voided ones excluded).")
+    events: int = strawberry.field(
+        description="Adverse events of this term matching the filters (rejected and voided ones excluded)."
+    )
     subjects: int = strawberry.field(description="Subjects with at least one event of this term.")
     subjects_by_worst_grade: list[int] = strawberry.field(
         description="Subjects whose worst grade of this term is 1, 2, 3, 4, 5 (five counts)."

@@ -31,7 +31,8 @@ AmendSubjectResult: TypeAlias = Annotated[
 
 
 ChangeSubjectStatusResult: TypeAlias = Annotated[
-    SubjectSuccess | UserErrors, strawberry.union("ChangeSubjectStatusResult", description="SubjectSuccess or a typed error.")
+    SubjectSuccess | UserErrors,
+    strawberry.union("ChangeSubjectStatusResult", description="SubjectSuccess or a typed error."),
 ]
 
 
@@ -89,9 +90,7 @@ class SubjectsMutation:
     async def change_subject_status(
         self,
         info: Info,
-        input: Annotated[
-            ChangeSubjectStatusInput, strawberry.argument(description="The subject and its new status.")
-        ],
+        input: Annotated[ChangeSubjectStatusInput, strawberry.argument(description="The subject and its new status.")],
     ) -> ChangeSubjectStatusResult:
         async def use_case(uow: UnitOfWork) -> Any:
             return await subjects.change_subject_status(

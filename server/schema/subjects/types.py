@@ -107,11 +107,16 @@ class Subject(Node):
 
     @strawberry.field(description="Body measurements, oldest first (voided ones omitted).")
     async def measurements(self, info: Info) -> list[BodyMeasurement]:
-        return [BodyMeasurement.of(r) for r in await info.context.loaders.of(RecordsLoaders).measurements.load(self.db_id)]
+        return [
+            BodyMeasurement.of(r) for r in await info.context.loaders.of(RecordsLoaders).measurements.load(self.db_id)
+        ]
 
     @strawberry.field(description="Lymphodepletion courses, oldest first.")
     async def lymphodepletions(self, info: Info) -> list[LymphodepletionCourse]:
-        return [LymphodepletionCourse.of(r) for r in await info.context.loaders.of(RecordsLoaders).lymphodepletions.load(self.db_id)]
+        return [
+            LymphodepletionCourse.of(r)
+            for r in await info.context.loaders.of(RecordsLoaders).lymphodepletions.load(self.db_id)
+        ]
 
     @strawberry.field(description="CAR-T infusions, oldest first.")
     async def infusions(self, info: Info) -> list[CarTInfusion]:
@@ -145,7 +150,9 @@ class Subject(Node):
         window = ListWindow.of(
             first=first, last=last, after=after, before=before, since=since, type_name="PlateletTransfusion"
         )
-        rows = window.apply(await info.context.loaders.of(ResponseLoaders).transfusions.load(self.db_id), moment=lambda r: r.started_at)
+        rows = window.apply(
+            await info.context.loaders.of(ResponseLoaders).transfusions.load(self.db_id), moment=lambda r: r.started_at
+        )
         evaluation = await info.context.loaders.of(ResponseLoaders).evaluation.load(self.db_id)
         return [PlateletTransfusion.of(r, evaluation) for r in rows]
 
@@ -169,12 +176,16 @@ class Subject(Node):
     )
     async def activations(self, info: Info) -> list[DeviceActivation]:
 
-        return [DeviceActivation.of(r) for r in await info.context.loaders.of(AccessLoaders).activations.load(self.db_id)]
+        return [
+            DeviceActivation.of(r) for r in await info.context.loaders.of(AccessLoaders).activations.load(self.db_id)
+        ]
 
     @strawberry.field(description="The patient's bleeding diary reports, in receipt order.")
     async def bleeding_reports(self, info: Info) -> list[BleedingReport]:
 
-        return [BleedingReport.of(r) for r in await info.context.loaders.of(SafetyLoaders).bleeding_reports.load(self.db_id)]
+        return [
+            BleedingReport.of(r) for r in await info.context.loaders.of(SafetyLoaders).bleeding_reports.load(self.db_id)
+        ]
 
     @strawberry.field(
         description="The diary by the patient's local calendar day, from..to inclusive (at most 400 days): only days with at least one report or check-in, each graded from all its reports."
@@ -191,18 +202,26 @@ class Subject(Node):
                 f"to must be on or after from, at most {MAX_DIARY_DAYS} days later",
                 extensions={"code": "BAD_USER_INPUT", "field": ["to"]},
             )
-        return bleeding_days_of(await info.context.loaders.of(SafetyLoaders).bleeding_days.load((self.db_id, from_, to)))
+        return bleeding_days_of(
+            await info.context.loaders.of(SafetyLoaders).bleeding_days.load((self.db_id, from_, to))
+        )
 
     @strawberry.field(description="Adverse events (not voided), by onset.")
     async def adverse_events(self, info: Info) -> list[AdverseEvent]:
 
-        return [AdverseEvent.of(r) for r in await info.context.loaders.of(SafetyLoaders).adverse_events.load(self.db_id)]
+        return [
+            AdverseEvent.of(r) for r in await info.context.loaders.of(SafetyLoaders).adverse_events.load(self.db_id)
+        ]
 
     @strawberry.field(
         description="Lab results, oldest first (platelet counts included); optionally only some analytes."
     )
     async def lab_results(
-        self, info: Info, analytes: Annotated[list[e.Analyte] | None, strawberry.argument(description="Only these analytes; null or omitted: all.")] = None
+        self,
+        info: Info,
+        analytes: Annotated[
+            list[e.Analyte] | None, strawberry.argument(description="Only these analytes; null or omitted: all.")
+        ] = None,
     ) -> list[LabResult]:
 
         return await subject_lab_results(info, self.db_id, analytes)
@@ -228,7 +247,15 @@ class Subject(Node):
         description="CAR-T kinetics of one product (day 0 = its infusion); null before that product is given."
     )
     async def car_t_kinetics(
-        self, info: Info, product: Annotated[e.CarTProduct, strawberry.argument(description="The CAR-T product whose cells are measured (day 0 = its infusion).")], measure: Annotated[e.KineticsMeasure, strawberry.argument(description="QPCR (copies/ug DNA, default) or FLOW (CAR+ cells/uL).")] = e.KineticsMeasure.QPCR
+        self,
+        info: Info,
+        product: Annotated[
+            e.CarTProduct,
+            strawberry.argument(description="The CAR-T product whose cells are measured (day 0 = its infusion)."),
+        ],
+        measure: Annotated[
+            e.KineticsMeasure, strawberry.argument(description="QPCR (copies/ug DNA, default) or FLOW (CAR+ cells/uL).")
+        ] = e.KineticsMeasure.QPCR,
     ) -> CarTKinetics | None:
 
         return await subject_kinetics(info, self.db_id, product, measure)
@@ -276,7 +303,12 @@ class Subject(Node):
         description="Therapies, procedures and (unless includeInfusions is false) CAR-T infusions by date, each with its study day."
     )
     async def timeline(
-        self, info: Info, include_infusions: Annotated[bool, strawberry.argument(description="Whether CAR-T infusions are listed among the entries (default true).")] = True
+        self,
+        info: Info,
+        include_infusions: Annotated[
+            bool,
+            strawberry.argument(description="Whether CAR-T infusions are listed among the entries (default true)."),
+        ] = True,
     ) -> list[TimelineEntry]:
 
         return await timeline_of(info, self.db_id, include_infusions)

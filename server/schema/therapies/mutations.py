@@ -56,7 +56,6 @@ def _procedure(row: Any) -> ProcedureSuccess:
     return ProcedureSuccess(procedure=Procedure.of(row))
 
 
-
 @strawberry.type
 class TherapiesMutation:
     @strawberry.mutation(

@@ -70,14 +70,24 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("CI=true but TEST_DATABASE_URL is not set: PostgreSQL is required in CI")
 
 
+SLOW_TESTS = {
+    line.strip()
+    for line in (Path(__file__).parent / "slow_tests.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `--dist loadgroup`, each end-to-end module runs on one worker: their module-scoped
     fixtures start real servers, scratch databases and chromium, which two workers would each
-    start again (and the modules' scratch databases are named per worker and module)."""
+    start again (and the modules' scratch databases are named per worker and module).
+    The tests listed in slow_tests.txt get the `slow` marker, which scripts/test-fast leaves out."""
     e2e = Path(__file__).parent / "e2e"
     for item in items:
         if e2e in item.path.parents:
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
+        if item.nodeid.split("[")[0] in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
 
 
 def _pg_url() -> str:

@@ -87,6 +87,7 @@ def _heavy(nodeid: str) -> bool:
     return nodeid.startswith("tests/e2e/") or nodeid.split("[")[0] in TIMED_TESTS
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: without xdist (-p no:xdist) pytest skips it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadgroup` (scripts/test): tests are handed to the workers one by one, except the
     end-to-end tests and TIMED_TESTS, which run one after the other on one worker. The end-to-end

@@ -397,8 +397,9 @@ async def test_export_of_5000_subjects_runs_in_bounded_memory(app: Any) -> None:
     await _bulk_trial(app, BULK_SUBJECTS)
     sizes: dict[str, int] = {}
     records: dict[str, int] = {}
-    # when
-    started = time.perf_counter()
+    # when: timed in this process's CPU seconds, not wall time, so that tests running beside it on
+    # the other xdist worker (scripts/test) do not count against the export
+    started = time.process_time()
     tracemalloc.start()
     try:
         async with app.state.sessionmaker() as session:
@@ -413,10 +414,10 @@ async def test_export_of_5000_subjects_runs_in_bounded_memory(app: Any) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     # then
     assert records == {"DM": BULK_SUBJECTS, "EX": 3 * BULK_SUBJECTS}
     assert sizes["EX"] > 2_000_000  # the files themselves are several MB ...
     assert peak < 50 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"  # ... the export's memory is not
     assert peak < sizes["DM"] + sizes["EX"], "memory should not hold the whole output"
-    assert elapsed < 30, f"{elapsed:.1f} s"
+    assert elapsed < 30, f"{elapsed:.1f} s of CPU"

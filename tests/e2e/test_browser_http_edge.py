@@ -168,6 +168,20 @@ async def test_graphiql_runs_a_query_without_internet(page: Any, server: Server)
     assert elsewhere == [] and csp_violations == []
 
 
+async def test_graphiql_on_a_phone_puts_the_answer_below_the_query(page: Any, server: Server) -> None:
+    # given: a phone-sized window
+    await page.set_viewport_size({"width": 360, "height": 640})
+    # when: GraphiQL opens
+    await page.goto(server.graphql_url)
+    await page.wait_for_selector(".graphiql-execute-button", timeout=20_000)
+    editors = await page.locator(".graphiql-editors").bounding_box()
+    answer = await page.locator(".graphiql-response").bounding_box()
+    # then: the answer pane sits under the query, as wide as it (not a strip beside it)
+    assert editors is not None and answer is not None
+    assert answer["y"] >= editors["y"] + editors["height"] - 1, (editors, answer)
+    assert answer["width"] >= 0.9 * editors["width"], (editors, answer)
+
+
 RESULT = "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"
 
 

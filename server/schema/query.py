@@ -18,15 +18,18 @@ from .safety.queries import SafetyQuery
 from .subjects.queries import SubjectsQuery
 from .subjects.types import Subject
 from .therapies.queries import TherapiesQuery
-from .therapies.types import THERAPY_NODE_TYPES
+from .therapies.types import Procedure, Therapy
 from .trial import Trial
 
+# The record types node(id:) answers from their table (Subject and Site are looked up by loader).
 NODE_TYPES: dict[str, tuple[type[Any], Any]] = {
     "BodyMeasurement": (m.BodyMeasurement, BodyMeasurement),
     "LymphodepletionCourse": (m.LymphodepletionCourse, LymphodepletionCourse),
     "CarTInfusion": (m.CarTInfusion, CarTInfusion),
     "PlateletTransfusion": (m.PlateletTransfusion, PlateletTransfusion),
     "PlateletCount": (m.PlateletCount, PlateletCount),
+    "Therapy": (m.Therapy, Therapy),
+    "Procedure": (m.Procedure, Procedure),
 }
 
 
@@ -54,9 +57,8 @@ class Query(AccessQuery, SubjectsQuery, SafetyQuery, TherapiesQuery):
         if type_name == "Site":
             site = await loaders.site.load(pk)
             return Site.of(site) if site else None
-        node_types = {**NODE_TYPES, **THERAPY_NODE_TYPES}
-        if type_name in node_types:
-            model, graphql_type = node_types[type_name]
+        if type_name in NODE_TYPES:
+            model, graphql_type = NODE_TYPES[type_name]
             row = await loaders.record_by_id(model).load(pk)
             if row is None:
                 return None

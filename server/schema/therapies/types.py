@@ -267,12 +267,3 @@ class ProtocolDeviation:
 class SiteDeviations:
     site: Site = strawberry.field(description="The site.")
     deviations: list[ProtocolDeviation] = strawberry.field(description="Its subjects' protocol deviations.")
-
-
-def _node_types() -> dict[str, tuple[type[Any], Any]]:
-    from ...db import models as m
-
-    return {"Therapy": (m.Therapy, Therapy), "Procedure": (m.Procedure, Procedure)}
-
-
-THERAPY_NODE_TYPES = _node_types()
